@@ -1,0 +1,70 @@
+use fourcast_board::{BoardError, Profile};
+
+use crate::{
+    Audio, Config, Http, Input, InputKind, Ladder, Layout, Outputs, Pattern, Program, Rung, Storage,
+};
+
+/// Tones for the virtual cameras: distinct, easy to tell apart by ear and by FFT.
+const TONES_HZ: [u32; 4] = [440, 554, 659, 880];
+
+/// The default config for a board: its program, its cameras and its ladder.
+pub fn default_for_board(board: &str) -> Result<Config, BoardError> {
+    let profile = fourcast_board::profile(board)?;
+    Ok(from_profile(&profile))
+}
+
+fn from_profile(p: &Profile) -> Config {
+    let patterns = [
+        Pattern::Smpte,
+        Pattern::Ball,
+        Pattern::ZonePlate,
+        Pattern::Colors,
+    ];
+    let inputs = p
+        .capture
+        .iter()
+        .enumerate()
+        .map(|(i, c)| Input {
+            name: c.name.clone(),
+            label: Some(c.label.clone()),
+            // Only test captures exist until real capture lands; V4L2 boards get test
+            // patterns in their place so the box still produces a program.
+            kind: InputKind::Test,
+            pattern: Some(
+                c.test_pattern()
+                    .and_then(Pattern::from_nick)
+                    .unwrap_or(patterns[i % patterns.len()]),
+            ),
+            tone_hz: Some(TONES_HZ[i % TONES_HZ.len()]),
+            path: None,
+        })
+        .collect();
+    Config {
+        board: p.name.clone(),
+        program: Program {
+            width: p.program.width,
+            height: p.program.height,
+            fps: p.program.fps,
+            layout: Layout::Grid,
+        },
+        audio: Audio::default(),
+        inputs,
+        ladder: Ladder {
+            encoder: "auto".into(),
+            x264_preset: "veryfast".into(),
+            rungs: p
+                .ladder
+                .iter()
+                .map(|r| Rung {
+                    name: r.name.clone(),
+                    width: r.width,
+                    height: r.height,
+                    bitrate_kbps: r.bitrate_kbps,
+                })
+                .collect(),
+        },
+        outputs: Outputs::default(),
+        http: Http::default(),
+        storage: Storage::default(),
+    }
+}

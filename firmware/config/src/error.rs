@@ -1,0 +1,70 @@
+use std::fmt;
+
+/// One problem with one field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// Where: `ladder.rungs[2].height`, or `(document)` for syntax errors.
+    pub path: String,
+    /// Why, in words a technician understands.
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// Every problem found in a config document (never empty).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<FieldError>);
+
+impl ConfigErrors {
+    pub fn one(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self(vec![FieldError::new(path, message)])
+    }
+
+    pub(crate) fn syntax(e: &toml::de::Error) -> Self {
+        let at = e
+            .span()
+            .map(|s| format!(" (at byte {})", s.start))
+            .unwrap_or_default();
+        Self::one("(document)", format!("{}{at}", e.message().trim()))
+    }
+
+    pub(crate) fn from_serde(e: serde_path_to_error::Error<toml::de::Error>) -> Self {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let path = if path.is_empty() || path == "." {
+            "(document)".to_string()
+        } else {
+            path
+        };
+        Self::one(path, inner.message().trim().to_string())
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &FieldError> {
+        self.0.iter()
+    }
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}

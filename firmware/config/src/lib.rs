@@ -1,0 +1,296 @@
+//! The box's desired state: one typed document, TOML on disk.
+//!
+//! [`Config::from_toml`] is the only way from text to a `Config` the rest of the firmware
+//! accepts: it parses strictly (unknown fields are errors) and then checks the document as a
+//! whole, reporting every problem with the field path it concerns
+//! (`ladder.rungs[2].height: must be ≤ program height 720`).
+
+mod defaults;
+mod error;
+mod validate;
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub use defaults::default_for_board;
+pub use error::{ConfigErrors, FieldError};
+
+/// Most inputs a box mixes.
+pub const MAX_INPUTS: usize = 4;
+/// Most rungs in a ladder.
+pub const MAX_RUNGS: usize = 4;
+
+/// The whole box.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Board profile name (`virtual`, `rk3588`, …).
+    pub board: String,
+    pub program: Program,
+    #[serde(default)]
+    pub audio: Audio,
+    pub inputs: Vec<Input>,
+    pub ladder: Ladder,
+    #[serde(default)]
+    pub outputs: Outputs,
+    #[serde(default)]
+    pub http: Http,
+    #[serde(default)]
+    pub storage: Storage,
+}
+
+/// The mixed program every rung is scaled from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Program {
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+    #[serde(default)]
+    pub layout: Layout,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Layout {
+    /// Every input in an equal cell, aspect kept.
+    #[default]
+    Grid,
+}
+
+/// The program's audio: a mix of every input's audio, encoded once as AAC-LC.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Audio {
+    pub sample_rate: u32,
+    pub channels: u32,
+    pub bitrate_kbps: u32,
+}
+
+impl Default for Audio {
+    fn default() -> Self {
+        Self {
+            sample_rate: 48_000,
+            channels: 2,
+            bitrate_kbps: 128,
+        }
+    }
+}
+
+/// One source that can be shown in the program.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Input {
+    /// Short unique name (`cam1`): letters, digits, `-` and `_`.
+    pub name: String,
+    /// What the picture is labelled with; defaults to the name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    pub kind: InputKind,
+    /// `test` only: the moving pattern.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<Pattern>,
+    /// `test` only: the tone's frequency in Hz.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tone_hz: Option<u32>,
+    /// `file` only: the media file to play in a loop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+}
+
+impl Input {
+    pub fn label(&self) -> &str {
+        self.label.as_deref().unwrap_or(&self.name)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InputKind {
+    /// A moving test pattern with a label, a burnt-in clock and a tone.
+    Test,
+    /// A media file played in a loop.
+    File,
+}
+
+/// Test patterns (GStreamer `videotestsrc` patterns that move or can be moved).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pattern {
+    Smpte,
+    Ball,
+    ZonePlate,
+    Colors,
+    Bar,
+    Snow,
+    Pinwheel,
+    Spokes,
+    Gradient,
+    Circular,
+}
+
+impl Pattern {
+    /// The `videotestsrc` nick.
+    pub fn nick(self) -> &'static str {
+        match self {
+            Pattern::Smpte => "smpte",
+            Pattern::Ball => "ball",
+            Pattern::ZonePlate => "zone-plate",
+            Pattern::Colors => "colors",
+            Pattern::Bar => "bar",
+            Pattern::Snow => "snow",
+            Pattern::Pinwheel => "pinwheel",
+            Pattern::Spokes => "spokes",
+            Pattern::Gradient => "gradient",
+            Pattern::Circular => "circular",
+        }
+    }
+
+    pub fn from_nick(nick: &str) -> Option<Pattern> {
+        ALL_PATTERNS.iter().copied().find(|p| p.nick() == nick)
+    }
+}
+
+const ALL_PATTERNS: &[Pattern] = &[
+    Pattern::Smpte,
+    Pattern::Ball,
+    Pattern::ZonePlate,
+    Pattern::Colors,
+    Pattern::Bar,
+    Pattern::Snow,
+    Pattern::Pinwheel,
+    Pattern::Spokes,
+    Pattern::Gradient,
+    Pattern::Circular,
+];
+
+/// The adaptive-bitrate ladder: one H.264 encode per rung, all fed from the program.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ladder {
+    /// `auto` (the board profile's encoders, probed in order) or one encoder element name.
+    #[serde(default = "default_encoder")]
+    pub encoder: String,
+    /// x264 speed preset used when the software encoder runs.
+    #[serde(default = "default_x264_preset")]
+    pub x264_preset: String,
+    pub rungs: Vec<Rung>,
+}
+
+fn default_encoder() -> String {
+    "auto".into()
+}
+
+fn default_x264_preset() -> String {
+    "veryfast".into()
+}
+
+/// x264 presets a live box may use (the slower ones cannot keep up on an appliance).
+pub const X264_PRESETS: &[&str] = &[
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rung {
+    /// Unique name, also the rung's folder in the HLS origin (`720p`).
+    pub name: String,
+    pub width: u32,
+    pub height: u32,
+    pub bitrate_kbps: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Outputs {
+    pub hls: Hls,
+}
+
+/// The live HLS origin.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Hls {
+    /// Target segment duration in seconds (1–10); every segment starts with a keyframe.
+    pub segment_seconds: u32,
+    /// Segments in each live playlist.
+    pub window: u32,
+}
+
+impl Default for Hls {
+    fn default() -> Self {
+        Self {
+            segment_seconds: 2,
+            window: 6,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Http {
+    /// Address the web UI, API and HLS origin listen on.
+    pub listen: String,
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Self {
+            listen: "0.0.0.0:8080".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Storage {
+    /// Where the store, the HLS origin and recordings live.
+    pub data_dir: PathBuf,
+}
+
+impl Default for Storage {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("/var/lib/fourcast"),
+        }
+    }
+}
+
+impl Config {
+    /// Parses and validates a TOML document; every error names its field path.
+    pub fn from_toml(text: &str) -> Result<Config, ConfigErrors> {
+        let de = toml::Deserializer::parse(text).map_err(|e| ConfigErrors::syntax(&e))?;
+        let config: Config =
+            serde_path_to_error::deserialize(de).map_err(ConfigErrors::from_serde)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks the document as a whole; returns every problem found.
+    pub fn validate(&self) -> Result<(), ConfigErrors> {
+        let errors = validate::check(self);
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigErrors(errors))
+        }
+    }
+
+    /// The TOML text of this config.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self)
+            .expect("a Config always serialises: it has no maps with non-string keys")
+    }
+
+    pub fn input(&self, name: &str) -> Option<&Input> {
+        self.inputs.iter().find(|i| i.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,325 @@
+use toml::{Table, Value};
+
+use super::*;
+
+fn default_doc() -> Table {
+    let text = default_for_board("virtual").unwrap().to_toml();
+    text.parse::<Table>().unwrap()
+}
+
+fn at<'a>(doc: &'a mut Table, path: &[&str]) -> &'a mut Value {
+    let (first, rest) = path.split_first().unwrap();
+    let mut v = doc.get_mut(*first).unwrap_or_else(|| panic!("no {first}"));
+    for key in rest {
+        v = match key.parse::<usize>() {
+            Ok(i) => &mut v.as_array_mut().unwrap()[i],
+            Err(_) => v.get_mut(*key).unwrap_or_else(|| panic!("no {key}")),
+        };
+    }
+    v
+}
+
+fn set(path: &'static [&'static str], value: Value) -> impl Fn(&mut Table) {
+    move |doc| {
+        let (last, parent) = path.split_last().unwrap();
+        let table = if parent.is_empty() {
+            doc
+        } else {
+            at(doc, parent).as_table_mut().unwrap()
+        };
+        table.insert(last.to_string(), value.clone());
+    }
+}
+
+fn errors_of(edit: impl Fn(&mut Table)) -> Vec<FieldError> {
+    let mut doc = default_doc();
+    edit(&mut doc);
+    match Config::from_toml(&toml::to_string(&doc).unwrap()) {
+        Ok(_) => Vec::new(),
+        Err(e) => e.0,
+    }
+}
+
+#[test]
+fn the_default_config_round_trips_through_toml() {
+    for board in fourcast_board::names() {
+        let config = default_for_board(board).unwrap();
+        let text = config.to_toml();
+        let back = Config::from_toml(&text).unwrap_or_else(|e| panic!("{board}: {e}"));
+        assert_eq!(back, config, "{board}");
+    }
+}
+
+#[test]
+fn the_virtual_default_is_a_720p30_grid_of_four_test_cameras() {
+    let c = default_for_board("virtual").unwrap();
+    assert_eq!(
+        (c.program.width, c.program.height, c.program.fps),
+        (1280, 720, 30)
+    );
+    assert_eq!(c.inputs.len(), 4);
+    let labels: Vec<_> = c.inputs.iter().map(Input::label).collect();
+    assert_eq!(labels, ["CAM 1", "CAM 2", "CAM 3", "CAM 4"]);
+    let tones: HashSetOf = c.inputs.iter().map(|i| i.tone_hz.unwrap()).collect();
+    assert_eq!(tones.len(), 4, "each camera has its own tone");
+}
+
+type HashSetOf = std::collections::HashSet<u32>;
+
+#[test]
+fn sections_with_defaults_may_be_left_out() {
+    let text = r#"
+board = "virtual"
+program = { width = 640, height = 360, fps = 25 }
+inputs = [ { name = "a", kind = "test", pattern = "ball" } ]
+ladder = { rungs = [ { name = "low", width = 640, height = 360, bitrate_kbps = 600 } ] }
+"#;
+    let c = Config::from_toml(text).unwrap();
+    assert_eq!(c.outputs.hls.segment_seconds, 2);
+    assert_eq!(c.http.listen, "0.0.0.0:8080");
+    assert_eq!(c.ladder.encoder, "auto");
+}
+
+/// Each bad document names the field it is wrong about.
+#[test]
+fn every_bad_document_names_its_field() {
+    let bad_file = Value::String("/nonexistent/clip.mp4".into());
+    let file_input = |doc: &mut Table| {
+        let input = at(doc, &["inputs", "1"]).as_table_mut().unwrap();
+        input.insert("kind".into(), Value::String("file".into()));
+        input.remove("pattern");
+        input.remove("tone_hz");
+    };
+    let cases: Vec<(&str, Box<dyn Fn(&mut Table)>)> = vec![
+        (
+            "program.fps",
+            Box::new(set(&["program", "fps"], Value::Integer(0))),
+        ),
+        (
+            "program.fps",
+            Box::new(set(&["program", "fps"], Value::Integer(120))),
+        ),
+        (
+            "program.width",
+            Box::new(set(&["program", "width"], Value::Integer(1281))),
+        ),
+        (
+            "program.height",
+            Box::new(set(&["program", "height"], Value::Integer(100))),
+        ),
+        (
+            "program.layout",
+            Box::new(set(&["program", "layout"], Value::String("mosaic".into()))),
+        ),
+        (
+            "program.colour",
+            Box::new(set(&["program", "colour"], Value::String("red".into()))),
+        ),
+        ("extra", Box::new(set(&["extra"], Value::Boolean(true)))),
+        (
+            "board",
+            Box::new(set(&["board"], Value::String("pi5".into()))),
+        ),
+        (
+            "inputs[1].name",
+            Box::new(set(&["inputs", "0", "name"], Value::String("cam2".into()))),
+        ),
+        (
+            "inputs[2].name",
+            Box::new(set(&["inputs", "2", "name"], Value::String("cam 3".into()))),
+        ),
+        (
+            "inputs[1].kind",
+            Box::new(set(&["inputs", "1", "kind"], Value::String("hdmi".into()))),
+        ),
+        (
+            "inputs[3].pattern",
+            Box::new(set(
+                &["inputs", "3", "pattern"],
+                Value::String("plaid".into()),
+            )),
+        ),
+        (
+            "inputs[0].tone_hz",
+            Box::new(set(&["inputs", "0", "tone_hz"], Value::Integer(5))),
+        ),
+        ("inputs[1].path", Box::new(file_input)),
+        (
+            "inputs[1].path",
+            Box::new(move |doc: &mut Table| {
+                file_input(doc);
+                set(&["inputs", "1", "path"], bad_file.clone())(doc);
+            }),
+        ),
+        (
+            "inputs[0].path",
+            Box::new(set(
+                &["inputs", "0", "path"],
+                Value::String("/etc/hostname".into()),
+            )),
+        ),
+        (
+            "inputs",
+            Box::new(|doc: &mut Table| {
+                let inputs = at(doc, &["inputs"]).as_array_mut().unwrap();
+                let mut fifth = inputs[0].clone();
+                fifth
+                    .as_table_mut()
+                    .unwrap()
+                    .insert("name".into(), Value::String("cam5".into()));
+                inputs.push(fifth);
+            }),
+        ),
+        ("inputs", Box::new(set(&["inputs"], Value::Array(vec![])))),
+        (
+            "ladder.rungs[0].height",
+            Box::new(set(&["program", "height"], Value::Integer(480))),
+        ),
+        (
+            "ladder.rungs[2].width",
+            Box::new(set(
+                &["ladder", "rungs", "2", "width"],
+                Value::Integer(2000),
+            )),
+        ),
+        (
+            "ladder.rungs[1].bitrate_kbps",
+            Box::new(set(
+                &["ladder", "rungs", "1", "bitrate_kbps"],
+                Value::Integer(-800),
+            )),
+        ),
+        (
+            "ladder.rungs[1].bitrate_kbps",
+            Box::new(set(
+                &["ladder", "rungs", "1", "bitrate_kbps"],
+                Value::Integer(99),
+            )),
+        ),
+        (
+            "ladder.rungs[2].name",
+            Box::new(set(
+                &["ladder", "rungs", "2", "name"],
+                Value::String("720p".into()),
+            )),
+        ),
+        (
+            "ladder.rungs[0].height",
+            Box::new(set(
+                &["ladder", "rungs", "0", "height"],
+                Value::Integer(719),
+            )),
+        ),
+        (
+            "ladder.rungs",
+            Box::new(set(&["ladder", "rungs"], Value::Array(vec![]))),
+        ),
+        (
+            "ladder.encoder",
+            Box::new(set(
+                &["ladder", "encoder"],
+                Value::String("x264enc ! fakesink".into()),
+            )),
+        ),
+        (
+            "ladder.x264_preset",
+            Box::new(set(
+                &["ladder", "x264_preset"],
+                Value::String("placebo".into()),
+            )),
+        ),
+        (
+            "ladder.rungs[0].codec",
+            Box::new(set(
+                &["ladder", "rungs", "0", "codec"],
+                Value::String("hevc".into()),
+            )),
+        ),
+        (
+            "outputs.hls.segment_seconds",
+            Box::new(set(
+                &["outputs", "hls", "segment_seconds"],
+                Value::Integer(0),
+            )),
+        ),
+        (
+            "outputs.hls.segment_seconds",
+            Box::new(set(
+                &["outputs", "hls", "segment_seconds"],
+                Value::Integer(11),
+            )),
+        ),
+        (
+            "outputs.hls.window",
+            Box::new(set(&["outputs", "hls", "window"], Value::Integer(1))),
+        ),
+        (
+            "http.listen",
+            Box::new(set(&["http", "listen"], Value::String("localhost".into()))),
+        ),
+        (
+            "audio.sample_rate",
+            Box::new(set(&["audio", "sample_rate"], Value::Integer(22050))),
+        ),
+        (
+            "audio.channels",
+            Box::new(set(&["audio", "channels"], Value::Integer(6))),
+        ),
+        (
+            "storage.data_dir",
+            Box::new(set(&["storage", "data_dir"], Value::String(String::new()))),
+        ),
+    ];
+    assert!(cases.len() >= 20);
+    for (want, edit) in cases {
+        let errors = errors_of(edit);
+        assert!(
+            errors.iter().any(|e| e.path == want),
+            "expected an error at {want}, got {errors:?}"
+        );
+        assert!(errors.iter().all(|e| !e.message.is_empty()));
+    }
+}
+
+#[test]
+fn all_errors_are_reported_not_just_the_first() {
+    let errors = errors_of(|doc| {
+        set(&["program", "fps"], Value::Integer(0))(doc);
+        set(&["outputs", "hls", "window"], Value::Integer(0))(doc);
+        set(&["ladder", "rungs", "0", "bitrate_kbps"], Value::Integer(1))(doc);
+    });
+    let paths: Vec<_> = errors.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "program.fps",
+            "ladder.rungs[0].bitrate_kbps",
+            "outputs.hls.window"
+        ]
+    );
+}
+
+#[test]
+fn a_rung_taller_than_the_program_says_by_how_much() {
+    let errors = errors_of(set(
+        &["ladder", "rungs", "2", "height"],
+        Value::Integer(1080),
+    ));
+    assert_eq!(
+        errors[0].to_string(),
+        "ladder.rungs[2].height: must be ≤ program height 720"
+    );
+}
+
+#[test]
+fn a_syntax_error_is_reported_with_its_position() {
+    let err = Config::from_toml("board = \"virtual\"\nprogram = {").unwrap_err();
+    assert_eq!(err.0[0].path, "(document)");
+    assert!(err.0[0].message.contains("at byte"), "{err}");
+}
+
+#[test]
+fn a_missing_section_is_named() {
+    let err = Config::from_toml("board = \"virtual\"").unwrap_err();
+    assert!(err.to_string().contains("missing field `program`"), "{err}");
+}

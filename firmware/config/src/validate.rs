@@ -1,0 +1,296 @@
+//! Whole-document checks. Each returns errors naming the field path; none stops at the first.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+
+use crate::{Config, FieldError, InputKind, MAX_INPUTS, MAX_RUNGS, X264_PRESETS};
+
+/// Bitrates a rung may ask for, in kbit/s.
+pub const RUNG_KBPS: std::ops::RangeInclusive<u32> = 100..=50_000;
+const AUDIO_KBPS: std::ops::RangeInclusive<u32> = 32..=320;
+const PROGRAM_WIDTH: std::ops::RangeInclusive<u32> = 320..=3840;
+const PROGRAM_HEIGHT: std::ops::RangeInclusive<u32> = 180..=2160;
+const FPS: std::ops::RangeInclusive<u32> = 1..=60;
+const SEGMENT_SECONDS: std::ops::RangeInclusive<u32> = 1..=10;
+const WINDOW: std::ops::RangeInclusive<u32> = 3..=30;
+const TONE_HZ: std::ops::RangeInclusive<u32> = 20..=20_000;
+const MIN_RUNG_SIDE: u32 = 64;
+
+pub(crate) fn check(c: &Config) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    board(c, &mut errs);
+    program(c, &mut errs);
+    audio(c, &mut errs);
+    inputs(c, &mut errs);
+    ladder(c, &mut errs);
+    outputs(c, &mut errs);
+    http(c, &mut errs);
+    storage(c, &mut errs);
+    errs
+}
+
+fn err(errs: &mut Vec<FieldError>, path: impl Into<String>, message: impl Into<String>) {
+    errs.push(FieldError::new(path, message));
+}
+
+fn in_range(
+    errs: &mut Vec<FieldError>,
+    path: &str,
+    value: u32,
+    range: &std::ops::RangeInclusive<u32>,
+    unit: &str,
+) {
+    if !range.contains(&value) {
+        err(
+            errs,
+            path,
+            format!(
+                "{value}{unit} is out of range {}–{}{unit}",
+                range.start(),
+                range.end()
+            ),
+        );
+    }
+}
+
+fn board(c: &Config, errs: &mut Vec<FieldError>) {
+    if let Err(e) = fourcast_board::profile(&c.board) {
+        err(errs, "board", e.to_string());
+    }
+}
+
+fn program(c: &Config, errs: &mut Vec<FieldError>) {
+    let p = &c.program;
+    in_range(errs, "program.width", p.width, &PROGRAM_WIDTH, "");
+    in_range(errs, "program.height", p.height, &PROGRAM_HEIGHT, "");
+    even(errs, "program.width", p.width);
+    even(errs, "program.height", p.height);
+    in_range(errs, "program.fps", p.fps, &FPS, "");
+}
+
+fn even(errs: &mut Vec<FieldError>, path: &str, v: u32) {
+    if v % 2 != 0 {
+        err(errs, path, format!("{v} must be even (4:2:0 video)"));
+    }
+}
+
+fn audio(c: &Config, errs: &mut Vec<FieldError>) {
+    let a = &c.audio;
+    if ![44_100, 48_000].contains(&a.sample_rate) {
+        err(
+            errs,
+            "audio.sample_rate",
+            format!("{} Hz: must be 44100 or 48000", a.sample_rate),
+        );
+    }
+    if ![1, 2].contains(&a.channels) {
+        err(
+            errs,
+            "audio.channels",
+            format!("{}: must be 1 or 2", a.channels),
+        );
+    }
+    in_range(
+        errs,
+        "audio.bitrate_kbps",
+        a.bitrate_kbps,
+        &AUDIO_KBPS,
+        " kbit/s",
+    );
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 32
+        && name
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+}
+
+fn inputs(c: &Config, errs: &mut Vec<FieldError>) {
+    if c.inputs.is_empty() {
+        err(errs, "inputs", "at least one input is needed");
+    }
+    if c.inputs.len() > MAX_INPUTS {
+        err(
+            errs,
+            "inputs",
+            format!(
+                "{} inputs: at most {MAX_INPUTS} are supported",
+                c.inputs.len()
+            ),
+        );
+    }
+    let mut seen = HashSet::new();
+    for (i, input) in c.inputs.iter().enumerate() {
+        let at = |field: &str| format!("inputs[{i}].{field}");
+        if !valid_name(&input.name) {
+            err(
+                errs,
+                at("name"),
+                format!("\"{}\": use 1–32 letters, digits, '-' or '_'", input.name),
+            );
+        } else if !seen.insert(input.name.as_str()) {
+            err(
+                errs,
+                at("name"),
+                format!("\"{}\" is used by another input", input.name),
+            );
+        }
+        if input
+            .label
+            .as_deref()
+            .is_some_and(|l| l.chars().count() > 64)
+        {
+            err(errs, at("label"), "at most 64 characters");
+        }
+        match input.kind {
+            InputKind::Test => {
+                if input.pattern.is_none() {
+                    err(errs, at("pattern"), "a test input needs a pattern");
+                }
+                if let Some(hz) = input.tone_hz {
+                    in_range(errs, &at("tone_hz"), hz, &TONE_HZ, " Hz");
+                }
+                if input.path.is_some() {
+                    err(errs, at("path"), "only file inputs have a path");
+                }
+            }
+            InputKind::File => {
+                match &input.path {
+                    None => err(errs, at("path"), "a file input needs a path"),
+                    Some(p) if !p.is_file() => {
+                        err(errs, at("path"), format!("{}: no such file", p.display()))
+                    }
+                    Some(p) => {
+                        if let Err(e) = std::fs::File::open(p) {
+                            err(
+                                errs,
+                                at("path"),
+                                format!("{}: cannot be read: {e}", p.display()),
+                            );
+                        }
+                    }
+                }
+                if input.pattern.is_some() {
+                    err(errs, at("pattern"), "only test inputs have a pattern");
+                }
+                if input.tone_hz.is_some() {
+                    err(errs, at("tone_hz"), "only test inputs have a tone");
+                }
+            }
+        }
+    }
+}
+
+fn ladder(c: &Config, errs: &mut Vec<FieldError>) {
+    let l = &c.ladder;
+    if l.encoder != "auto" && !valid_element_name(&l.encoder) {
+        err(
+            errs,
+            "ladder.encoder",
+            format!(
+                "\"{}\" is not an element name; use \"auto\" or e.g. \"x264enc\"",
+                l.encoder
+            ),
+        );
+    }
+    if !X264_PRESETS.contains(&l.x264_preset.as_str()) {
+        err(
+            errs,
+            "ladder.x264_preset",
+            format!(
+                "\"{}\": must be one of {}",
+                l.x264_preset,
+                X264_PRESETS.join(", ")
+            ),
+        );
+    }
+    if l.rungs.is_empty() {
+        err(errs, "ladder.rungs", "at least one rung is needed");
+    }
+    if l.rungs.len() > MAX_RUNGS {
+        err(
+            errs,
+            "ladder.rungs",
+            format!("{} rungs: at most {MAX_RUNGS} are supported", l.rungs.len()),
+        );
+    }
+    let mut seen = HashSet::new();
+    for (i, r) in l.rungs.iter().enumerate() {
+        let at = |field: &str| format!("ladder.rungs[{i}].{field}");
+        if !valid_name(&r.name) {
+            err(
+                errs,
+                at("name"),
+                format!("\"{}\": use 1–32 letters, digits, '-' or '_'", r.name),
+            );
+        } else if !seen.insert(r.name.as_str()) {
+            err(
+                errs,
+                at("name"),
+                format!("\"{}\" is used by another rung", r.name),
+            );
+        }
+        for (field, v, max) in [
+            ("width", r.width, c.program.width),
+            ("height", r.height, c.program.height),
+        ] {
+            if v > max {
+                err(errs, at(field), format!("must be ≤ program {field} {max}"));
+            } else if v < MIN_RUNG_SIDE {
+                err(
+                    errs,
+                    at(field),
+                    format!("{v} is below the minimum {MIN_RUNG_SIDE}"),
+                );
+            }
+            even(errs, &at(field), v);
+        }
+        in_range(
+            errs,
+            &at("bitrate_kbps"),
+            r.bitrate_kbps,
+            &RUNG_KBPS,
+            " kbit/s",
+        );
+    }
+}
+
+fn valid_element_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+}
+
+fn outputs(c: &Config, errs: &mut Vec<FieldError>) {
+    let h = &c.outputs.hls;
+    in_range(
+        errs,
+        "outputs.hls.segment_seconds",
+        h.segment_seconds,
+        &SEGMENT_SECONDS,
+        " s",
+    );
+    in_range(errs, "outputs.hls.window", h.window, &WINDOW, " segments");
+}
+
+fn http(c: &Config, errs: &mut Vec<FieldError>) {
+    if let Err(e) = c.http.listen.parse::<SocketAddr>() {
+        err(
+            errs,
+            "http.listen",
+            format!(
+                "\"{}\": {e}; expected address:port, e.g. 0.0.0.0:8080",
+                c.http.listen
+            ),
+        );
+    }
+}
+
+fn storage(c: &Config, errs: &mut Vec<FieldError>) {
+    if c.storage.data_dir.as_os_str().is_empty() {
+        err(errs, "storage.data_dir", "must not be empty");
+    }
+}

@@ -1,0 +1,270 @@
+//! The box's store: config revisions (current + history) in one redb file.
+//!
+//! redb commits are atomic and durable (copy-on-write pages, checksummed roots, fsync at
+//! commit), so a `kill -9` or a power cut during a write leaves the previous or the new
+//! revision, never half of one. A revision and the "current" pointer are written in the same
+//! transaction. The page cache is kept small: this runs on an appliance.
+
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+const REVISIONS: TableDefinition<u64, &str> = TableDefinition::new("config_revisions");
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+const CURRENT: &str = "current_revision";
+const CACHE_BYTES: usize = 1 << 20;
+
+/// How many revisions are kept; older ones are dropped in the same transaction.
+pub const HISTORY_LIMIT: u64 = 100;
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database file could not be opened or created (held by another process, unreadable).
+    #[error("cannot open store {path}: {source}")]
+    Open {
+        path: String,
+        source: redb::DatabaseError,
+    },
+    /// A read or write failed inside redb.
+    #[error("store: {0}")]
+    Redb(String),
+    /// A stored record does not decode (written by an incompatible version).
+    #[error("store: revision {id} is unreadable: {reason}")]
+    Corrupt { id: u64, reason: String },
+    /// Rollback to a revision that is not (or no longer) kept.
+    #[error("revision {0} does not exist")]
+    NoSuchRevision(u64),
+}
+
+macro_rules! redb_err {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                StoreError::Redb(e.to_string())
+            }
+        }
+    )*};
+}
+redb_err!(
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+/// One stored config revision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revision {
+    pub id: u64,
+    /// Milliseconds since the Unix epoch.
+    pub created_ms: u64,
+    /// Which control surface made it (`cli`, `reload`, `api`, `mqtt`, `default`, …).
+    pub source: String,
+    /// The config document, TOML.
+    pub text: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Record {
+    created_ms: u64,
+    source: String,
+    text: String,
+}
+
+pub struct Store {
+    db: Database,
+}
+
+impl Store {
+    /// Opens (or creates) the store at `path`.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(|source| StoreError::Open {
+                path: path.display().to_string(),
+                source,
+            })?;
+        Ok(Store { db })
+    }
+
+    /// Stores `text` as a new revision and makes it current, atomically.
+    pub fn put(&self, text: &str, source: &str) -> Result<Revision, StoreError> {
+        let created_ms = now_ms();
+        let record = serde_json::to_string(&Record {
+            created_ms,
+            source: source.to_string(),
+            text: text.to_string(),
+        })
+        .expect("a record of strings and integers always serialises");
+        let tx = self.db.begin_write()?;
+        let id = {
+            let mut revisions = tx.open_table(REVISIONS)?;
+            let id = revisions.last()?.map(|(k, _)| k.value() + 1).unwrap_or(1);
+            revisions.insert(id, record.as_str())?;
+            if id > HISTORY_LIMIT {
+                revisions.retain_in(..=id - HISTORY_LIMIT, |_, _| false)?;
+            }
+            tx.open_table(META)?.insert(CURRENT, id)?;
+            id
+        };
+        tx.commit()?;
+        Ok(Revision {
+            id,
+            created_ms,
+            source: source.to_string(),
+            text: text.to_string(),
+        })
+    }
+
+    /// Makes an existing revision current again by storing a copy of it as a new revision.
+    pub fn rollback(&self, id: u64, source: &str) -> Result<Revision, StoreError> {
+        let old = self.revision(id)?.ok_or(StoreError::NoSuchRevision(id))?;
+        self.put(&old.text, source)
+    }
+
+    /// The current revision, if any was ever stored.
+    pub fn current(&self) -> Result<Option<Revision>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let id = match tx.open_table(META) {
+            Ok(meta) => meta.get(CURRENT)?.map(|v| v.value()),
+            Err(redb::TableError::TableDoesNotExist(_)) => None,
+            Err(e) => return Err(e.into()),
+        };
+        match id {
+            Some(id) => self.revision(id),
+            None => Ok(None),
+        }
+    }
+
+    /// One revision by id.
+    pub fn revision(&self, id: u64) -> Result<Option<Revision>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let revisions = match tx.open_table(REVISIONS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let Some(raw) = revisions.get(id)? else {
+            return Ok(None);
+        };
+        decode(id, raw.value()).map(Some)
+    }
+
+    /// Every kept revision, oldest first.
+    pub fn history(&self) -> Result<Vec<Revision>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let revisions = match tx.open_table(REVISIONS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut out = Vec::new();
+        for entry in revisions.iter()? {
+            let (k, v) = entry?;
+            out.push(decode(k.value(), v.value())?);
+        }
+        Ok(out)
+    }
+}
+
+fn decode(id: u64, raw: &str) -> Result<Revision, StoreError> {
+    let r: Record = serde_json::from_str(raw).map_err(|e| StoreError::Corrupt {
+        id,
+        reason: e.to_string(),
+    })?;
+    Ok(Revision {
+        id,
+        created_ms: r.created_ms,
+        source: r.source,
+        text: r.text,
+    })
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_store() -> (std::path::PathBuf, Store) {
+        let dir = std::env::temp_dir().join(format!(
+            "fourcast-store-{}-{}",
+            std::process::id(),
+            now_ms() ^ rand_bits()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Store::open(&dir.join("store.redb")).unwrap();
+        (dir, store)
+    }
+
+    fn rand_bits() -> u64 {
+        use std::hash::{BuildHasher, RandomState};
+        RandomState::new().hash_one(0u8)
+    }
+
+    #[test]
+    fn an_empty_store_has_no_current_revision() {
+        let (_dir, store) = temp_store();
+        assert_eq!(store.current().unwrap(), None);
+        assert!(store.history().unwrap().is_empty());
+    }
+
+    #[test]
+    fn put_makes_the_new_revision_current_and_keeps_history() {
+        let (_dir, store) = temp_store();
+        let a = store.put("a = 1", "cli").unwrap();
+        let b = store.put("a = 2", "api").unwrap();
+        assert_eq!((a.id, b.id), (1, 2));
+        assert_eq!(store.current().unwrap().unwrap().text, "a = 2");
+        let texts: Vec<_> = store
+            .history()
+            .unwrap()
+            .into_iter()
+            .map(|r| r.text)
+            .collect();
+        assert_eq!(texts, ["a = 1", "a = 2"]);
+    }
+
+    #[test]
+    fn rollback_stores_a_copy_as_a_new_revision() {
+        let (_dir, store) = temp_store();
+        store.put("a = 1", "cli").unwrap();
+        store.put("a = 2", "cli").unwrap();
+        let r = store.rollback(1, "api").unwrap();
+        assert_eq!((r.id, r.text.as_str()), (3, "a = 1"));
+        assert!(matches!(
+            store.rollback(9, "api"),
+            Err(StoreError::NoSuchRevision(9))
+        ));
+    }
+
+    #[test]
+    fn history_is_bounded() {
+        let (_dir, store) = temp_store();
+        for i in 0..HISTORY_LIMIT + 5 {
+            store.put(&format!("n = {i}"), "test").unwrap();
+        }
+        let h = store.history().unwrap();
+        assert_eq!(h.len() as u64, HISTORY_LIMIT);
+        assert_eq!(h.last().unwrap().id, HISTORY_LIMIT + 5);
+        assert_eq!(store.current().unwrap().unwrap().id, HISTORY_LIMIT + 5);
+    }
+
+    #[test]
+    fn a_second_process_cannot_open_a_held_store() {
+        let (dir, _store) = temp_store();
+        let err = Store::open(&dir.join("store.redb"))
+            .err()
+            .expect("second open must fail");
+        assert!(err.to_string().contains("cannot open store"), "{err}");
+    }
+}
