@@ -1,0 +1,47 @@
+/// Formats milliseconds since the Unix epoch as `YYYY-MM-DDThh:mm:ss.sssZ`
+/// (the `EXT-X-PROGRAM-DATE-TIME` form, RFC 3339 / ISO 8601 in UTC).
+pub fn iso8601_utc_ms(unix_ms: u64) -> String {
+    let ms = unix_ms % 1000;
+    let secs = unix_ms / 1000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_known_instants() {
+        assert_eq!(iso8601_utc_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso8601_utc_ms(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(
+            iso8601_utc_ms(1_795_279_860_123),
+            "2026-11-21T16:51:00.123Z"
+        );
+        assert_eq!(
+            iso8601_utc_ms(4_102_444_799_999),
+            "2099-12-31T23:59:59.999Z"
+        );
+    }
+}

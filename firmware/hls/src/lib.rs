@@ -1,0 +1,18 @@
+//! Live HLS playlists as plain values (RFC 8216), with no I/O and no clock of their own:
+//! the caller passes `now` in and writes the rendered text wherever it serves from.
+//!
+//! - [`MediaPlaylist`]: one rung's sliding window. `EXT-X-MEDIA-SEQUENCE` grows by the number
+//!   of segments removed; `EXT-X-TARGETDURATION` is measured (the largest rounded `EXTINF`
+//!   seen, never below the configured duration) and never goes down; segments removed from
+//!   the window are kept for the grace period §6.2.2 asks for before [`MediaPlaylist::expired`]
+//!   hands them back for deletion.
+//! - [`render_multivariant`]: the master playlist with measured `BANDWIDTH` (peak) and
+//!   `AVERAGE-BANDWIDTH`, `CODECS` with profile and level, `RESOLUTION` and `FRAME-RATE`.
+
+mod date;
+mod media;
+mod multivariant;
+
+pub use date::iso8601_utc_ms;
+pub use media::{MediaPlaylist, Segment};
+pub use multivariant::{Variant, avc1_codec, render_multivariant};
