@@ -1,0 +1,182 @@
+//! Which H.264 and AAC encoders run, and how each is told its bitrate and GOP.
+
+use gst::prelude::*;
+
+use crate::EngineError;
+
+/// The software fallback every board has.
+pub const FALLBACK: &str = "x264enc";
+
+/// AAC encoders in order of preference.
+const AAC_ENCODERS: &[&str] = &["fdkaacenc", "avenc_aac", "voaacenc"];
+
+/// Picks the H.264 encoder: the configured element, or (for `auto`) the first of the board's
+/// list that is installed and opens its device, falling back to `x264enc`.
+pub fn choose_video(configured: &str, board_preference: &[String]) -> Result<String, EngineError> {
+    if configured != "auto" {
+        return if usable(configured) {
+            Ok(configured.to_string())
+        } else {
+            Err(EngineError::Config(fourcast_config::ConfigErrors::one(
+                "ladder.encoder",
+                format!(
+                    "encoder element \"{configured}\" is not installed or cannot open its device"
+                ),
+            )))
+        };
+    }
+    board_preference
+        .iter()
+        .map(String::as_str)
+        .chain([FALLBACK])
+        .find(|name| usable(name))
+        .map(str::to_string)
+        .ok_or_else(|| EngineError::MissingElement(FALLBACK.into()))
+}
+
+/// The first installed AAC encoder.
+pub fn choose_aac() -> Result<String, EngineError> {
+    AAC_ENCODERS
+        .iter()
+        .find(|n| gst::ElementFactory::find(n).is_some())
+        .map(|n| n.to_string())
+        .ok_or_else(|| EngineError::MissingElement(AAC_ENCODERS.join(" or ")))
+}
+
+/// Installed, an encoder, and (for hardware) able to reach READY, i.e. open its device.
+fn usable(name: &str) -> bool {
+    let Some(factory) = gst::ElementFactory::find(name) else {
+        return false;
+    };
+    if !factory.has_type(gst::ElementFactoryType::VIDEO_ENCODER) {
+        return false;
+    }
+    let Ok(element) = factory.create().build() else {
+        return false;
+    };
+    let ok = element.set_state(gst::State::Ready).is_ok();
+    let _ = element.set_state(gst::State::Null);
+    ok
+}
+
+/// Live-encoding settings: bitrate, GOP (a safety net; keyframes are forced on a common
+/// clock so every rung cuts on the same frame), no B-frames, no scene-cut keyframes.
+pub fn configure_video(enc: &gst::Element, kbps: u32, gop_frames: u32, x264_preset: &str) {
+    let factory = factory_name(enc);
+    match factory.as_str() {
+        "x264enc" => {
+            enc.set_property("bitrate", kbps);
+            enc.set_property_from_str("tune", "zerolatency");
+            enc.set_property_from_str("speed-preset", x264_preset);
+            enc.set_property("key-int-max", gop_frames * 2);
+            enc.set_property("option-string", "scenecut=0");
+        }
+        "mpph264enc" => {
+            set_if(enc, "gop", (gop_frames * 2) as i32);
+            set_if(enc, "bps", kbps * 1000);
+        }
+        "v4l2h264enc" => {
+            let controls = gst::Structure::builder("controls")
+                .field("video_bitrate", (kbps * 1000) as i32)
+                .field("h264_i_frame_period", (gop_frames * 2) as i32)
+                .build();
+            set_if(enc, "extra-controls", controls);
+        }
+        "nvv4l2h264enc" => {
+            set_if(enc, "bitrate", kbps * 1000);
+            set_if(enc, "iframeinterval", gop_frames * 2);
+        }
+        "vaapih264enc" => {
+            set_if(enc, "bitrate", kbps);
+            set_if(enc, "keyframe-period", gop_frames * 2);
+        }
+        _ => {
+            set_if(enc, "bitrate", kbps);
+            set_if(enc, "key-int-max", gop_frames * 2);
+        }
+    }
+}
+
+/// Changes a running encoder's bitrate. Returns false if this encoder cannot change it live.
+pub fn set_bitrate(enc: &gst::Element, kbps: u32) -> bool {
+    let (prop, value) = match factory_name(enc).as_str() {
+        "x264enc" | "vah264enc" | "vaapih264enc" => ("bitrate", kbps),
+        "mpph264enc" => ("bps", kbps * 1000),
+        "nvv4l2h264enc" => ("bitrate", kbps * 1000),
+        _ => return false,
+    };
+    let Some(spec) = enc.find_property(prop) else {
+        return false;
+    };
+    if !spec.flags().contains(gst::PARAM_FLAG_MUTABLE_PLAYING) {
+        return false;
+    }
+    enc.set_property(prop, value);
+    true
+}
+
+pub fn configure_aac(enc: &gst::Element, kbps: u32) {
+    // All three take bits per second, as int (avenc_aac, voaacenc) or int (fdkaacenc).
+    set_if(enc, "bitrate", (kbps * 1000) as i32);
+}
+
+pub fn factory_name(e: &gst::Element) -> String {
+    e.factory()
+        .map(|f| f.name().to_string())
+        .unwrap_or_default()
+}
+
+/// Sets a property if the element has it with a compatible type (hardware encoders differ
+/// between BSP releases; a missing knob must not take the box down).
+fn set_if<V: ToValue>(e: &gst::Element, name: &str, value: V) {
+    let value = value.to_value();
+    match e.find_property(name) {
+        Some(spec) if spec.value_type() == value.type_() => e.set_property_from_value(name, &value),
+        Some(spec) => match value.transform_with_type(spec.value_type()) {
+            Ok(v) => e.set_property_from_value(name, &v),
+            Err(_) => {
+                tracing::warn!(element = %factory_name(e), property = name, "cannot set property: type differs")
+            }
+        },
+        None => tracing::debug!(element = %factory_name(e), property = name, "no such property"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_falls_back_to_x264_when_no_hardware_encoder_is_there() {
+        gst::init().unwrap();
+        let board = vec!["mpph264enc".to_string(), "nvv4l2h264enc".to_string()];
+        assert_eq!(choose_video("auto", &board).unwrap(), "x264enc");
+    }
+
+    #[test]
+    fn a_configured_encoder_that_is_missing_is_a_field_error() {
+        gst::init().unwrap();
+        let err = choose_video("nosuchenc", &[]).unwrap_err().to_string();
+        assert!(
+            err.contains("ladder.encoder") && err.contains("nosuchenc"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_non_encoder_element_is_refused() {
+        gst::init().unwrap();
+        assert!(choose_video("fakesink", &[]).is_err());
+    }
+
+    #[test]
+    fn x264_gets_live_settings_and_changes_bitrate_while_playing() {
+        gst::init().unwrap();
+        let enc = gst::ElementFactory::make("x264enc").build().unwrap();
+        configure_video(&enc, 2800, 60, "veryfast");
+        assert_eq!(enc.property::<u32>("bitrate"), 2800);
+        assert_eq!(enc.property::<u32>("key-int-max"), 120);
+        assert!(set_bitrate(&enc, 1500));
+        assert_eq!(enc.property::<u32>("bitrate"), 1500);
+    }
+}

@@ -1,0 +1,323 @@
+//! The ladder pipeline: program frames in, one encoder per rung, AAC once, an HLS segmenter
+//! per rung.
+//!
+//! ```text
+//! appsrc(video) ─ tee ─┬─ queue ─ scale ─ H.264 enc ─ h264parse ─┐
+//!                      └─ …one branch per rung…                   ├─ splitmuxsink(mpegtsmux) per rung
+//! appsrc(audio) ─ AAC enc ─ aacparse ─ tee ───────────────────────┘
+//! ```
+//! Keyframes are forced at the same running time on every rung (see `Bridge`), and each
+//! splitmuxsink cuts at every keyframe, so segment boundaries line up across rungs. The
+//! pipeline runs on the engine's base time, so buffer timestamps are its running time.
+
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+use fourcast_config::Config;
+use gst::prelude::*;
+
+use crate::origin::HlsOrigin;
+use crate::stats::FrameCounter;
+use crate::{EngineError, EventSink, encoder, make};
+
+/// One running rung.
+pub struct RungRuntime {
+    pub name: String,
+    pub width: u32,
+    pub height: u32,
+    pub bitrate_kbps: u32,
+    pub encoder: gst::Element,
+    /// Encoded frames and bytes leaving the encoder.
+    pub frames: Arc<FrameCounter>,
+}
+
+pub struct Ladder {
+    pipeline: gst::Pipeline,
+    pub video_src: gst_app::AppSrc,
+    pub audio_src: gst_app::AppSrc,
+    pub rungs: Vec<RungRuntime>,
+    bus_thread: Option<crate::BusWatch>,
+    eos: mpsc::Receiver<()>,
+}
+
+impl Ladder {
+    pub fn build(
+        config: &Config,
+        encoder_name: &str,
+        aac_name: &str,
+        epoch: gst::ClockTime,
+        origin: Arc<HlsOrigin>,
+        events: EventSink,
+    ) -> Result<Ladder, EngineError> {
+        let p = &config.program;
+        let pipeline = gst::Pipeline::with_name("ladder");
+        // One timeline for the whole engine: running time here is the engine's.
+        pipeline.use_clock(Some(&gst::SystemClock::obtain()));
+        pipeline.set_start_time(gst::ClockTime::NONE);
+        pipeline.set_base_time(epoch);
+
+        let video_caps = gst_video::VideoCapsBuilder::new()
+            .format(gst_video::VideoFormat::I420)
+            .width(p.width as i32)
+            .height(p.height as i32)
+            .framerate(gst::Fraction::new(p.fps as i32, 1))
+            .pixel_aspect_ratio(gst::Fraction::new(1, 1))
+            .build();
+        let video_src = gst_app::AppSrc::builder()
+            .name("program-video-in")
+            .caps(&video_caps)
+            .is_live(true)
+            .format(gst::Format::Time)
+            .block(false)
+            .build();
+        let audio_src = gst_app::AppSrc::builder()
+            .name("program-audio-in")
+            .caps(&crate::program::audio_caps(config))
+            .is_live(true)
+            .format(gst::Format::Time)
+            .block(false)
+            .build();
+        let video_tee = make("tee", "video-tee")?;
+        let aenc = make(aac_name, "aac")?;
+        encoder::configure_aac(&aenc, config.audio.bitrate_kbps);
+        let aconv = make("audioconvert", "aac-convert")?;
+        let aparse = make("aacparse", "aac-parse")?;
+        let audio_tee = make("tee", "audio-tee")?;
+        pipeline.add_many([video_src.upcast_ref(), &video_tee])?;
+        pipeline.add_many([audio_src.upcast_ref(), &aconv, &aenc, &aparse, &audio_tee])?;
+        video_src.link(&video_tee)?;
+        gst::Element::link_many([audio_src.upcast_ref(), &aconv, &aenc, &aparse, &audio_tee])?;
+
+        let segment_ns = u64::from(config.outputs.hls.segment_seconds) * 1_000_000_000;
+        let gop_frames = config.outputs.hls.segment_seconds * p.fps;
+        let frame_ns = 1_000_000_000 / u64::from(p.fps);
+        let mut rungs = Vec::new();
+        for rung in &config.ladder.rungs {
+            let n = &rung.name;
+            let queue = make("queue", &format!("{n}-queue"))?;
+            // Bounded, not leaky: a slow rung holds the tee back and the bridge drops (and
+            // counts) whole frames for every rung alike.
+            queue.set_property("max-size-buffers", 3u32);
+            queue.set_property("max-size-bytes", 0u32);
+            queue.set_property("max-size-time", 0u64);
+            let mut chain = vec![queue.clone()];
+            if (rung.width, rung.height) != (p.width, p.height) {
+                let scale = make("videoscale", &format!("{n}-scale"))?;
+                let caps = make("capsfilter", &format!("{n}-size"))?;
+                caps.set_property(
+                    "caps",
+                    gst_video::VideoCapsBuilder::new()
+                        .width(rung.width as i32)
+                        .height(rung.height as i32)
+                        .pixel_aspect_ratio(gst::Fraction::new(1, 1))
+                        .build(),
+                );
+                chain.extend([scale, caps]);
+            }
+            let enc = make(encoder_name, &format!("{n}-encoder"))?;
+            encoder::configure_video(
+                &enc,
+                rung.bitrate_kbps,
+                gop_frames,
+                &config.ladder.x264_preset,
+            );
+            let parse = make("h264parse", &format!("{n}-parse"))?;
+            parse.set_property("config-interval", -1i32);
+            let h264 = make("capsfilter", &format!("{n}-h264"))?;
+            h264.set_property(
+                "caps",
+                gst::Caps::builder("video/x-h264")
+                    .field("stream-format", "byte-stream")
+                    .field("alignment", "au")
+                    .build(),
+            );
+            chain.extend([enc.clone(), parse.clone(), h264.clone()]);
+            pipeline.add_many(&chain)?;
+            gst::Element::link_many(&chain)?;
+            tee_to(&video_tee, &queue)?;
+
+            let frames = Arc::new(FrameCounter::default());
+            watch_encoded(&h264, n, &frames, frame_ns, &origin);
+
+            let sink = make("splitmuxsink", &format!("hls-{n}"))?;
+            sink.set_property("muxer-factory", "mpegtsmux");
+            // splitmuxsink starts a new file at a keyframe once the open one is *longer*
+            // than max-size-time; below one GOP, so every forced keyframe (one per segment
+            // duration) starts a file and each segment is exactly one GOP.
+            sink.set_property("max-size-time", segment_ns * 3 / 4);
+            // One muxer for the whole stream: continuous TS continuity counters and PCR.
+            sink.set_property("reset-muxer", false);
+            sink.set_property("async-finalize", false);
+            sink.set_property("send-keyframe-requests", false);
+            let origin_names = origin.clone();
+            let rung_name = n.clone();
+            sink.connect("format-location", false, move |_| {
+                Some(
+                    origin_names
+                        .next_location(&rung_name)
+                        .to_string_lossy()
+                        .to_value(),
+                )
+            });
+            let aqueue = make("queue", &format!("{n}-audio-queue"))?;
+            aqueue.set_property("max-size-buffers", 0u32);
+            aqueue.set_property("max-size-bytes", 0u32);
+            aqueue.set_property("max-size-time", 2_000_000_000u64);
+            pipeline.add_many([&sink, &aqueue])?;
+            let vpad = sink
+                .request_pad_simple("video")
+                .ok_or(EngineError::Link("splitmuxsink video"))?;
+            h264.static_pad("src")
+                .ok_or(EngineError::Link("h264 src"))?
+                .link(&vpad)
+                .map_err(|_| EngineError::Link("encoder to segmenter"))?;
+            tee_to(&audio_tee, &aqueue)?;
+            let apad = sink
+                .request_pad_simple("audio_%u")
+                .ok_or(EngineError::Link("splitmuxsink audio"))?;
+            aqueue
+                .static_pad("src")
+                .ok_or(EngineError::Link("queue src"))?
+                .link(&apad)
+                .map_err(|_| EngineError::Link("audio to segmenter"))?;
+
+            rungs.push(RungRuntime {
+                name: n.clone(),
+                width: rung.width,
+                height: rung.height,
+                bitrate_kbps: rung.bitrate_kbps,
+                encoder: enc,
+                frames,
+            });
+        }
+
+        let (eos_tx, eos) = mpsc::channel();
+        let eos_tx = Mutex::new(eos_tx);
+        let bus_origin = origin.clone();
+        let bus_events = events.clone();
+        let bus_thread = Some(crate::watch_bus_with(
+            &pipeline,
+            "ladder",
+            events,
+            move |msg| match msg.view() {
+                gst::MessageView::Eos(_) => {
+                    let _ = eos_tx.lock().map(|tx| tx.send(()));
+                }
+                gst::MessageView::Element(e) => {
+                    let Some(s) = e.structure() else { return };
+                    let Some(rung) = msg
+                        .src()
+                        .and_then(|src| src.name().strip_prefix("hls-").map(str::to_string))
+                    else {
+                        return;
+                    };
+                    let (Ok(location), Ok(rt)) =
+                        (s.get::<String>("location"), s.get::<u64>("running-time"))
+                    else {
+                        return;
+                    };
+                    match s.name().as_str() {
+                        "splitmuxsink-fragment-opened" => {
+                            bus_origin.fragment_opened(&rung, &location, rt)
+                        }
+                        "splitmuxsink-fragment-closed" => {
+                            if let Some(ev) = bus_origin.fragment_closed(&rung, &location, rt) {
+                                bus_events(ev);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                _ => {}
+            },
+        )?);
+
+        Ok(Ladder {
+            pipeline,
+            video_src,
+            audio_src,
+            rungs,
+            bus_thread,
+            eos,
+        })
+    }
+
+    pub fn start(&self) -> Result<(), EngineError> {
+        self.pipeline
+            .set_state(gst::State::Playing)
+            .map_err(|_| EngineError::State("ladder"))
+            .map(|_| ())
+    }
+
+    /// Sets new bitrates on running encoders; false if one of them cannot change live.
+    pub fn set_bitrates(&mut self, changes: &[(String, u32)]) -> bool {
+        for (name, kbps) in changes {
+            let Some(rung) = self.rungs.iter_mut().find(|r| &r.name == name) else {
+                return false;
+            };
+            if !encoder::set_bitrate(&rung.encoder, *kbps) {
+                return false;
+            }
+            rung.bitrate_kbps = *kbps;
+        }
+        true
+    }
+
+    /// Ends the stream so every segmenter closes its last segment, then tears down.
+    pub fn stop(mut self, timeout: Duration) {
+        let _ = self.video_src.end_of_stream();
+        let _ = self.audio_src.end_of_stream();
+        if self.eos.recv_timeout(timeout).is_err() {
+            tracing::warn!("ladder did not drain within {timeout:?}; its last segment is dropped");
+        }
+        let _ = self.pipeline.set_state(gst::State::Null);
+        crate::stop_bus_watch(self.bus_thread.take());
+    }
+}
+
+fn tee_to(tee: &gst::Element, next: &gst::Element) -> Result<(), EngineError> {
+    let src = tee
+        .request_pad_simple("src_%u")
+        .ok_or(EngineError::Link("tee"))?;
+    let sink = next
+        .static_pad("sink")
+        .ok_or(EngineError::Link("branch sink"))?;
+    src.link(&sink)
+        .map(|_| ())
+        .map_err(|_| EngineError::Link("tee to branch"))
+}
+
+/// Counts encoded frames/bytes and learns the stream's profile and level for CODECS.
+fn watch_encoded(
+    h264: &gst::Element,
+    rung: &str,
+    frames: &Arc<FrameCounter>,
+    frame_ns: u64,
+    origin: &Arc<HlsOrigin>,
+) {
+    let Some(pad) = h264.static_pad("src") else {
+        return;
+    };
+    let frames = frames.clone();
+    pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        if let Some(buffer) = info.buffer() {
+            frames.frame(
+                buffer.pts().map(|t| t.nseconds()),
+                frame_ns,
+                buffer.size() as u64,
+            );
+        }
+        gst::PadProbeReturn::Ok
+    });
+    let origin = origin.clone();
+    let rung = rung.to_string();
+    pad.connect_notify(Some("caps"), move |pad, _| {
+        let Some(caps) = pad.current_caps() else {
+            return;
+        };
+        let Some(s) = caps.structure(0) else { return };
+        if let (Ok(profile), Ok(level)) = (s.get::<&str>("profile"), s.get::<&str>("level")) {
+            origin.set_codec(&rung, fourcast_hls::avc1_codec(profile, level));
+        }
+    });
+}

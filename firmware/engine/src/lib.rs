@@ -1,0 +1,482 @@
+//! The media engine: turns a [`Config`] into running GStreamer pipelines and keeps them
+//! there with the smallest change each time the config changes.
+//!
+//! Two pipelines joined by a [`bridge::Bridge`]: the *program* (inputs → compositor grid +
+//! audiomixer) and the *ladder* (one encoder per rung, AAC once, an HLS segmenter per rung).
+//! A new input set rebuilds only the program; a new ladder only the ladder; new bitrates
+//! only touch encoder properties. Events and counters flow out; the engine knows nothing of
+//! HTTP, MQTT or the store.
+
+mod bridge;
+mod encoder;
+mod file_input;
+mod ladder;
+pub mod layout;
+mod origin;
+pub mod plan;
+mod program;
+mod stats;
+mod status;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use fourcast_config::{Config, ConfigErrors, FieldError, InputKind};
+use gst::prelude::*;
+use serde::Serialize;
+
+use crate::bridge::Bridge;
+use crate::ladder::Ladder;
+use crate::origin::HlsOrigin;
+use crate::plan::{LadderChange, Plan};
+use crate::program::Program;
+use crate::stats::FrameCounter;
+pub use crate::status::{EngineStatus, InputStatus, RungStatus};
+
+/// How long the ladder may take to close its last segments on a rebuild or shutdown.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Elements every config needs, and the field a missing one is reported against.
+const REQUIRED: &[(&str, &str)] = &[
+    ("compositor", "program"),
+    ("audiomixer", "audio"),
+    ("videoscale", "ladder.rungs"),
+    ("h264parse", "ladder"),
+    ("aacparse", "audio"),
+    ("mpegtsmux", "outputs.hls"),
+    ("splitmuxsink", "outputs.hls"),
+];
+
+/// Something the engine did or saw, for the controller to fan out.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EngineEvent {
+    ProgramStarted {
+        inputs: Vec<String>,
+        width: u32,
+        height: u32,
+        fps: u32,
+    },
+    LadderStarted {
+        encoder: String,
+        rungs: Vec<String>,
+    },
+    BitrateChanged {
+        rung: String,
+        kbps: u32,
+    },
+    SegmentPublished {
+        rung: String,
+        sequence: u64,
+        duration_s: f64,
+        bytes: u64,
+    },
+    Warning {
+        source: String,
+        message: String,
+    },
+    Error {
+        source: String,
+        message: String,
+    },
+}
+
+/// Where the engine sends its events; called from streaming and bus threads, so it must be
+/// quick and must not block.
+pub type EventSink = Arc<dyn Fn(EngineEvent) + Send + Sync>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// GStreamer itself could not start.
+    #[error("GStreamer: {0}")]
+    Init(#[from] glib::Error),
+    /// An element the config needs is not installed.
+    #[error("GStreamer element \"{0}\" is not installed")]
+    MissingElement(String),
+    /// The config asks for something this machine cannot do.
+    #[error("{0}")]
+    Config(ConfigErrors),
+    /// Two elements would not link (a defect, or caps nothing can satisfy).
+    #[error("cannot link {0}")]
+    Link(&'static str),
+    /// A pipeline refused to start.
+    #[error("the {0} pipeline did not start")]
+    State(&'static str),
+    /// Building a pipeline failed.
+    #[error("building the pipeline: {0}")]
+    Build(#[from] glib::BoolError),
+    /// The HLS folder could not be prepared.
+    #[error("HLS folder: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Counters that outlive pipeline rebuilds, shared with the stats tick.
+struct Shared {
+    program_frames: Arc<FrameCounter>,
+    bridge: Arc<Bridge>,
+    inputs: Mutex<Vec<(String, InputKind, Arc<FrameCounter>)>>,
+    rungs: Mutex<Vec<RungMeta>>,
+    encoder: Mutex<String>,
+    stop: AtomicBool,
+}
+
+#[derive(Clone)]
+struct RungMeta {
+    name: String,
+    width: u32,
+    height: u32,
+    bitrate_kbps: u32,
+    frames: Arc<FrameCounter>,
+}
+
+pub struct Engine {
+    config: Option<Config>,
+    epoch: gst::ClockTime,
+    program: Option<Program>,
+    ladder: Option<Ladder>,
+    origin: Arc<HlsOrigin>,
+    shared: Arc<Shared>,
+    events: EventSink,
+    ticker: Option<JoinHandle<()>>,
+    program_builds: u64,
+    ladder_builds: u64,
+}
+
+impl Engine {
+    /// An idle engine serving HLS from `hls_dir` (emptied now).
+    pub fn new(hls_dir: &Path, events: EventSink) -> Result<Engine, EngineError> {
+        gst::init()?;
+        let clock = gst::SystemClock::obtain();
+        let epoch = clock.time();
+        let epoch_wall_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let origin = Arc::new(HlsOrigin::new(hls_dir, epoch_wall_ms)?);
+        let shared = Arc::new(Shared {
+            program_frames: Arc::new(FrameCounter::default()),
+            bridge: Arc::new(Bridge::default()),
+            inputs: Mutex::new(Vec::new()),
+            rungs: Mutex::new(Vec::new()),
+            encoder: Mutex::new(String::new()),
+            stop: AtomicBool::new(false),
+        });
+        let ticker = Some(spawn_ticker(shared.clone()));
+        Ok(Engine {
+            config: None,
+            epoch,
+            program: None,
+            ladder: None,
+            origin,
+            shared,
+            events,
+            ticker,
+            program_builds: 0,
+            ladder_builds: 0,
+        })
+    }
+
+    /// Checks what only this machine can tell: is every element the config needs installed,
+    /// and does the configured encoder open? Errors name the config field.
+    pub fn check(config: &Config) -> Result<(), ConfigErrors> {
+        gst::init().map_err(|e| ConfigErrors::one("(engine)", e.to_string()))?;
+        let mut errs = Vec::new();
+        for (element, field) in REQUIRED {
+            if gst::ElementFactory::find(element).is_none() {
+                errs.push(FieldError::new(
+                    *field,
+                    format!("GStreamer element \"{element}\" is not installed"),
+                ));
+            }
+        }
+        if let Err(e) = encoder::choose_aac() {
+            errs.push(FieldError::new("audio", e.to_string()));
+        }
+        let board = fourcast_board::profile(&config.board)
+            .map(|p| p.encoders)
+            .unwrap_or_default();
+        match encoder::choose_video(&config.ladder.encoder, &board) {
+            Ok(_) => {}
+            Err(EngineError::Config(e)) => errs.extend(e.0),
+            Err(e) => errs.push(FieldError::new("ladder.encoder", e.to_string())),
+        }
+        if errs.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigErrors(errs))
+        }
+    }
+
+    /// Brings the running pipelines to `config` with the smallest change. On error the
+    /// engine keeps (or restores) what it ran before.
+    pub fn apply(&mut self, config: &Config) -> Result<Plan, EngineError> {
+        let plan = plan::plan(self.config.as_ref(), config);
+        // Decide everything that can fail before anything running is touched.
+        let ladder_parts = match &plan.ladder {
+            LadderChange::Rebuild => {
+                let board = fourcast_board::profile(&config.board)
+                    .map(|p| p.encoders)
+                    .unwrap_or_default();
+                Some((
+                    encoder::choose_video(&config.ladder.encoder, &board)?,
+                    encoder::choose_aac()?,
+                ))
+            }
+            _ => None,
+        };
+        if plan.program {
+            self.rebuild_program(config)?;
+        }
+        match (&plan.ladder, ladder_parts) {
+            (LadderChange::Rebuild, Some((venc, aenc))) => {
+                self.rebuild_ladder(config, &venc, &aenc)?
+            }
+            (LadderChange::Bitrates(changes), _) => {
+                let live = self
+                    .ladder
+                    .as_mut()
+                    .is_some_and(|l| l.set_bitrates(changes));
+                if live {
+                    for (rung, kbps) in changes {
+                        (self.events)(EngineEvent::BitrateChanged {
+                            rung: rung.clone(),
+                            kbps: *kbps,
+                        });
+                    }
+                    self.publish_rungs();
+                } else {
+                    let board = fourcast_board::profile(&config.board)
+                        .map(|p| p.encoders)
+                        .unwrap_or_default();
+                    let venc = encoder::choose_video(&config.ladder.encoder, &board)?;
+                    self.rebuild_ladder(config, &venc, &encoder::choose_aac()?)?;
+                }
+            }
+            _ => {}
+        }
+        self.config = Some(config.clone());
+        Ok(plan)
+    }
+
+    fn rebuild_program(&mut self, config: &Config) -> Result<(), EngineError> {
+        let events = self.events.clone();
+        let new = Program::build(
+            config,
+            self.epoch,
+            self.shared.bridge.clone(),
+            self.shared.program_frames.clone(),
+            events,
+        )?;
+        if let Some(old) = self.program.take() {
+            old.stop();
+        }
+        if let Err(e) = new.start() {
+            new.stop();
+            return Err(e);
+        }
+        *lock(&self.shared.inputs) = new
+            .inputs
+            .iter()
+            .map(|i| (i.name.clone(), i.kind, i.frames.clone()))
+            .collect();
+        self.program = Some(new);
+        self.program_builds += 1;
+        (self.events)(EngineEvent::ProgramStarted {
+            inputs: config.inputs.iter().map(|i| i.name.clone()).collect(),
+            width: config.program.width,
+            height: config.program.height,
+            fps: config.program.fps,
+        });
+        Ok(())
+    }
+
+    fn rebuild_ladder(
+        &mut self,
+        config: &Config,
+        venc: &str,
+        aenc: &str,
+    ) -> Result<(), EngineError> {
+        self.shared.bridge.disconnect();
+        if let Some(old) = self.ladder.take() {
+            old.stop(DRAIN_TIMEOUT);
+        }
+        self.origin.configure(config)?;
+        let ladder = Ladder::build(
+            config,
+            venc,
+            aenc,
+            self.epoch,
+            self.origin.clone(),
+            self.events.clone(),
+        )?;
+        ladder.start()?;
+        let segment_ns = u64::from(config.outputs.hls.segment_seconds) * 1_000_000_000;
+        self.shared.bridge.connect(
+            ladder.video_src.clone(),
+            ladder.audio_src.clone(),
+            segment_ns,
+        );
+        *lock(&self.shared.encoder) = venc.to_string();
+        (self.events)(EngineEvent::LadderStarted {
+            encoder: venc.to_string(),
+            rungs: ladder.rungs.iter().map(|r| r.name.clone()).collect(),
+        });
+        self.ladder = Some(ladder);
+        self.ladder_builds += 1;
+        self.publish_rungs();
+        Ok(())
+    }
+
+    fn publish_rungs(&self) {
+        let Some(ladder) = &self.ladder else { return };
+        *lock(&self.shared.rungs) = ladder
+            .rungs
+            .iter()
+            .map(|r| RungMeta {
+                name: r.name.clone(),
+                width: r.width,
+                height: r.height,
+                bitrate_kbps: r.bitrate_kbps,
+                frames: r.frames.clone(),
+            })
+            .collect();
+    }
+
+    /// Stops everything; the last segments are closed and every playlist gets ENDLIST.
+    pub fn shutdown(&mut self) {
+        if let Some(p) = self.program.take() {
+            p.stop();
+        }
+        self.shared.bridge.disconnect();
+        if let Some(l) = self.ladder.take() {
+            l.stop(DRAIN_TIMEOUT);
+        }
+        self.origin.finish();
+        self.shared.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.ticker.take() {
+            let _ = t.join();
+        }
+    }
+
+    pub fn hls_dir(&self) -> PathBuf {
+        self.origin.dir().to_path_buf()
+    }
+
+    pub fn status(&self) -> EngineStatus {
+        status::collect(self)
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if self.ticker.is_some() {
+            self.shutdown();
+        }
+    }
+}
+
+fn spawn_ticker(shared: Arc<Shared>) -> JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("engine-stats".into())
+        .spawn(move || {
+            let start = std::time::Instant::now();
+            while !shared.stop.load(Ordering::Relaxed) {
+                let now = start.elapsed().as_nanos() as u64 + 1;
+                shared.program_frames.tick(now);
+                for (_, _, c) in lock(&shared.inputs).iter() {
+                    c.tick(now);
+                }
+                for r in lock(&shared.rungs).iter() {
+                    r.frames.tick(now);
+                }
+                std::thread::sleep(Duration::from_millis(1000));
+            }
+        })
+        .expect("spawning a thread only fails when the process is out of resources")
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Makes an element, naming the missing plugin if it is not installed.
+pub(crate) fn make(factory: &str, name: &str) -> Result<gst::Element, EngineError> {
+    gst::ElementFactory::make(factory)
+        .name(name)
+        .build()
+        .map_err(|_| EngineError::MissingElement(factory.to_string()))
+}
+
+/// A thread that reads a pipeline's bus: errors and warnings become events and logs, and
+/// `extra` sees every message.
+pub(crate) struct BusWatch {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+pub(crate) fn watch_bus(
+    pipeline: &gst::Pipeline,
+    source: &str,
+    events: EventSink,
+) -> Result<BusWatch, EngineError> {
+    watch_bus_with(pipeline, source, events, |_| {})
+}
+
+pub(crate) fn watch_bus_with(
+    pipeline: &gst::Pipeline,
+    source: &str,
+    events: EventSink,
+    extra: impl Fn(&gst::Message) + Send + 'static,
+) -> Result<BusWatch, EngineError> {
+    let bus = pipeline.bus().ok_or(EngineError::Link("pipeline bus"))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let source = source.to_string();
+    let thread = std::thread::Builder::new()
+        .name(format!("bus-{source}"))
+        .spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(200)) else {
+                    continue;
+                };
+                match msg.view() {
+                    gst::MessageView::Error(e) => {
+                        let message = format!(
+                            "{}: {}",
+                            msg.src()
+                                .map(|s| s.path_string().to_string())
+                                .unwrap_or_default(),
+                            e.error()
+                        );
+                        tracing::error!(%source, debug = ?e.debug(), "{message}");
+                        events(EngineEvent::Error {
+                            source: source.clone(),
+                            message,
+                        });
+                    }
+                    gst::MessageView::Warning(w) => {
+                        let message = w.error().to_string();
+                        tracing::warn!(%source, debug = ?w.debug(), "{message}");
+                        events(EngineEvent::Warning {
+                            source: source.clone(),
+                            message,
+                        });
+                    }
+                    _ => {}
+                }
+                extra(&msg);
+            }
+        })
+        .map_err(|_| EngineError::Link("bus thread"))?;
+    Ok(BusWatch { stop, thread })
+}
+
+pub(crate) fn stop_bus_watch(watch: Option<BusWatch>) {
+    if let Some(w) = watch {
+        w.stop.store(true, Ordering::Relaxed);
+        let _ = w.thread.join();
+    }
+}

@@ -1,0 +1,141 @@
+//! The smallest change that takes the engine from one config to the next (pure).
+
+use fourcast_config::Config;
+
+/// What the engine must do to reach a new config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// Rebuild the program pipeline (inputs, mixer). The ladder keeps running across it.
+    pub program: bool,
+    pub ladder: LadderChange,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LadderChange {
+    Keep,
+    /// Same rungs, new bitrates: set them on the running encoders.
+    Bitrates(Vec<(String, u32)>),
+    /// Encoders and HLS branches are rebuilt; inputs and mixer keep running.
+    Rebuild,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        !self.program && self.ladder == LadderChange::Keep
+    }
+}
+
+/// Plans the change from `old` (none: nothing running) to `new`.
+pub fn plan(old: Option<&Config>, new: &Config) -> Plan {
+    let Some(old) = old else {
+        return Plan {
+            program: true,
+            ladder: LadderChange::Rebuild,
+        };
+    };
+    // The program's output format is what the ladder is built for.
+    let format_changed = old.program.width != new.program.width
+        || old.program.height != new.program.height
+        || old.program.fps != new.program.fps
+        || old.audio.sample_rate != new.audio.sample_rate
+        || old.audio.channels != new.audio.channels;
+    let program = format_changed
+        || old.board != new.board
+        || old.program != new.program
+        || old.inputs != new.inputs;
+    let ladder = if format_changed
+        || old.ladder.encoder != new.ladder.encoder
+        || old.ladder.x264_preset != new.ladder.x264_preset
+        || old.outputs.hls != new.outputs.hls
+        || old.audio.bitrate_kbps != new.audio.bitrate_kbps
+        || old.ladder.rungs.len() != new.ladder.rungs.len()
+    {
+        LadderChange::Rebuild
+    } else {
+        let mut bitrates = Vec::new();
+        let mut same_shape = true;
+        for (a, b) in old.ladder.rungs.iter().zip(&new.ladder.rungs) {
+            same_shape &= a.name == b.name && a.width == b.width && a.height == b.height;
+            if a.bitrate_kbps != b.bitrate_kbps {
+                bitrates.push((b.name.clone(), b.bitrate_kbps));
+            }
+        }
+        match (same_shape, bitrates.is_empty()) {
+            (false, _) => LadderChange::Rebuild,
+            (true, true) => LadderChange::Keep,
+            (true, false) => LadderChange::Bitrates(bitrates),
+        }
+    };
+    Plan { program, ladder }
+}
+
+#[cfg(test)]
+mod tests {
+    use fourcast_config::{Pattern, default_for_board};
+
+    use super::*;
+
+    fn base() -> Config {
+        default_for_board("virtual").unwrap()
+    }
+
+    #[test]
+    fn first_start_builds_everything() {
+        let p = plan(None, &base());
+        assert!(p.program && p.ladder == LadderChange::Rebuild);
+    }
+
+    #[test]
+    fn the_same_config_changes_nothing() {
+        assert!(plan(Some(&base()), &base()).is_empty());
+    }
+
+    #[test]
+    fn a_bitrate_change_touches_only_that_encoder() {
+        let mut new = base();
+        new.ladder.rungs[1].bitrate_kbps = 1000;
+        let p = plan(Some(&base()), &new);
+        assert!(!p.program);
+        assert_eq!(
+            p.ladder,
+            LadderChange::Bitrates(vec![("480p".into(), 1000)])
+        );
+    }
+
+    #[test]
+    fn a_rung_resize_rebuilds_the_ladder_but_not_the_inputs() {
+        let mut new = base();
+        new.ladder.rungs[2].height = 352;
+        let p = plan(Some(&base()), &new);
+        assert_eq!((p.program, p.ladder), (false, LadderChange::Rebuild));
+    }
+
+    #[test]
+    fn an_input_change_rebuilds_the_program_and_keeps_the_encoders() {
+        let mut new = base();
+        new.inputs[0].pattern = Some(Pattern::Snow);
+        let p = plan(Some(&base()), &new);
+        assert_eq!((p.program, p.ladder), (true, LadderChange::Keep));
+    }
+
+    #[test]
+    fn a_new_program_size_rebuilds_both() {
+        let mut new = base();
+        new.program.fps = 25;
+        let p = plan(Some(&base()), &new);
+        assert_eq!((p.program, p.ladder), (true, LadderChange::Rebuild));
+    }
+
+    #[test]
+    fn hls_and_http_changes_are_told_apart() {
+        let mut new = base();
+        new.outputs.hls.window = 10;
+        assert_eq!(plan(Some(&base()), &new).ladder, LadderChange::Rebuild);
+        let mut new = base();
+        new.http.listen = "127.0.0.1:9000".into();
+        assert!(
+            plan(Some(&base()), &new).is_empty(),
+            "the engine does not serve HTTP"
+        );
+    }
+}

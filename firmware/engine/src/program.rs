@@ -1,0 +1,289 @@
+//! The program pipeline: every input, the compositor grid and the audio mix.
+//!
+//! It ends in two appsinks whose frames go through the [`Bridge`] to the ladder, so the
+//! program can be rebuilt (inputs changed) while the encoders keep running, and the
+//! encoders rebuilt while the inputs keep running. Each program pipeline runs on its own
+//! base time; its frames are re-stamped onto the engine's running time (which starts when
+//! the engine starts and never goes back), so the ladder sees one continuous timeline.
+
+use std::sync::Arc;
+
+use fourcast_config::{Config, Input, InputKind};
+use gst::prelude::*;
+
+use crate::bridge::Bridge;
+use crate::file_input::FilePlayer;
+use crate::layout::{self, Rect};
+use crate::stats::FrameCounter;
+use crate::{EngineError, EventSink, make};
+
+/// Counters of one input, kept by name across program rebuilds.
+pub struct InputCounter {
+    pub name: String,
+    pub kind: InputKind,
+    pub frames: Arc<FrameCounter>,
+}
+
+pub struct Program {
+    pipeline: gst::Pipeline,
+    players: Vec<FilePlayer>,
+    bus_thread: Option<crate::BusWatch>,
+    pub inputs: Vec<InputCounter>,
+}
+
+impl Program {
+    /// Builds (but does not start) the program for `config`.
+    pub fn build(
+        config: &Config,
+        epoch: gst::ClockTime,
+        bridge: Arc<Bridge>,
+        program_frames: Arc<FrameCounter>,
+        events: EventSink,
+    ) -> Result<Program, EngineError> {
+        let p = &config.program;
+        let pipeline = gst::Pipeline::with_name("program");
+        let compositor = make("compositor", "mixer")?;
+        compositor.set_property_from_str("background", "black");
+        let video_caps = gst_video::VideoCapsBuilder::new()
+            .format(gst_video::VideoFormat::I420)
+            .width(p.width as i32)
+            .height(p.height as i32)
+            .framerate(gst::Fraction::new(p.fps as i32, 1))
+            .pixel_aspect_ratio(gst::Fraction::new(1, 1))
+            .build();
+        let video_filter = make("capsfilter", "program-video-caps")?;
+        video_filter.set_property("caps", &video_caps);
+        let video_sink = gst_app::AppSink::builder()
+            .name("program-video")
+            .sync(false)
+            .max_buffers(2)
+            .build();
+
+        let audiomixer = make("audiomixer", "audio-mix")?;
+        let audio_caps = audio_caps(config);
+        let audio_filter = make("capsfilter", "program-audio-caps")?;
+        audio_filter.set_property("caps", &audio_caps);
+        let audio_sink = gst_app::AppSink::builder()
+            .name("program-audio")
+            .sync(false)
+            .max_buffers(50)
+            .build();
+
+        pipeline.add_many([&compositor, &video_filter, video_sink.upcast_ref()])?;
+        pipeline.add_many([&audiomixer, &audio_filter, audio_sink.upcast_ref()])?;
+        gst::Element::link_many([&compositor, &video_filter, video_sink.upcast_ref()])?;
+        gst::Element::link_many([&audiomixer, &audio_filter, audio_sink.upcast_ref()])?;
+
+        let tiles = layout::grid(config.inputs.len(), p.width, p.height);
+        let mut inputs = Vec::new();
+        let mut players = Vec::new();
+        for (input, tile) in config.inputs.iter().zip(tiles) {
+            let frames = Arc::new(FrameCounter::default());
+            let (video_src, audio_src) = match input.kind {
+                InputKind::Test => test_input(&pipeline, input, tile, p.fps, config)?,
+                InputKind::File => {
+                    let (player, v, a) =
+                        FilePlayer::build(&pipeline, input, tile, &audio_caps, events.clone())?;
+                    players.push(player);
+                    (v, a)
+                }
+            };
+            let pad = compositor
+                .request_pad_simple("sink_%u")
+                .ok_or(EngineError::Link("compositor sink pad"))?;
+            pad.set_property("xpos", tile.x as i32);
+            pad.set_property("ypos", tile.y as i32);
+            pad.set_property("width", tile.width as i32);
+            pad.set_property("height", tile.height as i32);
+            count_frames(&pad, &frames);
+            link_pad(&video_src, &pad)?;
+            let apad = audiomixer
+                .request_pad_simple("sink_%u")
+                .ok_or(EngineError::Link("audiomixer sink pad"))?;
+            link_pad(&audio_src, &apad)?;
+            inputs.push(InputCounter {
+                name: input.name.clone(),
+                kind: input.kind,
+                frames,
+            });
+        }
+
+        let frame_ns = 1_000_000_000 / u64::from(p.fps);
+        let weak = pipeline.downgrade();
+        let video_bridge = bridge.clone();
+        video_sink.set_callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |sink| {
+                    let sample = sink.pull_sample().map_err(|_| gst::FlowError::Flushing)?;
+                    let Some(buffer) = restamp(&sample, &weak, epoch) else {
+                        return Ok(gst::FlowSuccess::Ok);
+                    };
+                    program_frames.frame(buffer.pts().map(|t| t.nseconds()), frame_ns, 0);
+                    video_bridge.video(buffer);
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .build(),
+        );
+        let weak = pipeline.downgrade();
+        audio_sink.set_callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |sink| {
+                    let sample = sink.pull_sample().map_err(|_| gst::FlowError::Flushing)?;
+                    if let Some(buffer) = restamp(&sample, &weak, epoch) {
+                        bridge.audio(buffer);
+                    }
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .build(),
+        );
+
+        let bus_thread = Some(crate::watch_bus(&pipeline, "program", events)?);
+        Ok(Program {
+            pipeline,
+            players,
+            bus_thread,
+            inputs,
+        })
+    }
+
+    pub fn start(&self) -> Result<(), EngineError> {
+        self.pipeline
+            .set_state(gst::State::Playing)
+            .map_err(|_| EngineError::State("program"))?;
+        for p in &self.players {
+            p.start()?;
+        }
+        Ok(())
+    }
+
+    pub fn stop(mut self) {
+        for p in self.players.drain(..) {
+            p.stop();
+        }
+        let _ = self.pipeline.set_state(gst::State::Null);
+        crate::stop_bus_watch(self.bus_thread.take());
+    }
+}
+
+pub fn audio_caps(config: &Config) -> gst::Caps {
+    gst::Caps::builder("audio/x-raw")
+        .field("format", "S16LE")
+        .field("layout", "interleaved")
+        .field("rate", config.audio.sample_rate as i32)
+        .field("channels", config.audio.channels as i32)
+        .build()
+}
+
+/// Moves a program buffer onto the engine timeline: its running time in this pipeline plus
+/// the time between the engine's start and this pipeline's start.
+fn restamp(
+    sample: &gst::Sample,
+    pipeline: &glib::WeakRef<gst::Pipeline>,
+    epoch: gst::ClockTime,
+) -> Option<gst::Buffer> {
+    let mut buffer = sample.buffer_owned()?;
+    let segment = sample.segment()?.downcast_ref::<gst::ClockTime>()?;
+    let running = segment.to_running_time(buffer.pts()?)?;
+    let base = pipeline.upgrade()?.base_time()?;
+    let pts = running + base.saturating_sub(epoch);
+    let b = buffer.make_mut();
+    b.set_pts(pts);
+    b.set_dts(gst::ClockTime::NONE);
+    Some(buffer)
+}
+
+fn count_frames(pad: &gst::Pad, frames: &Arc<FrameCounter>) {
+    let frames = frames.clone();
+    pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        if let Some(buffer) = info.buffer() {
+            frames.frame(None, 0, 0);
+            let _ = buffer;
+        }
+        gst::PadProbeReturn::Ok
+    });
+}
+
+fn link_pad(src: &gst::Pad, sink: &gst::Pad) -> Result<(), EngineError> {
+    src.link(sink)
+        .map(|_| ())
+        .map_err(|_| EngineError::Link("input to mixer"))
+}
+
+/// A virtual camera: moving pattern, its label, a burnt-in clock, and its own tone.
+fn test_input(
+    pipeline: &gst::Pipeline,
+    input: &Input,
+    tile: Rect,
+    fps: u32,
+    config: &Config,
+) -> Result<(gst::Pad, gst::Pad), EngineError> {
+    let n = &input.name;
+    let src = make("videotestsrc", &format!("{n}-pattern"))?;
+    src.set_property("is-live", true);
+    let pattern = input.pattern.map(|p| p.nick()).unwrap_or("smpte");
+    src.set_property_from_str("pattern", pattern);
+    if pattern != "ball" {
+        // Static patterns scroll so that a frozen picture is visible at a glance.
+        src.set_property("horizontal-speed", 4i32);
+    }
+    let caps = make("capsfilter", &format!("{n}-caps"))?;
+    caps.set_property(
+        "caps",
+        gst_video::VideoCapsBuilder::new()
+            .format(gst_video::VideoFormat::I420)
+            .width(tile.width as i32)
+            .height(tile.height as i32)
+            .framerate(gst::Fraction::new(fps as i32, 1))
+            .build(),
+    );
+    let label = make("textoverlay", &format!("{n}-label"))?;
+    label.set_property("text", input.label());
+    label.set_property_from_str("valignment", "top");
+    label.set_property_from_str("halignment", "left");
+    label.set_property(
+        "font-desc",
+        format!("Sans Bold {}", (tile.height / 14).max(8)),
+    );
+    label.set_property("shaded-background", true);
+    let clock = make("clockoverlay", &format!("{n}-clock"))?;
+    clock.set_property("time-format", "%H:%M:%S");
+    clock.set_property_from_str("valignment", "bottom");
+    clock.set_property_from_str("halignment", "right");
+    clock.set_property(
+        "font-desc",
+        format!("Monospace {}", (tile.height / 20).max(8)),
+    );
+    clock.set_property("shaded-background", true);
+    let queue = leaky_queue(&format!("{n}-video-queue"), 3)?;
+    pipeline.add_many([&src, &caps, &label, &clock, &queue])?;
+    gst::Element::link_many([&src, &caps, &label, &clock, &queue])?;
+
+    let tone = make("audiotestsrc", &format!("{n}-tone"))?;
+    tone.set_property("is-live", true);
+    tone.set_property("freq", f64::from(input.tone_hz.unwrap_or(440)));
+    tone.set_property("volume", 0.1f64);
+    tone.set_property("samplesperbuffer", (config.audio.sample_rate / 100) as i32);
+    let acaps = make("capsfilter", &format!("{n}-audio-caps"))?;
+    acaps.set_property("caps", audio_caps(config));
+    let aqueue = leaky_queue(&format!("{n}-audio-queue"), 20)?;
+    pipeline.add_many([&tone, &acaps, &aqueue])?;
+    gst::Element::link_many([&tone, &acaps, &aqueue])?;
+
+    let vpad = queue
+        .static_pad("src")
+        .ok_or(EngineError::Link("queue src"))?;
+    let apad = aqueue
+        .static_pad("src")
+        .ok_or(EngineError::Link("queue src"))?;
+    Ok((vpad, apad))
+}
+
+/// A live queue: holds at most `buffers`, drops the oldest when full.
+pub fn leaky_queue(name: &str, buffers: u32) -> Result<gst::Element, EngineError> {
+    let q = make("queue", name)?;
+    q.set_property("max-size-buffers", buffers);
+    q.set_property("max-size-bytes", 0u32);
+    q.set_property("max-size-time", 0u64);
+    q.set_property_from_str("leaky", "downstream");
+    Ok(q)
+}

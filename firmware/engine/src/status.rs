@@ -1,0 +1,113 @@
+//! A snapshot of what the engine is doing, for `/api/v1/status` and `/metrics`.
+
+use serde::Serialize;
+
+use crate::{Engine, lock};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EngineStatus {
+    pub program: ProgramStatus,
+    pub inputs: Vec<InputStatus>,
+    pub ladder: LadderStatus,
+    pub rungs: Vec<RungStatus>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProgramStatus {
+    pub width: u32,
+    pub height: u32,
+    pub fps_configured: u32,
+    /// Frames per second leaving the mixer, over the last second.
+    pub fps: f64,
+    pub frames: u64,
+    /// Frames missing from the program's timeline.
+    pub dropped_frames: u64,
+    /// Times the program pipeline was built (1 = never rebuilt).
+    pub builds: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InputStatus {
+    pub name: String,
+    pub kind: fourcast_config::InputKind,
+    /// `live` (frames arriving) or `no-signal`.
+    pub state: &'static str,
+    pub fps: f64,
+    pub frames: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LadderStatus {
+    pub encoder: String,
+    /// Frames the encoders could not take in time (dropped before the tee, for all rungs).
+    pub dropped_frames: u64,
+    pub builds: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RungStatus {
+    pub name: String,
+    pub width: u32,
+    pub height: u32,
+    pub encoder: String,
+    pub bitrate_kbps: u32,
+    pub fps: f64,
+    /// Measured bit rate of the encoded video, kbit/s, over the last second.
+    pub measured_kbps: f64,
+    pub frames: u64,
+    /// Frames this rung did not encode: dropped before the ladder plus gaps in its output.
+    pub dropped_frames: u64,
+    pub segments: u64,
+}
+
+pub(crate) fn collect(e: &Engine) -> EngineStatus {
+    let s = &e.shared;
+    let (width, height, fps) = e
+        .config
+        .as_ref()
+        .map(|c| (c.program.width, c.program.height, c.program.fps))
+        .unwrap_or_default();
+    let encoder = lock(&s.encoder).clone();
+    let bridge_dropped = s.bridge.dropped.dropped();
+    EngineStatus {
+        program: ProgramStatus {
+            width,
+            height,
+            fps_configured: fps,
+            fps: s.program_frames.fps(),
+            frames: s.program_frames.frames(),
+            dropped_frames: s.program_frames.dropped(),
+            builds: e.program_builds,
+        },
+        inputs: lock(&s.inputs)
+            .iter()
+            .map(|(name, kind, c)| InputStatus {
+                name: name.clone(),
+                kind: *kind,
+                state: if c.fps() > 0.0 { "live" } else { "no-signal" },
+                fps: c.fps(),
+                frames: c.frames(),
+            })
+            .collect(),
+        ladder: LadderStatus {
+            encoder: encoder.clone(),
+            dropped_frames: bridge_dropped,
+            builds: e.ladder_builds,
+        },
+        rungs: lock(&s.rungs)
+            .iter()
+            .map(|r| RungStatus {
+                name: r.name.clone(),
+                width: r.width,
+                height: r.height,
+                encoder: encoder.clone(),
+                bitrate_kbps: r.bitrate_kbps,
+                fps: r.frames.fps(),
+                measured_kbps: r.frames.bits_per_second() as f64 / 1000.0,
+                frames: r.frames.frames(),
+                dropped_frames: bridge_dropped + r.frames.dropped(),
+                segments: e.origin.segments(&r.name),
+            })
+            .collect(),
+    }
+}
