@@ -119,7 +119,13 @@ impl HlsOrigin {
         match st.rungs.iter_mut().find(|r| r.name == rung) {
             Some(r) => {
                 r.files_made += 1;
-                dir.join(format!("seg{:06}.ts", r.files_made))
+                // The run's start time in the name: a name is never reused, even across
+                // restarts, so segments can be cached as immutable.
+                dir.join(format!(
+                    "seg{:x}-{:06}.ts",
+                    self.epoch_wall_ms / 1000,
+                    r.files_made
+                ))
             }
             None => dir.join("orphan.ts"),
         }

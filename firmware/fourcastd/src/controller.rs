@@ -1,0 +1,280 @@
+//! The controller: the only writer of config.
+//!
+//! A change is: parse and validate (errors name the field) → check what only this machine
+//! can tell (encoders present) → store a new revision → reconcile the engine. A change that
+//! fails any step leaves the stored config and the running pipelines as they were. Typed
+//! events go to every subscriber (API, logs; later MQTT and the board's LEDs).
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use fourcast_config::{Config, ConfigErrors};
+use fourcast_engine::{Engine, EngineEvent, EngineStatus};
+use fourcast_store::Store;
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+/// Something the box did, for every subscriber.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    ConfigApplied {
+        revision: u64,
+        source: String,
+        program_rebuilt: bool,
+        ladder: String,
+    },
+    ConfigRejected {
+        source: String,
+        errors: Vec<FieldErrorJson>,
+    },
+    Engine(EngineEvent),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldErrorJson {
+    pub path: String,
+    pub message: String,
+}
+
+/// Runtime overrides from the command line, applied to every config the box runs.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<String>,
+}
+
+impl Overrides {
+    pub fn apply(&self, c: &mut Config) {
+        if let Some(d) = &self.data_dir {
+            c.storage.data_dir = d.clone();
+        }
+        if let Some(l) = &self.listen {
+            c.http.listen = l.clone();
+        }
+    }
+}
+
+/// Why a change was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    /// The document is wrong; every field error is listed.
+    #[error("{0}")]
+    Invalid(ConfigErrors),
+    /// The store could not record the revision.
+    #[error("{0}")]
+    Store(fourcast_store::StoreError),
+    /// The engine could not reach the new config (what ran before was put back).
+    #[error("engine: {0}")]
+    Engine(String),
+}
+
+struct Inner {
+    config: Config,
+    revision: u64,
+    engine: Engine,
+    store: Store,
+}
+
+#[derive(Clone)]
+pub struct Controller {
+    inner: Arc<Mutex<Inner>>,
+    events: broadcast::Sender<Event>,
+    overrides: Overrides,
+    started: Instant,
+    recent: Arc<Mutex<VecDeque<Event>>>,
+}
+
+/// Events kept for `/api/v1/events` (segment notices are not kept: they would crowd out
+/// everything else within a minute).
+const RECENT_EVENTS: usize = 200;
+
+impl Controller {
+    /// Starts the engine on `config` (already validated and checked) and records it.
+    pub fn start(
+        config: Config,
+        store: Store,
+        overrides: Overrides,
+        source: &str,
+    ) -> anyhow::Result<Controller> {
+        let (events, _) = broadcast::channel(256);
+        let sink = events.clone();
+        let engine_events: fourcast_engine::EventSink = Arc::new(move |e: EngineEvent| {
+            log_engine_event(&e);
+            let _ = sink.send(Event::Engine(e));
+        });
+        let hls_dir = config.storage.data_dir.join("hls");
+        let mut engine = Engine::new(&hls_dir, engine_events)?;
+        let revision = store_if_changed(&store, &config, source)?;
+        engine.apply(&config)?;
+        Ok(Controller {
+            inner: Arc::new(Mutex::new(Inner {
+                config,
+                revision,
+                engine,
+                store,
+            })),
+            events,
+            overrides,
+            started: Instant::now(),
+            recent: Arc::default(),
+        })
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    /// Keeps the most recent events for the API; runs until the controller is dropped.
+    pub async fn keep_recent_events(self) {
+        let mut rx = self.subscribe();
+        loop {
+            match rx.recv().await {
+                Ok(Event::Engine(EngineEvent::SegmentPublished { .. })) => {}
+                Ok(e) => {
+                    let mut q = lock(&self.recent);
+                    if q.len() == RECENT_EVENTS {
+                        q.pop_front();
+                    }
+                    q.push_back(e);
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    }
+
+    pub fn recent_events(&self) -> Vec<Event> {
+        lock(&self.recent).iter().cloned().collect()
+    }
+
+    /// A whole new config document from a control surface (`reload`, `api`, …).
+    /// Blocking: call from a blocking context.
+    pub fn change(&self, text: &str, source: &str) -> Result<u64, ChangeError> {
+        let result = self.try_change(text, source);
+        if let Err(e) = &result {
+            let errors = match e {
+                ChangeError::Invalid(errs) => errs
+                    .iter()
+                    .map(|e| FieldErrorJson {
+                        path: e.path.clone(),
+                        message: e.message.clone(),
+                    })
+                    .collect(),
+                other => vec![FieldErrorJson {
+                    path: "(box)".into(),
+                    message: other.to_string(),
+                }],
+            };
+            tracing::warn!(source, "config change rejected:\n{e}");
+            let _ = self.events.send(Event::ConfigRejected {
+                source: source.to_string(),
+                errors,
+            });
+        }
+        result
+    }
+
+    fn try_change(&self, text: &str, source: &str) -> Result<u64, ChangeError> {
+        let mut config = Config::from_toml(text).map_err(ChangeError::Invalid)?;
+        self.overrides.apply(&mut config);
+        config.validate().map_err(ChangeError::Invalid)?;
+        Engine::check(&config).map_err(ChangeError::Invalid)?;
+        let mut inner = lock(&self.inner);
+        if config.storage.data_dir != inner.config.storage.data_dir
+            || config.http.listen != inner.config.http.listen
+        {
+            tracing::warn!("storage.data_dir and http.listen take effect at the next start");
+        }
+        if config == inner.config {
+            return Ok(inner.revision);
+        }
+        let revision = inner
+            .store
+            .put(&config.to_toml(), source)
+            .map_err(ChangeError::Store)?
+            .id;
+        match inner.engine.apply(&config) {
+            Ok(plan) => {
+                inner.config = config;
+                inner.revision = revision;
+                let ladder = match plan.ladder {
+                    fourcast_engine::plan::LadderChange::Keep => "kept".to_string(),
+                    fourcast_engine::plan::LadderChange::Bitrates(_) => {
+                        "bitrates set live".to_string()
+                    }
+                    fourcast_engine::plan::LadderChange::Rebuild => "rebuilt".to_string(),
+                };
+                tracing::info!(revision, source, program_rebuilt = plan.program, %ladder, "config applied");
+                let _ = self.events.send(Event::ConfigApplied {
+                    revision,
+                    source: source.to_string(),
+                    program_rebuilt: plan.program,
+                    ladder,
+                });
+                Ok(revision)
+            }
+            Err(e) => {
+                // Put back what ran before, in the engine and as the current revision.
+                let old = inner.config.clone();
+                let restore = inner.engine.apply(&old);
+                let back = inner.store.put(&old.to_toml(), "rollback");
+                if let (Ok(_), Ok(r)) = (restore, back) {
+                    inner.revision = r.id;
+                }
+                Err(ChangeError::Engine(e.to_string()))
+            }
+        }
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        let inner = lock(&self.inner);
+        Snapshot {
+            revision: inner.revision,
+            config: inner.config.clone(),
+            engine: inner.engine.status(),
+            uptime_s: self.started.elapsed().as_secs_f64(),
+        }
+    }
+
+    pub fn hls_dir(&self) -> PathBuf {
+        lock(&self.inner).engine.hls_dir()
+    }
+
+    /// Stops the engine: last segments closed, playlists ended.
+    pub fn shutdown(&self) {
+        lock(&self.inner).engine.shutdown();
+    }
+}
+
+pub struct Snapshot {
+    pub revision: u64,
+    pub config: Config,
+    pub engine: EngineStatus,
+    pub uptime_s: f64,
+}
+
+fn store_if_changed(store: &Store, config: &Config, source: &str) -> anyhow::Result<u64> {
+    let text = config.to_toml();
+    if let Some(cur) = store.current()?
+        && cur.text == text
+    {
+        return Ok(cur.id);
+    }
+    Ok(store.put(&text, source)?.id)
+}
+
+fn log_engine_event(e: &EngineEvent) {
+    match e {
+        EngineEvent::Error { source, message } => tracing::error!(%source, "{message}"),
+        EngineEvent::Warning { source, message } => tracing::warn!(%source, "{message}"),
+        EngineEvent::SegmentPublished { .. } => tracing::debug!(event = ?e),
+        _ => tracing::info!(event = ?e),
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}

@@ -1,0 +1,155 @@
+//! `/metrics` in the Prometheus text exposition format (pure: snapshot in, text out).
+
+use std::fmt::Write;
+
+use crate::controller::Snapshot;
+
+pub fn render(s: &Snapshot) -> String {
+    let mut out = String::new();
+    let e = &s.engine;
+    gauge(
+        &mut out,
+        "fourcast_uptime_seconds",
+        "Seconds since the daemon started.",
+        &[(String::new(), s.uptime_s)],
+    );
+    gauge(
+        &mut out,
+        "fourcast_config_revision",
+        "Config revision running.",
+        &[(String::new(), s.revision as f64)],
+    );
+    gauge(
+        &mut out,
+        "fourcast_program_fps",
+        "Frames per second leaving the mixer.",
+        &[(String::new(), e.program.fps)],
+    );
+    counter(
+        &mut out,
+        "fourcast_program_frames_total",
+        "Program frames mixed.",
+        &[(String::new(), e.program.frames as f64)],
+    );
+    counter(
+        &mut out,
+        "fourcast_program_dropped_frames_total",
+        "Frames missing from the program timeline.",
+        &[(String::new(), e.program.dropped_frames as f64)],
+    );
+    counter(
+        &mut out,
+        "fourcast_ladder_dropped_frames_total",
+        "Program frames the encoders could not take in time.",
+        &[(String::new(), e.ladder.dropped_frames as f64)],
+    );
+    let inputs = |f: &dyn Fn(&fourcast_engine::InputStatus) -> f64| -> Vec<(String, f64)> {
+        e.inputs
+            .iter()
+            .map(|i| (label("input", &i.name), f(i)))
+            .collect()
+    };
+    gauge(
+        &mut out,
+        "fourcast_input_fps",
+        "Frames per second arriving from each input.",
+        &inputs(&|i| i.fps),
+    );
+    gauge(
+        &mut out,
+        "fourcast_input_live",
+        "1 if the input has signal.",
+        &inputs(&|i| f64::from(u8::from(i.state == "live"))),
+    );
+    let rungs = |f: &dyn Fn(&fourcast_engine::RungStatus) -> f64| -> Vec<(String, f64)> {
+        e.rungs
+            .iter()
+            .map(|r| (label("rung", &r.name), f(r)))
+            .collect()
+    };
+    gauge(
+        &mut out,
+        "fourcast_rung_fps",
+        "Encoded frames per second per rung.",
+        &rungs(&|r| r.fps),
+    );
+    gauge(
+        &mut out,
+        "fourcast_rung_bitrate_kbps",
+        "Configured video bitrate per rung.",
+        &rungs(&|r| f64::from(r.bitrate_kbps)),
+    );
+    gauge(
+        &mut out,
+        "fourcast_rung_measured_kbps",
+        "Measured video bitrate per rung.",
+        &rungs(&|r| r.measured_kbps),
+    );
+    counter(
+        &mut out,
+        "fourcast_rung_frames_total",
+        "Frames encoded per rung.",
+        &rungs(&|r| r.frames as f64),
+    );
+    counter(
+        &mut out,
+        "fourcast_rung_dropped_frames_total",
+        "Frames not encoded per rung.",
+        &rungs(&|r| r.dropped_frames as f64),
+    );
+    counter(
+        &mut out,
+        "fourcast_rung_segments_total",
+        "HLS segments published per rung.",
+        &rungs(&|r| r.segments as f64),
+    );
+    out
+}
+
+fn label(name: &str, value: &str) -> String {
+    let escaped = value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n");
+    format!("{{{name}=\"{escaped}\"}}")
+}
+
+fn gauge(out: &mut String, name: &str, help: &str, samples: &[(String, f64)]) {
+    family(out, name, "gauge", help, samples);
+}
+
+fn counter(out: &mut String, name: &str, help: &str, samples: &[(String, f64)]) {
+    family(out, name, "counter", help, samples);
+}
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(String, f64)]) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    for (labels, v) in samples {
+        let _ = writeln!(out, "{name}{labels} {v}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(label("input", "a\"b\\c"), "{input=\"a\\\"b\\\\c\"}");
+    }
+
+    #[test]
+    fn a_family_has_help_type_and_samples() {
+        let mut out = String::new();
+        counter(
+            &mut out,
+            "x_total",
+            "Things.",
+            &[(label("rung", "720p"), 3.0)],
+        );
+        assert_eq!(
+            out,
+            "# HELP x_total Things.\n# TYPE x_total counter\nx_total{rung=\"720p\"} 3\n"
+        );
+    }
+}

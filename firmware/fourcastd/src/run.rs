@@ -1,0 +1,199 @@
+//! `fourcastd run`: load the config, start the controller, serve HTTP, handle signals.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use fourcast_config::Config;
+use fourcast_store::Store;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::controller::{Controller, Overrides};
+
+pub struct Options {
+    pub config: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<String>,
+}
+
+pub fn main(opts: Options) -> ExitCode {
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(opts)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("fourcastd: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("FOURCAST_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = std::env::var("FOURCAST_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn serve(opts: Options) -> anyhow::Result<()> {
+    let overrides = Overrides {
+        data_dir: opts.data_dir.clone(),
+        listen: opts.listen.clone(),
+    };
+    let (config, store, source) = initial_config(&opts, &overrides)?;
+    let addr: SocketAddr = config
+        .http
+        .listen
+        .parse()
+        .with_context(|| format!("http.listen {:?}", config.http.listen))?;
+    // Bind before starting the media engine, so a busy port fails fast.
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let bound = listener.local_addr()?;
+    let controller =
+        tokio::task::spawn_blocking(move || Controller::start(config, store, overrides, &source))
+            .await
+            .context("controller start")??;
+
+    tokio::spawn(controller.clone().keep_recent_events());
+    print_urls(bound);
+    let app = crate::api::router(controller.clone());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let server = tokio::spawn(async move {
+        let mut rx = stop_rx;
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = rx.changed().await;
+            })
+            .await
+    });
+
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => reload(&controller, opts.config.as_deref()).await,
+        }
+    }
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    let c = controller.clone();
+    tokio::task::spawn_blocking(move || c.shutdown()).await?;
+    // Open connections (a player holding a keep-alive) must not hold the exit up.
+    let _ = tokio::time::timeout(Duration::from_millis(500), server).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The config to start with: the file given (if valid), else the stored revision, else
+/// the virtual board's default.
+fn initial_config(
+    opts: &Options,
+    overrides: &Overrides,
+) -> anyhow::Result<(Config, Store, String)> {
+    let from_file = match &opts.config {
+        Some(path) => Some(load_file(path, overrides)),
+        None => None,
+    };
+    let data_dir = match (&opts.data_dir, &from_file) {
+        (Some(d), _) => d.clone(),
+        (None, Some(Ok(c))) => c.storage.data_dir.clone(),
+        _ => fourcast_config::Storage::default().data_dir,
+    };
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("data dir {}", data_dir.display()))?;
+    let store = Store::open(&data_dir.join("store.redb"))?;
+    let stored = || -> anyhow::Result<Option<Config>> {
+        let Some(rev) = store.current()? else {
+            return Ok(None);
+        };
+        let mut c = Config::from_toml(&rev.text)
+            .map_err(|e| anyhow::anyhow!("stored revision {}: {e}", rev.id))?;
+        overrides.apply(&mut c);
+        Ok(Some(c))
+    };
+    match from_file {
+        Some(Ok(c)) => Ok((c, store, "file".into())),
+        Some(Err(e)) => match stored()? {
+            Some(c) => {
+                tracing::error!("config file rejected, running the last good revision:\n{e}");
+                Ok((c, store, "stored".into()))
+            }
+            None => Err(e),
+        },
+        None => match stored()? {
+            Some(c) => Ok((c, store, "stored".into())),
+            None => {
+                let mut c = fourcast_config::default_for_board(fourcast_board::DEFAULT_BOARD)?;
+                overrides.apply(&mut c);
+                c.storage.data_dir = data_dir;
+                Ok((c, store, "default".into()))
+            }
+        },
+    }
+}
+
+fn load_file(path: &Path, overrides: &Overrides) -> anyhow::Result<Config> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
+    let mut c =
+        Config::from_toml(&text).map_err(|e| anyhow::anyhow!("{}:\n{e}", path.display()))?;
+    overrides.apply(&mut c);
+    c.validate()
+        .map_err(|e| anyhow::anyhow!("{}:\n{e}", path.display()))?;
+    fourcast_engine::Engine::check(&c).map_err(|e| anyhow::anyhow!("{}:\n{e}", path.display()))?;
+    Ok(c)
+}
+
+async fn reload(controller: &Controller, path: Option<&Path>) {
+    let Some(path) = path else {
+        tracing::warn!("SIGHUP: no --config file to reload");
+        return;
+    };
+    let text = match tokio::fs::read_to_string(path).await {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!("SIGHUP: cannot read {}: {e}", path.display());
+            return;
+        }
+    };
+    let c = controller.clone();
+    let _ = tokio::task::spawn_blocking(move || c.change(&text, "reload")).await;
+}
+
+fn print_urls(addr: SocketAddr) {
+    let host = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        addr.ip().to_string()
+    };
+    let base = format!("http://{host}:{}", addr.port());
+    println!("fourcastd is live");
+    println!("  web UI:  {base}/");
+    println!("  HLS:     {base}/hls/master.m3u8");
+    println!("  status:  {base}/api/v1/status");
+    println!("  metrics: {base}/metrics");
+}
