@@ -66,6 +66,9 @@ fn the_virtual_default_is_a_720p30_grid_of_four_test_cameras() {
 
 type HashSetOf = std::collections::HashSet<u32>;
 
+/// One change to the default document.
+type Edit = Box<dyn Fn(&mut Table)>;
+
 #[test]
 fn sections_with_defaults_may_be_left_out() {
     let text = r#"
@@ -90,7 +93,7 @@ fn every_bad_document_names_its_field() {
         input.remove("pattern");
         input.remove("tone_hz");
     };
-    let cases: Vec<(&str, Box<dyn Fn(&mut Table)>)> = vec![
+    let cases: Vec<(&str, Edit)> = vec![
         (
             "program.fps",
             Box::new(set(&["program", "fps"], Value::Integer(0))),

@@ -69,7 +69,7 @@ fn program(c: &Config, errs: &mut Vec<FieldError>) {
 }
 
 fn even(errs: &mut Vec<FieldError>, path: &str, v: u32) {
-    if v % 2 != 0 {
+    if !v.is_multiple_of(2) {
         err(errs, path, format!("{v} must be even (4:2:0 video)"));
     }
 }

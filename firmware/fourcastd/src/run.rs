@@ -115,10 +115,7 @@ fn initial_config(
     opts: &Options,
     overrides: &Overrides,
 ) -> anyhow::Result<(Config, Store, String)> {
-    let from_file = match &opts.config {
-        Some(path) => Some(load_file(path, overrides)),
-        None => None,
-    };
+    let from_file = opts.config.as_ref().map(|path| load_file(path, overrides));
     let data_dir = match (&opts.data_dir, &from_file) {
         (Some(d), _) => d.clone(),
         (None, Some(Ok(c))) => c.storage.data_dir.clone(),

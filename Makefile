@@ -1,0 +1,41 @@
+# The two commands (see README): `make run` and `make test`. Both install what they need
+# on a fresh Debian 12 machine (run as root) and are safe to run twice.
+
+SHELL := /bin/bash
+APT_PACKAGES := build-essential pkg-config libclang-dev \
+	libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev \
+	gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
+	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav \
+	ffmpeg fonts-dejavu-core
+CARGO ?= cargo
+
+.PHONY: deps run test lint build
+
+## Installs the system packages and Rust components the build, the box and the tests use.
+deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing: $$missing"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust 1.95 with rustup first"; exit 1; }
+	@rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
+
+build: deps
+	$(CARGO) build --locked --release -p fourcastd
+
+## Runs the box on the virtual board: web UI, HLS and status on port 8080 (URLs printed).
+run: build
+	./target/release/fourcastd run $(ARGS)
+
+## Lints, then every test: unit, store crash loop, engine, and end to end against the daemon.
+test: deps lint
+	$(CARGO) build --locked -p fourcastd
+	$(CARGO) test --locked --workspace --exclude fourcast-e2e
+	# End-to-end tests run one at a time: each runs the box live on this machine's cores.
+	$(CARGO) test --locked -p fourcast-e2e -- --test-threads=1
+
+lint: deps
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings

@@ -1,0 +1,268 @@
+//! Harness for end-to-end tests: runs the real `fourcastd` binary on a free loopback port
+//! with its own data directory, talks to it over HTTP, and judges output with `ffprobe`.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The daemon binary (built by `make test` before the tests run).
+pub fn fourcastd() -> PathBuf {
+    if let Some(p) = std::env::var_os("FOURCASTD") {
+        return PathBuf::from(p);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the workspace");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let bin = target.join("debug/fourcastd");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p fourcastd` first (make test does)",
+        bin.display()
+    );
+    bin
+}
+
+/// A fresh directory under the system temp dir, removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let p =
+            std::env::temp_dir().join(format!("fourcast-e2e-{tag}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&p).expect("temp dir");
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub struct Daemon {
+    pub child: Child,
+    pub port: u16,
+    pub data: TempDir,
+    pub config_file: Option<PathBuf>,
+}
+
+impl Daemon {
+    /// Starts the daemon (`config`: TOML for --config, or none for the board default) and
+    /// waits until it answers HTTP.
+    pub fn start(config: Option<&str>) -> Daemon {
+        let data = TempDir::new("box");
+        let port = free_port();
+        let mut cmd = Command::new(fourcastd());
+        cmd.arg("run")
+            .arg("--data-dir")
+            .arg(data.0.join("data"))
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"));
+        let config_file = config.map(|text| {
+            let f = data.0.join("fourcast.toml");
+            std::fs::write(&f, text).expect("write config");
+            cmd.arg("--config").arg(&f);
+            f
+        });
+        let log = std::fs::File::create(data.0.join("daemon.log")).expect("log file");
+        cmd.stdout(Stdio::null()).stderr(log);
+        let child = cmd.spawn().expect("fourcastd starts");
+        let mut d = Daemon {
+            child,
+            port,
+            data,
+            config_file,
+        };
+        d.wait_until("the HTTP server answers", Duration::from_secs(30), |d| {
+            d.try_get("/api/v1/status").is_some()
+        });
+        d
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data.0.join("daemon.log")).unwrap_or_default()
+    }
+
+    /// Polls `check` every 200 ms; panics with the daemon's log after `timeout`.
+    pub fn wait_until(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        mut check: impl FnMut(&mut Daemon) -> bool,
+    ) {
+        let start = Instant::now();
+        loop {
+            if check(self) {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "fourcastd exited ({status}) while waiting for {what}:\n{}",
+                    self.log()
+                );
+            }
+            if start.elapsed() > timeout {
+                panic!(
+                    "timed out after {timeout:?} waiting for {what}:\n{}",
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    pub fn try_get(&self, path: &str) -> Option<Response> {
+        http_get(self.port, path).ok()
+    }
+
+    pub fn get(&self, path: &str) -> Response {
+        http_get(self.port, path).unwrap_or_else(|e| panic!("GET {path}: {e}\n{}", self.log()))
+    }
+
+    pub fn status(&self) -> serde_json::Value {
+        let r = self.get("/api/v1/status");
+        assert_eq!(r.status, 200);
+        serde_json::from_slice(&r.body).expect("status is JSON")
+    }
+
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) on our own child's pid with a valid signal number.
+        #[allow(unsafe_code)]
+        let rc = unsafe { libc::kill(self.child.id() as i32, sig) };
+        assert_eq!(rc, 0, "kill({sig})");
+    }
+
+    pub fn hls_dir(&self) -> PathBuf {
+        self.data.0.join("data/hls")
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// A minimal HTTP/1.1 GET on loopback (Connection: close), so the tests depend on no
+/// HTTP client of the daemon's own stack.
+pub fn http_get(port: u16, path: &str) -> std::io::Result<Response> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no header end"))?;
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other("bad status line"))?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    if headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"))
+    {
+        body = dechunk(&body);
+    }
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = b.windows(2).position(|w| w == b"\r\n") {
+        let size =
+            usize::from_str_radix(String::from_utf8_lossy(&b[..eol]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        out.extend_from_slice(&b[eol + 2..eol + 2 + size]);
+        b = &b[eol + 2 + size + 2..];
+    }
+    out
+}
+
+/// Runs ffprobe on `file`; returns its JSON output. Panics (naming the file) on any error
+/// ffprobe reports, decode errors included.
+pub fn ffprobe(file: &Path, args: &[&str]) -> serde_json::Value {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-of", "json"])
+        .args(args)
+        .arg(file)
+        .output()
+        .expect("ffprobe runs (make test installs ffmpeg)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stderr.trim().is_empty(),
+        "ffprobe {}: {stderr}",
+        file.display()
+    );
+    serde_json::from_slice(&out.stdout).expect("ffprobe JSON")
+}
+
+/// The default virtual-board config as TOML, edited by `edit`.
+pub fn default_config(edit: impl FnOnce(&mut fourcast_config::Config)) -> String {
+    let mut c = fourcast_config::default_for_board("virtual").expect("virtual board");
+    edit(&mut c);
+    c.to_toml()
+}
+
+/// Parses a media playlist with m3u8-rs (an independent parser).
+pub fn media_playlist(text: &str) -> m3u8_rs::MediaPlaylist {
+    match m3u8_rs::parse_playlist_res(text.as_bytes()) {
+        Ok(m3u8_rs::Playlist::MediaPlaylist(m)) => m,
+        other => panic!("not a media playlist: {other:?}\n{text}"),
+    }
+}
