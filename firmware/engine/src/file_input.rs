@@ -23,6 +23,7 @@ impl FilePlayer {
         program: &gst::Pipeline,
         input: &Input,
         tile: Rect,
+        fps: u32,
         audio_caps: &gst::Caps,
         events: EventSink,
     ) -> Result<(FilePlayer, gst::Pad, gst::Pad), EngineError> {
@@ -35,12 +36,22 @@ impl FilePlayer {
             .format(gst_video::VideoFormat::I420)
             .width(tile.width as i32)
             .height(tile.height as i32)
+            .framerate(gst::Fraction::new(fps as i32, 1))
             .pixel_aspect_ratio(gst::Fraction::new(1, 1))
             .build();
         // Program side: live appsrcs stamped on arrival with the program's running time.
         let vsrc = program_appsrc(&format!("{n}-file-video"), &video_caps, 3)?;
         let asrc = program_appsrc(&format!("{n}-file-audio"), audio_caps, 20)?;
-        program.add_many([vsrc.upcast_ref::<gst::Element>(), asrc.upcast_ref()])?;
+        let vqueue = crate::program::leaky_queue(&format!("{n}-file-video-queue"), 3)?;
+        let aqueue = crate::program::leaky_queue(&format!("{n}-file-audio-queue"), 20)?;
+        program.add_many([
+            vsrc.upcast_ref::<gst::Element>(),
+            asrc.upcast_ref(),
+            &vqueue,
+            &aqueue,
+        ])?;
+        vsrc.link(&vqueue)?;
+        asrc.link(&aqueue)?;
 
         // Player side.
         let pipeline = gst::Pipeline::with_name(&format!("{n}-player"));
@@ -50,6 +61,7 @@ impl FilePlayer {
         let vconv = make("videoconvert", &format!("{n}-vconv"))?;
         let vscale = make("videoscale", &format!("{n}-vscale"))?;
         vscale.set_property("add-borders", true);
+        let vrate = make("videorate", &format!("{n}-vrate"))?;
         let vfilter = make("capsfilter", &format!("{n}-vcaps"))?;
         vfilter.set_property("caps", &video_caps);
         let vsink = gst_app::AppSink::builder()
@@ -69,12 +81,13 @@ impl FilePlayer {
             &decode,
             &vconv,
             &vscale,
+            &vrate,
             &vfilter,
             vsink.upcast_ref(),
         ])?;
         pipeline.add_many([&aconv, &ares, &afilter, asink.upcast_ref()])?;
         filesrc.link(&decode)?;
-        gst::Element::link_many([&vconv, &vscale, &vfilter, vsink.upcast_ref()])?;
+        gst::Element::link_many([&vconv, &vscale, &vrate, &vfilter, vsink.upcast_ref()])?;
         gst::Element::link_many([&aconv, &ares, &afilter, asink.upcast_ref()])?;
         let (vconv_sink, aconv_sink) = (
             vconv
@@ -122,8 +135,8 @@ impl FilePlayer {
                 }
             },
         )?);
-        let vpad = vsrc.static_pad("src").ok_or(EngineError::Link("appsrc"))?;
-        let apad = asrc.static_pad("src").ok_or(EngineError::Link("appsrc"))?;
+        let vpad = vqueue.static_pad("src").ok_or(EngineError::Link("queue"))?;
+        let apad = aqueue.static_pad("src").ok_or(EngineError::Link("queue"))?;
         Ok((
             FilePlayer {
                 pipeline,
@@ -169,6 +182,9 @@ fn program_appsrc(
         .format(gst::Format::Time)
         .max_buffers(max_buffers)
         .leaky_type(gst_app::AppLeakyType::Downstream)
+        // A live source must say how late it may be, or the mixers cannot set a latency.
+        .min_latency(0)
+        .max_latency(1_000_000_000)
         .build();
     Ok(src)
 }

@@ -82,8 +82,14 @@ impl Program {
             let (video_src, audio_src) = match input.kind {
                 InputKind::Test => test_input(&pipeline, input, tile, p.fps, config)?,
                 InputKind::File => {
-                    let (player, v, a) =
-                        FilePlayer::build(&pipeline, input, tile, &audio_caps, events.clone())?;
+                    let (player, v, a) = FilePlayer::build(
+                        &pipeline,
+                        input,
+                        tile,
+                        p.fps,
+                        &audio_caps,
+                        events.clone(),
+                    )?;
                     players.push(player);
                     (v, a)
                 }
