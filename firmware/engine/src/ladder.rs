@@ -56,13 +56,7 @@ impl Ladder {
         pipeline.set_start_time(gst::ClockTime::NONE);
         pipeline.set_base_time(epoch);
 
-        let video_caps = gst_video::VideoCapsBuilder::new()
-            .format(gst_video::VideoFormat::I420)
-            .width(p.width as i32)
-            .height(p.height as i32)
-            .framerate(gst::Fraction::new(p.fps as i32, 1))
-            .pixel_aspect_ratio(gst::Fraction::new(1, 1))
-            .build();
+        let video_caps = crate::program::video_caps(config);
         let video_src = gst_app::AppSrc::builder()
             .name("program-video-in")
             .caps(&video_caps)

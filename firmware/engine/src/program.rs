@@ -44,13 +44,7 @@ impl Program {
         let pipeline = gst::Pipeline::with_name("program");
         let compositor = make("compositor", "mixer")?;
         compositor.set_property_from_str("background", "black");
-        let video_caps = gst_video::VideoCapsBuilder::new()
-            .format(gst_video::VideoFormat::I420)
-            .width(p.width as i32)
-            .height(p.height as i32)
-            .framerate(gst::Fraction::new(p.fps as i32, 1))
-            .pixel_aspect_ratio(gst::Fraction::new(1, 1))
-            .build();
+        let video_caps = video_caps(config);
         let video_filter = make("capsfilter", "program-video-caps")?;
         video_filter.set_property("caps", &video_caps);
         let video_sink = gst_app::AppSink::builder()
@@ -171,6 +165,19 @@ impl Program {
     }
 }
 
+/// The program's raw video: what the mixer makes and the ladder takes.
+pub fn video_caps(config: &Config) -> gst::Caps {
+    let p = &config.program;
+    gst_video::VideoCapsBuilder::new()
+        .format(gst_video::VideoFormat::I420)
+        .width(p.width as i32)
+        .height(p.height as i32)
+        .framerate(gst::Fraction::new(p.fps as i32, 1))
+        .pixel_aspect_ratio(gst::Fraction::new(1, 1))
+        .build()
+}
+
+/// The program's raw audio: what the mixer makes and the AAC encoder takes.
 pub fn audio_caps(config: &Config) -> gst::Caps {
     gst::Caps::builder("audio/x-raw")
         .field("format", "S16LE")
