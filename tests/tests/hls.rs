@@ -55,23 +55,39 @@ fn the_virtual_board_serves_valid_live_hls_for_a_minute() {
     // Segments: codecs, size, fps, a keyframe first, the same keyframe times on every rung.
     let work = TempDir::new("segments");
     let mut first_keyframes: Vec<BTreeMap<u64, String>> = Vec::new();
-    for (name, w, h) in RUNGS {
-        let r = d.get(&format!("/hls/{name}/index.m3u8"));
-        let p = media_playlist(&r.text());
-        check_media_rules(&p, &r.text());
+    // Snapshot every rung's window and fetch its segments before the (slow) analysis, so
+    // the windows compared across rungs are from the same moment.
+    let mut snapshots = Vec::new();
+    for (name, _, _) in RUNGS {
+        let text = d.get(&format!("/hls/{name}/index.m3u8")).text();
+        snapshots.push((media_playlist(&text), text));
+    }
+    let mut downloads = Vec::new();
+    for ((p, _), (name, _, _)) in snapshots.iter().zip(RUNGS) {
+        let bodies: Vec<Vec<u8>> = p
+            .segments
+            .iter()
+            .map(|seg| {
+                let resp = d.get(&format!("/hls/{name}/{}", seg.uri));
+                assert_eq!(resp.status, 200, "{name}/{}", seg.uri);
+                assert_eq!(resp.header("content-type"), Some("video/mp2t"));
+                assert!(
+                    resp.header("cache-control")
+                        .is_some_and(|c| c.contains("max-age"))
+                );
+                resp.body
+            })
+            .collect();
+        downloads.push(bodies);
+    }
+    for (((p, text), bodies), (name, w, h)) in snapshots.iter().zip(&downloads).zip(RUNGS) {
+        check_media_rules(p, text);
         let mut keys = BTreeMap::new();
         let mut concat = Vec::new();
-        for (i, seg) in p.segments.iter().enumerate() {
-            let resp = d.get(&format!("/hls/{name}/{}", seg.uri));
-            assert_eq!(resp.status, 200);
-            assert_eq!(resp.header("content-type"), Some("video/mp2t"));
-            assert!(
-                resp.header("cache-control")
-                    .is_some_and(|c| c.contains("max-age"))
-            );
+        for (i, (seg, body)) in p.segments.iter().zip(bodies).enumerate() {
             let file = work.0.join(format!("{name}-{i}.ts"));
-            std::fs::write(&file, &resp.body).unwrap();
-            concat.extend_from_slice(&resp.body);
+            std::fs::write(&file, body).unwrap();
+            concat.extend_from_slice(body);
             let streams = ffprobe(
                 &file,
                 &[
@@ -159,7 +175,9 @@ fn the_virtual_board_serves_valid_live_hls_for_a_minute() {
             keys.keys()
                 .filter(|s| first_keyframes[0].contains_key(s))
                 .count()
-                >= 5
+                >= 5,
+            "{keys:?} vs {:?}",
+            first_keyframes[0]
         );
     }
 
