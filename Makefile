@@ -34,7 +34,7 @@ test: deps lint
 	$(CARGO) build --locked -p fourcastd
 	$(CARGO) test --locked --workspace --exclude fourcast-e2e
 	# End-to-end tests run one at a time: each runs the box live on this machine's cores.
-	$(CARGO) test --locked -p fourcast-e2e -- --test-threads=1
+	$(CARGO) test --locked -p fourcast-e2e --tests -- --test-threads=1
 
 lint: deps
 	$(CARGO) fmt --all --check
