@@ -207,11 +207,9 @@ fn restamp(
 
 fn count_frames(pad: &gst::Pad, frames: &Arc<FrameCounter>) {
     let frames = frames.clone();
-    pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
-        if let Some(buffer) = info.buffer() {
-            frames.frame(None, 0, 0);
-            let _ = buffer;
-        }
+    // Inputs are counted, not gap-checked: a live source's timestamps are its own.
+    pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+        frames.frame(None, 0, 0);
         gst::PadProbeReturn::Ok
     });
 }
