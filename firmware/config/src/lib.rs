@@ -7,6 +7,8 @@
 
 mod defaults;
 mod error;
+mod secret;
+mod uplink;
 mod validate;
 
 use std::path::PathBuf;
@@ -15,6 +17,9 @@ use serde::{Deserialize, Serialize};
 
 pub use defaults::default_for_board;
 pub use error::{ConfigErrors, FieldError};
+pub use secret::{REDACTED, SEALED_PREFIX, Secret, SecretRef};
+pub use uplink::{DEFAULT_SRT_LATENCY_MS, RtmpOutput, RtmpUrl, SrtMode, SrtOutput};
+pub use validate::srt_adaptive_range;
 
 /// Most inputs a box mixes.
 pub const MAX_INPUTS: usize = 4;
@@ -210,6 +215,12 @@ pub struct Rung {
 #[serde(deny_unknown_fields, default)]
 pub struct Outputs {
     pub hls: Hls,
+    /// SRT destinations (the cloud origin).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub srt: Vec<SrtOutput>,
+    /// RTMP/RTMPS destinations (platforms).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rtmp: Vec<RtmpOutput>,
 }
 
 /// The live HLS origin.
@@ -264,11 +275,56 @@ impl Default for Storage {
 impl Config {
     /// Parses and validates a TOML document; every error names its field path.
     pub fn from_toml(text: &str) -> Result<Config, ConfigErrors> {
-        let de = toml::Deserializer::parse(text).map_err(|e| ConfigErrors::syntax(&e))?;
-        let config: Config =
-            serde_path_to_error::deserialize(de).map_err(ConfigErrors::from_serde)?;
+        let config = Config::parse(text)?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// Parses strictly (unknown fields are errors) without the whole-document checks, for
+    /// a caller that must first resolve sealed or redacted secrets.
+    pub fn parse(text: &str) -> Result<Config, ConfigErrors> {
+        let de = toml::Deserializer::parse(text).map_err(|e| ConfigErrors::syntax(&e))?;
+        serde_path_to_error::deserialize(de).map_err(ConfigErrors::from_serde)
+    }
+
+    /// Every secret in the document, with its field path and the destination owning it.
+    pub fn secrets_mut(&mut self) -> Vec<SecretRef<'_>> {
+        let mut out = Vec::new();
+        for (i, s) in self.outputs.srt.iter_mut().enumerate() {
+            if let Some(p) = s.passphrase.as_mut() {
+                out.push(SecretRef {
+                    path: format!("outputs.srt[{i}].passphrase"),
+                    owner: s.name.clone(),
+                    secret: p,
+                });
+            }
+        }
+        for (i, r) in self.outputs.rtmp.iter_mut().enumerate() {
+            out.push(SecretRef {
+                path: format!("outputs.rtmp[{i}].key"),
+                owner: r.name.clone(),
+                secret: &mut r.key,
+            });
+        }
+        out
+    }
+
+    /// The plain values of every secret, to scrub from messages that leave the box.
+    pub fn secret_values(&self) -> Vec<String> {
+        let srt = self
+            .outputs
+            .srt
+            .iter()
+            .filter_map(|s| s.passphrase.as_ref());
+        let rtmp = self.outputs.rtmp.iter().map(|r| &r.key);
+        srt.chain(rtmp)
+            .filter(|s| s.is_plain() && !s.expose().is_empty())
+            .map(|s| s.expose().to_string())
+            .collect()
+    }
+
+    pub fn rung(&self, name: &str) -> Option<&Rung> {
+        self.ladder.rungs.iter().find(|r| r.name == name)
     }
 
     /// Checks the document as a whole; returns every problem found.
@@ -294,3 +350,6 @@ impl Config {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod uplink_tests;

@@ -3,7 +3,11 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 
-use crate::{Config, FieldError, InputKind, MAX_INPUTS, MAX_RUNGS, X264_PRESETS};
+use crate::uplink::valid_host;
+use crate::{
+    Config, FieldError, InputKind, MAX_INPUTS, MAX_RUNGS, RtmpOutput, RtmpUrl, SrtMode, SrtOutput,
+    X264_PRESETS,
+};
 
 /// Bitrates a rung may ask for, in kbit/s.
 pub const RUNG_KBPS: std::ops::RangeInclusive<u32> = 100..=50_000;
@@ -15,6 +19,8 @@ const SEGMENT_SECONDS: std::ops::RangeInclusive<u32> = 1..=10;
 const WINDOW: std::ops::RangeInclusive<u32> = 3..=30;
 const TONE_HZ: std::ops::RangeInclusive<u32> = 20..=20_000;
 const MIN_RUNG_SIDE: u32 = 64;
+const SRT_LATENCY_MS: std::ops::RangeInclusive<u32> = 20..=10_000;
+const SRT_PASSPHRASE_CHARS: std::ops::RangeInclusive<usize> = 10..=79;
 
 pub(crate) fn check(c: &Config) -> Vec<FieldError> {
     let mut errs = Vec::new();
@@ -274,6 +280,197 @@ fn outputs(c: &Config, errs: &mut Vec<FieldError>) {
         " s",
     );
     in_range(errs, "outputs.hls.window", h.window, &WINDOW, " segments");
+    let mut names = HashSet::new();
+    for (i, o) in c.outputs.srt.iter().enumerate() {
+        srt(c, &format!("outputs.srt[{i}]"), o, &mut names, errs);
+    }
+    for (i, o) in c.outputs.rtmp.iter().enumerate() {
+        rtmp(c, &format!("outputs.rtmp[{i}]"), o, &mut names, errs);
+    }
+}
+
+fn destination_name<'a>(
+    at: &str,
+    name: &'a str,
+    names: &mut HashSet<&'a str>,
+    errs: &mut Vec<FieldError>,
+) {
+    if !valid_name(name) {
+        err(
+            errs,
+            format!("{at}.name"),
+            format!("\"{name}\": use 1–32 letters, digits, '-' or '_'"),
+        );
+    } else if !names.insert(name) {
+        err(
+            errs,
+            format!("{at}.name"),
+            format!("\"{name}\" is used by another destination"),
+        );
+    }
+}
+
+fn rung_ref(c: &Config, at: &str, rung: &str, errs: &mut Vec<FieldError>) {
+    if c.rung(rung).is_none() {
+        let known: Vec<&str> = c.ladder.rungs.iter().map(|r| r.name.as_str()).collect();
+        err(
+            errs,
+            format!("{at}.rung"),
+            format!("no rung \"{rung}\" in the ladder ({})", known.join(", ")),
+        );
+    }
+}
+
+fn srt<'a>(
+    c: &Config,
+    at: &str,
+    o: &'a SrtOutput,
+    names: &mut HashSet<&'a str>,
+    errs: &mut Vec<FieldError>,
+) {
+    destination_name(at, &o.name, names, errs);
+    match o.mode {
+        SrtMode::Caller => match o.host.as_deref() {
+            None => err(
+                errs,
+                format!("{at}.host"),
+                "a caller needs the host to call",
+            ),
+            Some(h) if !valid_host(h) => err(
+                errs,
+                format!("{at}.host"),
+                format!("\"{h}\" is not a host name or address"),
+            ),
+            Some(_) => {}
+        },
+        SrtMode::Listener => {
+            if o.host.is_some() {
+                err(
+                    errs,
+                    format!("{at}.host"),
+                    "a listener has no host to call; use `bind` for the local address",
+                );
+            }
+        }
+    }
+    if let Some(b) = &o.bind
+        && b.parse::<std::net::IpAddr>().is_err()
+    {
+        err(
+            errs,
+            format!("{at}.bind"),
+            format!("\"{b}\" is not a local IP address"),
+        );
+    }
+    if o.port == 0 {
+        err(errs, format!("{at}.port"), "0 is not a port: use 1–65535");
+    }
+    in_range(
+        errs,
+        &format!("{at}.latency_ms"),
+        o.latency_ms,
+        &SRT_LATENCY_MS,
+        " ms",
+    );
+    if let Some(p) = &o.passphrase
+        && p.is_plain()
+    {
+        let n = p.expose().chars().count();
+        if !SRT_PASSPHRASE_CHARS.contains(&n) {
+            err(
+                errs,
+                format!("{at}.passphrase"),
+                format!(
+                    "{n} characters: SRT needs {}–{}",
+                    SRT_PASSPHRASE_CHARS.start(),
+                    SRT_PASSPHRASE_CHARS.end()
+                ),
+            );
+        }
+    }
+    if let Some(k) = o.key_length {
+        if ![16, 24, 32].contains(&k) {
+            err(
+                errs,
+                format!("{at}.key_length"),
+                format!("{k}: must be 16, 24 or 32 bytes (AES-128/192/256)"),
+            );
+        } else if o.passphrase.is_none() {
+            err(
+                errs,
+                format!("{at}.key_length"),
+                "a key length needs a passphrase",
+            );
+        }
+    }
+    if let Some(id) = &o.streamid
+        && (id.len() > 512 || id.chars().any(|c| c.is_control()))
+    {
+        err(
+            errs,
+            format!("{at}.streamid"),
+            "at most 512 printable characters",
+        );
+    }
+    rung_ref(c, at, &o.rung, errs);
+    if o.adaptive {
+        let (min, max) = srt_adaptive_range(c, o);
+        for (field, v) in [("min_kbps", min), ("max_kbps", max)] {
+            in_range(errs, &format!("{at}.{field}"), v, &RUNG_KBPS, " kbit/s");
+        }
+        if min >= max {
+            err(
+                errs,
+                format!("{at}.min_kbps"),
+                format!("{min} kbit/s must be below max_kbps {max}"),
+            );
+        }
+    } else {
+        for (field, set) in [("min_kbps", o.min_kbps), ("max_kbps", o.max_kbps)] {
+            if set.is_some() {
+                err(
+                    errs,
+                    format!("{at}.{field}"),
+                    "only an adaptive uplink has a bitrate range (set adaptive = true)",
+                );
+            }
+        }
+    }
+}
+
+/// The adaptive uplink's bitrate range: as configured, or a quarter of the rung's bitrate
+/// up to the rung's bitrate.
+pub fn srt_adaptive_range(c: &Config, o: &SrtOutput) -> (u32, u32) {
+    let rung = c.rung(&o.rung).map(|r| r.bitrate_kbps).unwrap_or(2000);
+    let max = o.max_kbps.unwrap_or(rung);
+    (o.min_kbps.unwrap_or(max / 4), max)
+}
+
+fn rtmp<'a>(
+    c: &Config,
+    at: &str,
+    o: &'a RtmpOutput,
+    names: &mut HashSet<&'a str>,
+    errs: &mut Vec<FieldError>,
+) {
+    destination_name(at, &o.name, names, errs);
+    if let Err(e) = RtmpUrl::parse(&o.url) {
+        err(errs, format!("{at}.url"), e);
+    }
+    if o.key.is_plain() {
+        let k = o.key.expose();
+        if k.is_empty() {
+            err(errs, format!("{at}.key"), "the stream key is empty");
+        } else if k.len() > 256 || k.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            // Never echo the key itself.
+            err(
+                errs,
+                format!("{at}.key"),
+                "at most 256 characters, no spaces or control characters",
+            );
+        }
+    }
+    rung_ref(c, at, &o.rung, errs);
 }
 
 fn http(c: &Config, errs: &mut Vec<FieldError>) {

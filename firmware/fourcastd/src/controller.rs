@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use fourcast_config::{Config, ConfigErrors};
 use fourcast_engine::{Engine, EngineEvent, EngineStatus};
-use fourcast_store::Store;
+use fourcast_store::{Store, Vault};
 use serde::Serialize;
 use tokio::sync::broadcast;
 
@@ -76,6 +76,7 @@ struct Inner {
     revision: u64,
     engine: Engine,
     store: Store,
+    vault: Arc<Vault>,
 }
 
 #[derive(Clone)]
@@ -96,6 +97,7 @@ impl Controller {
     pub fn start(
         config: Config,
         store: Store,
+        vault: Arc<Vault>,
         overrides: Overrides,
         source: &str,
     ) -> anyhow::Result<Controller> {
@@ -107,7 +109,7 @@ impl Controller {
         });
         let hls_dir = config.storage.data_dir.join("hls");
         let mut engine = Engine::new(&hls_dir, engine_events)?;
-        let revision = store_if_changed(&store, &config, source)?;
+        let revision = store_if_changed(&store, &vault, &config, source)?;
         engine.apply(&config)?;
         Ok(Controller {
             inner: Arc::new(Mutex::new(Inner {
@@ -115,6 +117,7 @@ impl Controller {
                 revision,
                 engine,
                 store,
+                vault,
             })),
             events,
             overrides,
@@ -178,11 +181,13 @@ impl Controller {
     }
 
     fn try_change(&self, text: &str, source: &str) -> Result<u64, ChangeError> {
-        let mut config = Config::from_toml(text).map_err(ChangeError::Invalid)?;
+        let mut config = Config::parse(text).map_err(ChangeError::Invalid)?;
         self.overrides.apply(&mut config);
+        let mut inner = lock(&self.inner);
+        crate::secrets::resolve(&mut config, &inner.vault, Some(&inner.config))
+            .map_err(ChangeError::Invalid)?;
         config.validate().map_err(ChangeError::Invalid)?;
         Engine::check(&config).map_err(ChangeError::Invalid)?;
-        let mut inner = lock(&self.inner);
         if config.storage.data_dir != inner.config.storage.data_dir
             || config.http.listen != inner.config.http.listen
         {
@@ -193,7 +198,7 @@ impl Controller {
         }
         let revision = inner
             .store
-            .put(&config.to_toml(), source)
+            .put(&crate::secrets::sealed_toml(&config, &inner.vault), source)
             .map_err(ChangeError::Store)?
             .id;
         match inner.engine.apply(&config) {
@@ -220,7 +225,9 @@ impl Controller {
                 // Put back what ran before, in the engine and as the current revision.
                 let old = inner.config.clone();
                 let restore = inner.engine.apply(&old);
-                let back = inner.store.put(&old.to_toml(), "rollback");
+                let back = inner
+                    .store
+                    .put(&crate::secrets::sealed_toml(&old, &inner.vault), "rollback");
                 if let (Ok(_), Ok(r)) = (restore, back) {
                     inner.revision = r.id;
                 }
@@ -256,14 +263,20 @@ pub struct Snapshot {
     pub uptime_s: f64,
 }
 
-fn store_if_changed(store: &Store, config: &Config, source: &str) -> anyhow::Result<u64> {
-    let text = config.to_toml();
+fn store_if_changed(
+    store: &Store,
+    vault: &Vault,
+    config: &Config,
+    source: &str,
+) -> anyhow::Result<u64> {
     if let Some(cur) = store.current()?
-        && cur.text == text
+        && crate::secrets::decode_stored(&cur.text, vault).is_ok_and(|c| &c == config)
     {
         return Ok(cur.id);
     }
-    Ok(store.put(&text, source)?.id)
+    Ok(store
+        .put(&crate::secrets::sealed_toml(config, vault), source)?
+        .id)
 }
 
 fn log_engine_event(e: &EngineEvent) {

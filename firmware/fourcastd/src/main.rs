@@ -9,6 +9,7 @@ mod api;
 mod controller;
 mod metrics;
 mod run;
+mod secrets;
 
 /// The Fourcast live-video box: four inputs mixed into one program, encoded as an ABR
 /// ladder and served as live HLS.

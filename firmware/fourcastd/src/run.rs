@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use fourcast_config::Config;
-use fourcast_store::Store;
+use std::sync::Arc;
+
+use fourcast_store::{Store, Vault};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::controller::{Controller, Overrides};
@@ -60,7 +62,7 @@ async fn serve(opts: Options) -> anyhow::Result<()> {
         data_dir: opts.data_dir.clone(),
         listen: opts.listen.clone(),
     };
-    let (config, store, source) = initial_config(&opts, &overrides)?;
+    let (config, store, vault, source) = initial_config(&opts, &overrides)?;
     let addr: SocketAddr = config
         .http
         .listen
@@ -71,10 +73,11 @@ async fn serve(opts: Options) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     let bound = listener.local_addr()?;
-    let controller =
-        tokio::task::spawn_blocking(move || Controller::start(config, store, overrides, &source))
-            .await
-            .context("controller start")??;
+    let controller = tokio::task::spawn_blocking(move || {
+        Controller::start(config, store, vault, overrides, &source)
+    })
+    .await
+    .context("controller start")??;
 
     tokio::spawn(controller.clone().keep_recent_events());
     print_urls(bound);
@@ -114,54 +117,72 @@ async fn serve(opts: Options) -> anyhow::Result<()> {
 fn initial_config(
     opts: &Options,
     overrides: &Overrides,
-) -> anyhow::Result<(Config, Store, String)> {
-    let from_file = opts.config.as_ref().map(|path| load_file(path, overrides));
-    let data_dir = match (&opts.data_dir, &from_file) {
+) -> anyhow::Result<(Config, Store, Arc<Vault>, String)> {
+    let file_text = opts
+        .config
+        .as_ref()
+        .map(|path| std::fs::read_to_string(path).with_context(|| format!("{}", path.display())))
+        .transpose()?;
+    // The data dir comes first (the store and the device key live there): from the command
+    // line, else from the file even if the rest of it is wrong, else the default.
+    let data_dir = match (&opts.data_dir, &file_text) {
         (Some(d), _) => d.clone(),
-        (None, Some(Ok(c))) => c.storage.data_dir.clone(),
+        (None, Some(t)) => Config::parse(t)
+            .map(|c| c.storage.data_dir)
+            .unwrap_or_else(|_| fourcast_config::Storage::default().data_dir),
         _ => fourcast_config::Storage::default().data_dir,
     };
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("data dir {}", data_dir.display()))?;
     let store = Store::open(&data_dir.join("store.redb"))?;
+    let vault = Arc::new(Vault::open_or_create(&data_dir.join("device.key"))?);
     let stored = || -> anyhow::Result<Option<Config>> {
         let Some(rev) = store.current()? else {
             return Ok(None);
         };
-        let mut c = Config::from_toml(&rev.text)
+        let mut c = crate::secrets::decode_stored(&rev.text, &vault)
             .map_err(|e| anyhow::anyhow!("stored revision {}: {e}", rev.id))?;
         overrides.apply(&mut c);
         Ok(Some(c))
     };
-    match from_file {
-        Some(Ok(c)) => Ok((c, store, "file".into())),
+    let from_file = match (&opts.config, &file_text) {
+        (Some(path), Some(text)) => Some(load_file(path, text, &vault, overrides)),
+        _ => None,
+    };
+    let (config, source) = match from_file {
+        Some(Ok(c)) => (c, "file"),
         Some(Err(e)) => match stored()? {
             Some(c) => {
                 tracing::error!("config file rejected, running the last good revision:\n{e}");
-                Ok((c, store, "stored".into()))
+                (c, "stored")
             }
-            None => Err(e),
+            None => return Err(e),
         },
         None => match stored()? {
-            Some(c) => Ok((c, store, "stored".into())),
+            Some(c) => (c, "stored"),
             None => {
                 let mut c = fourcast_config::default_for_board(fourcast_board::DEFAULT_BOARD)?;
                 overrides.apply(&mut c);
                 c.storage.data_dir = data_dir;
-                Ok((c, store, "default".into()))
+                (c, "default")
             }
         },
-    }
+    };
+    Ok((config, store, vault, source.into()))
 }
 
-fn load_file(path: &Path, overrides: &Overrides) -> anyhow::Result<Config> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
-    let mut c =
-        Config::from_toml(&text).map_err(|e| anyhow::anyhow!("{}:\n{e}", path.display()))?;
+fn load_file(
+    path: &Path,
+    text: &str,
+    vault: &Vault,
+    overrides: &Overrides,
+) -> anyhow::Result<Config> {
+    let fail = |e: fourcast_config::ConfigErrors| anyhow::anyhow!("{}:\n{e}", path.display());
+    let mut c = Config::parse(text).map_err(fail)?;
     overrides.apply(&mut c);
-    c.validate()
-        .map_err(|e| anyhow::anyhow!("{}:\n{e}", path.display()))?;
-    fourcast_engine::Engine::check(&c).map_err(|e| anyhow::anyhow!("{}:\n{e}", path.display()))?;
+    crate::secrets::resolve(&mut c, vault, None).map_err(fail)?;
+    c.validate().map_err(fail)?;
+    fourcast_engine::Engine::check(&c).map_err(fail)?;
     Ok(c)
 }
 

@@ -5,8 +5,12 @@
 //! revision, never half of one. A revision and the "current" pointer are written in the same
 //! transaction. The page cache is kept small: this runs on an appliance.
 
+mod vault;
+
 use std::path::Path;
+
 use std::time::{SystemTime, UNIX_EPOCH};
+pub use vault::{Vault, VaultError};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
