@@ -45,7 +45,7 @@ impl Vault {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = ChaCha20Poly1305::generate_key(&mut OsRng);
-                let tmp = path.with_extension("tmp");
+                let tmp = path.with_extension(format!("tmp{}", std::process::id()));
                 let mut f = fs::OpenOptions::new()
                     .write(true)
                     .create(true)
@@ -56,8 +56,17 @@ impl Vault {
                 f.write_all(&key)
                     .and_then(|_| f.sync_all())
                     .map_err(|e| fail(e.to_string()))?;
-                fs::rename(&tmp, path).map_err(|e| fail(e.to_string()))?;
-                key.to_vec()
+                // Linking publishes the whole key at once and never replaces one another
+                // starter made first; in that case use theirs.
+                let linked = fs::hard_link(&tmp, path);
+                let _ = fs::remove_file(&tmp);
+                match linked {
+                    Ok(()) => key.to_vec(),
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        fs::read(path).map_err(|e| fail(e.to_string()))?
+                    }
+                    Err(e) => return Err(fail(e.to_string())),
+                }
             }
             Err(e) => return Err(fail(e.to_string())),
         };
