@@ -9,6 +9,7 @@ use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -45,7 +46,9 @@ impl Vault {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = ChaCha20Poly1305::generate_key(&mut OsRng);
-                let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+                static STARTS: AtomicU64 = AtomicU64::new(0);
+                let n = STARTS.fetch_add(1, Ordering::Relaxed);
+                let tmp = path.with_extension(format!("tmp{}-{n}", std::process::id()));
                 let mut f = fs::OpenOptions::new()
                     .write(true)
                     .create(true)
