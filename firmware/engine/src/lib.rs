@@ -7,6 +7,7 @@
 //! only touch encoder properties. Events and counters flow out; the engine knows nothing of
 //! HTTP, MQTT or the store.
 
+mod adaptive;
 mod bridge;
 mod encoder;
 mod file_input;
@@ -15,6 +16,7 @@ pub mod layout;
 mod origin;
 pub mod plan;
 mod program;
+mod retry;
 mod stats;
 mod status;
 
