@@ -105,8 +105,7 @@ impl Adaptive {
         self.baseline_ms = Some(baseline);
 
         let margin = (4.0 * self.jitter_ms)
-            .min(MAX_JITTER_MARGIN_MS)
-            .max(MIN_MARGIN_MS)
+            .clamp(MIN_MARGIN_MS, MAX_JITTER_MARGIN_MS)
             .max(0.25 * baseline);
         let loss = if s.packets_sent > 0 {
             s.packets_lost as f64 / s.packets_sent as f64

@@ -6,11 +6,12 @@
 //! latency cannot grow. Dropping in one place before the tee keeps every rung on the same
 //! frames, so keyframes stay aligned.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use gst::prelude::*;
 
 use crate::stats::FrameCounter;
+use crate::tap::TapHub;
 
 /// Frames the ladder may have queued before new ones are dropped.
 const MAX_QUEUED_VIDEO: u64 = 4;
@@ -51,14 +52,23 @@ struct Feed {
 }
 
 /// Where program frames go; the ladder plugs in and out without the program noticing.
-#[derive(Default)]
 pub struct Bridge {
     feed: Mutex<Option<Feed>>,
+    /// Destinations with their own encoder take raw frames here too.
+    taps: Arc<TapHub>,
     /// Frames the ladder could not take.
     pub dropped: FrameCounter,
 }
 
 impl Bridge {
+    pub fn new(taps: Arc<TapHub>) -> Self {
+        Self {
+            feed: Mutex::new(None),
+            taps,
+            dropped: FrameCounter::default(),
+        }
+    }
+
     pub fn connect(
         &self,
         video: gst_app::AppSrc,
@@ -78,6 +88,7 @@ impl Bridge {
 
     /// A program frame, its PTS already in the shared running time.
     pub fn video(&self, buffer: gst::Buffer) {
+        self.taps.program_video(&buffer);
         let mut feed = self.lock();
         let Some(feed) = feed.as_mut() else { return };
         let Some(pts) = buffer.pts() else { return };

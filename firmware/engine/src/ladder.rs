@@ -6,6 +6,8 @@
 //!                      └─ …one branch per rung…                   ├─ splitmuxsink(mpegtsmux) per rung
 //! appsrc(audio) ─ AAC enc ─ aacparse ─ tee ───────────────────────┘
 //! ```
+//! Each rung's encoded frames and the AAC also go to an appsink tap feeding the
+//! destinations (`tap`), so an uplink never needs an encoder of its own.
 //! Keyframes are forced at the same running time on every rung (see `Bridge`), and each
 //! splitmuxsink cuts at every keyframe, so segment boundaries line up across rungs. The
 //! pipeline runs on the engine's base time, so buffer timestamps are its running time.
@@ -18,6 +20,7 @@ use gst::prelude::*;
 
 use crate::origin::HlsOrigin;
 use crate::stats::FrameCounter;
+use crate::tap::TapHub;
 use crate::{EngineError, EventSink, encoder, make};
 
 /// One running rung.
@@ -47,6 +50,7 @@ impl Ladder {
         aac_name: &str,
         epoch: gst::ClockTime,
         origin: Arc<HlsOrigin>,
+        taps: Arc<TapHub>,
         events: EventSink,
     ) -> Result<Ladder, EngineError> {
         let p = &config.program;
@@ -81,6 +85,11 @@ impl Ladder {
         pipeline.add_many([audio_src.upcast_ref(), &aconv, &aenc, &aparse, &audio_tee])?;
         video_src.link(&video_tee)?;
         gst::Element::link_many([audio_src.upcast_ref(), &aconv, &aenc, &aparse, &audio_tee])?;
+
+        let audio_taps = taps.clone();
+        add_tap(&pipeline, &audio_tee, "tap-audio", move |sample| {
+            audio_taps.audio(sample)
+        })?;
 
         let segment_ns = u64::from(config.outputs.hls.segment_seconds) * 1_000_000_000;
         let gop_frames = config.outputs.hls.segment_seconds * p.fps;
@@ -158,13 +167,25 @@ impl Ladder {
             aqueue.set_property("max-size-bytes", 0u32);
             aqueue.set_property("max-size-time", 2_000_000_000u64);
             pipeline.add_many([&sink, &aqueue])?;
+            // The rung's encoded frames go to the segmenter and to the tap.
+            let out = make("tee", &format!("{n}-out"))?;
+            let hls_queue = make("queue", &format!("{n}-hls-queue"))?;
+            pipeline.add_many([&out, &hls_queue])?;
+            h264.link(&out)?;
+            tee_to(&out, &hls_queue)?;
             let vpad = sink
                 .request_pad_simple("video")
                 .ok_or(EngineError::Link("splitmuxsink video"))?;
-            h264.static_pad("src")
-                .ok_or(EngineError::Link("h264 src"))?
+            hls_queue
+                .static_pad("src")
+                .ok_or(EngineError::Link("queue src"))?
                 .link(&vpad)
                 .map_err(|_| EngineError::Link("encoder to segmenter"))?;
+            let taps_for_rung = taps.clone();
+            let rung_name = n.clone();
+            add_tap(&pipeline, &out, &format!("tap-{n}"), move |sample| {
+                taps_for_rung.rung_video(&rung_name, sample)
+            })?;
             tee_to(&audio_tee, &aqueue)?;
             let apad = sink
                 .request_pad_simple("audio_%u")
@@ -279,6 +300,41 @@ fn tee_to(tee: &gst::Element, next: &gst::Element) -> Result<(), EngineError> {
     src.link(&sink)
         .map(|_| ())
         .map_err(|_| EngineError::Link("tee to branch"))
+}
+
+/// A branch off `tee` to an appsink whose every sample goes to `deliver`. Its queue is
+/// leaky: if delivering ever stalls, the tap loses frames, never the tee (HLS).
+fn add_tap(
+    pipeline: &gst::Pipeline,
+    tee: &gst::Element,
+    name: &str,
+    deliver: impl Fn(&gst::Sample) + Send + Sync + 'static,
+) -> Result<(), EngineError> {
+    let queue = make("queue", &format!("{name}-queue"))?;
+    queue.set_property_from_str("leaky", "downstream");
+    queue.set_property("max-size-buffers", 60u32);
+    queue.set_property("max-size-bytes", 0u32);
+    queue.set_property("max-size-time", 0u64);
+    let sink = gst_app::AppSink::builder()
+        .name(name)
+        .sync(false)
+        .async_(false)
+        .max_buffers(4)
+        .drop(true)
+        .callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |sink| {
+                    if let Ok(sample) = sink.pull_sample() {
+                        deliver(&sample);
+                    }
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .build(),
+        )
+        .build();
+    pipeline.add_many([&queue, sink.upcast_ref()])?;
+    queue.link(&sink)?;
+    tee_to(tee, &queue)
 }
 
 /// Counts encoded frames/bytes and learns the stream's profile and level for CODECS.

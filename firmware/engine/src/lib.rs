@@ -7,8 +7,9 @@
 //! only touch encoder properties. Events and counters flow out; the engine knows nothing of
 //! HTTP, MQTT or the store.
 
-mod adaptive;
+pub mod adaptive;
 mod bridge;
+pub mod destination;
 mod encoder;
 mod file_input;
 mod ladder;
@@ -16,9 +17,10 @@ pub mod layout;
 mod origin;
 pub mod plan;
 mod program;
-mod retry;
+pub mod retry;
 mod stats;
 mod status;
+mod tap;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,12 +33,14 @@ use gst::prelude::*;
 use serde::Serialize;
 
 use crate::bridge::Bridge;
+use crate::destination::Destination;
 use crate::ladder::Ladder;
 use crate::origin::HlsOrigin;
 use crate::plan::{LadderChange, Plan};
 use crate::program::Program;
 use crate::stats::FrameCounter;
 pub use crate::status::{EngineStatus, InputStatus, RungStatus};
+use crate::tap::TapHub;
 
 /// How long the ladder may take to close its last segments on a rebuild or shutdown.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
@@ -84,6 +88,18 @@ pub enum EngineEvent {
         source: String,
         message: String,
     },
+    /// A destination lost (or could not open) its link; it retries after `retry_in_ms`.
+    UplinkFailed {
+        destination: String,
+        message: String,
+        retry_in_ms: u64,
+    },
+    /// An adaptive uplink's encoder was given a new bitrate.
+    UplinkBitrate {
+        destination: String,
+        kbps: u32,
+        rtt_ms: f64,
+    },
 }
 
 /// Where the engine sends its events; called from streaming and bus threads, so it must be
@@ -110,6 +126,9 @@ pub enum EngineError {
     /// Building a pipeline failed.
     #[error("building the pipeline: {0}")]
     Build(#[from] glib::BoolError),
+    /// An uplink's link did not open.
+    #[error("{0}")]
+    Uplink(String),
     /// The HLS folder could not be prepared.
     #[error("HLS folder: {0}")]
     Io(#[from] std::io::Error),
@@ -119,6 +138,7 @@ pub enum EngineError {
 struct Shared {
     program_frames: Arc<FrameCounter>,
     bridge: Arc<Bridge>,
+    taps: Arc<TapHub>,
     inputs: Mutex<Vec<(String, InputKind, Arc<FrameCounter>)>>,
     rungs: Mutex<Vec<RungMeta>>,
     encoder: Mutex<String>,
@@ -139,6 +159,7 @@ pub struct Engine {
     epoch: gst::ClockTime,
     program: Option<Program>,
     ladder: Option<Ladder>,
+    destinations: Vec<Destination>,
     origin: Arc<HlsOrigin>,
     shared: Arc<Shared>,
     events: EventSink,
@@ -158,9 +179,11 @@ impl Engine {
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0);
         let origin = Arc::new(HlsOrigin::new(hls_dir, epoch_wall_ms)?);
+        let taps = Arc::new(TapHub::default());
         let shared = Arc::new(Shared {
             program_frames: Arc::new(FrameCounter::default()),
-            bridge: Arc::new(Bridge::default()),
+            bridge: Arc::new(Bridge::new(taps.clone())),
+            taps,
             inputs: Mutex::new(Vec::new()),
             rungs: Mutex::new(Vec::new()),
             encoder: Mutex::new(String::new()),
@@ -172,6 +195,7 @@ impl Engine {
             epoch,
             program: None,
             ladder: None,
+            destinations: Vec::new(),
             origin,
             shared,
             events,
@@ -190,6 +214,19 @@ impl Engine {
             if gst::ElementFactory::find(element).is_none() {
                 errs.push(FieldError::new(
                     *field,
+                    format!("GStreamer element \"{element}\" is not installed"),
+                ));
+            }
+        }
+        for (element, field, wanted) in [
+            ("srtsink", "outputs.srt", !config.outputs.srt.is_empty()),
+            ("mpegtsmux", "outputs.srt", !config.outputs.srt.is_empty()),
+            ("rtmp2sink", "outputs.rtmp", !config.outputs.rtmp.is_empty()),
+            ("flvmux", "outputs.rtmp", !config.outputs.rtmp.is_empty()),
+        ] {
+            if wanted && gst::ElementFactory::find(element).is_none() {
+                errs.push(FieldError::new(
+                    field,
                     format!("GStreamer element \"{element}\" is not installed"),
                 ));
             }
@@ -217,6 +254,7 @@ impl Engine {
     pub fn apply(&mut self, config: &Config) -> Result<Plan, EngineError> {
         let plan = plan::plan(self.config.as_ref(), config);
         // Decide everything that can fail before anything running is touched.
+        let ladder_rebuilt_before = self.ladder_builds;
         let ladder_parts = match &plan.ladder {
             LadderChange::Rebuild => {
                 let board = fourcast_board::profile(&config.board)
@@ -259,8 +297,38 @@ impl Engine {
             }
             _ => {}
         }
+        self.reconcile_destinations(config, self.ladder_builds != ladder_rebuilt_before);
         self.config = Some(config.clone());
         Ok(plan)
+    }
+
+    /// Starts, stops or restarts destinations so they match `config`; one whose spec is
+    /// unchanged keeps running untouched (unless it takes a rung the ladder just rebuilt).
+    fn reconcile_destinations(&mut self, config: &Config, ladder_rebuilt: bool) {
+        let wanted = destination::specs(config);
+        let venc = lock(&self.shared.encoder).clone();
+        let mut running: Vec<Destination> = Vec::new();
+        for d in self.destinations.drain(..) {
+            let same = wanted.contains(&d.spec);
+            let feeds_from_ladder = d.spec.adaptive.is_none();
+            if same && !(ladder_rebuilt && feeds_from_ladder) {
+                running.push(d);
+            } else {
+                tracing::info!(destination = %d.spec.name, "stopping destination");
+                d.stop();
+            }
+        }
+        for w in wanted {
+            let i = running.iter().position(|d| d.spec.name == w.name);
+            let d = match i {
+                Some(i) => running.remove(i),
+                None => {
+                    tracing::info!(destination = %w.name, target = %w.target(), "starting destination");
+                    Destination::start(w, &venc, self.shared.taps.clone(), self.events.clone())
+                }
+            };
+            self.destinations.push(d);
+        }
     }
 
     fn rebuild_program(&mut self, config: &Config) -> Result<(), EngineError> {
@@ -312,6 +380,7 @@ impl Engine {
             aenc,
             self.epoch,
             self.origin.clone(),
+            self.shared.taps.clone(),
             self.events.clone(),
         )?;
         ladder.start()?;
@@ -349,6 +418,9 @@ impl Engine {
 
     /// Stops everything; the last segments are closed and every playlist gets ENDLIST.
     pub fn shutdown(&mut self) {
+        for d in self.destinations.drain(..) {
+            d.stop();
+        }
         if let Some(p) = self.program.take() {
             p.stop();
         }

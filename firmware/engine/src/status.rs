@@ -10,6 +10,7 @@ pub struct EngineStatus {
     pub inputs: Vec<InputStatus>,
     pub ladder: LadderStatus,
     pub rungs: Vec<RungStatus>,
+    pub destinations: Vec<crate::destination::DestinationStatus>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -109,5 +110,6 @@ pub(crate) fn collect(e: &Engine) -> EngineStatus {
                 segments: e.origin.segments(&r.name),
             })
             .collect(),
+        destinations: e.destinations.iter().map(|d| d.status()).collect(),
     }
 }

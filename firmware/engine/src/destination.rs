@@ -1,0 +1,726 @@
+//! One uplink destination (SRT or RTMP): its spec from config, its pipeline, and the
+//! thread that keeps it connected.
+//!
+//! ```text
+//! tap ─▶ appsrc(H.264) ─ h264parse ─┐                     (rung feed: encode once)
+//!  or    appsrc(raw) ─ scale ─ enc ─┤                     (adaptive SRT: own encoder)
+//! tap ─▶ appsrc(AAC) ─ aacparse ────┴─ mpegtsmux ─ srtsink   |   flvmux ─ rtmp2sink
+//! ```
+//! Each destination is its own pipeline, so a refused, dropped or slow link only ever
+//! stalls itself; the tap drops its frames and the program, HLS and other destinations go
+//! on. A supervisor thread runs the [`Connection`] state machine: build, watch the bus,
+//! tear down on error, back off, build again.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use fourcast_config::{Config, RtmpUrl, Secret, SrtMode, srt_adaptive_range};
+use gst::prelude::*;
+use serde::Serialize;
+
+use crate::adaptive::{Adaptive, LinkSample};
+use crate::retry::{Connection, State};
+use crate::tap::{Feed, Outlet, TapHub};
+use crate::{EngineError, EngineEvent, EventSink, encoder, make};
+
+/// What a destination is, all of it from config; a change to any of it restarts only
+/// this destination.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub name: String,
+    pub enabled: bool,
+    pub rung: String,
+    pub link: Link,
+    /// `(min, max)` kbit/s for an adaptive uplink, which has its own encoder.
+    pub adaptive: Option<(u32, u32)>,
+    /// For an own encoder: the rung's size, the program's caps and frame rate.
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+    pub raw_caps: gst::Caps,
+    pub x264_preset: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Link {
+    Srt {
+        mode: SrtMode,
+        host: String,
+        port: u16,
+        latency_ms: u32,
+        passphrase: Option<Secret>,
+        key_length: u32,
+        streamid: Option<String>,
+    },
+    Rtmp {
+        url: RtmpUrl,
+        key: Secret,
+    },
+}
+
+impl Spec {
+    pub fn kind(&self) -> &'static str {
+        match self.link {
+            Link::Srt { .. } => "srt",
+            Link::Rtmp { .. } => "rtmp",
+        }
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        match &self.link {
+            Link::Srt { passphrase, .. } => {
+                passphrase.iter().map(|p| p.expose().to_string()).collect()
+            }
+            Link::Rtmp { key, .. } => vec![key.expose().to_string()],
+        }
+    }
+
+    /// Where it goes, for status (never with a secret).
+    pub fn target(&self) -> String {
+        match &self.link {
+            Link::Srt {
+                mode, host, port, ..
+            } => match mode {
+                SrtMode::Caller => format!("srt://{host}:{port}"),
+                SrtMode::Listener => format!("srt://{host}:{port} (listening)"),
+            },
+            Link::Rtmp { url, .. } => format!(
+                "{}://{}:{}/{}",
+                if url.secure { "rtmps" } else { "rtmp" },
+                url.host,
+                url.port,
+                url.application
+            ),
+        }
+    }
+}
+
+/// Every destination the config asks for (validated config: rungs exist, URLs parse).
+pub fn specs(config: &Config) -> Vec<Spec> {
+    let raw_caps = crate::program::video_caps(config);
+    let size = |rung: &str| {
+        config
+            .rung(rung)
+            .map(|r| (r.width, r.height))
+            .unwrap_or((config.program.width, config.program.height))
+    };
+    let base = |name: &str, enabled: bool, rung: &str, link: Link| {
+        let (width, height) = size(rung);
+        Spec {
+            name: name.to_string(),
+            enabled,
+            rung: rung.to_string(),
+            link,
+            adaptive: None,
+            width,
+            height,
+            fps: config.program.fps,
+            raw_caps: raw_caps.clone(),
+            x264_preset: config.ladder.x264_preset.clone(),
+        }
+    };
+    let mut out = Vec::new();
+    for o in &config.outputs.srt {
+        let mut spec = base(
+            &o.name,
+            o.enabled,
+            &o.rung,
+            Link::Srt {
+                mode: o.mode,
+                host: match o.mode {
+                    SrtMode::Caller => o.host.clone().unwrap_or_default(),
+                    SrtMode::Listener => o.bind.clone().unwrap_or_else(|| "0.0.0.0".into()),
+                },
+                port: o.port,
+                latency_ms: o.latency_ms,
+                passphrase: o.passphrase.clone(),
+                key_length: if o.passphrase.is_some() {
+                    o.key_length.unwrap_or(16)
+                } else {
+                    0
+                },
+                streamid: o.streamid.clone(),
+            },
+        );
+        if o.adaptive {
+            spec.adaptive = Some(srt_adaptive_range(config, o));
+        }
+        out.push(spec);
+    }
+    for o in &config.outputs.rtmp {
+        if let Ok(url) = RtmpUrl::parse(&o.url) {
+            out.push(base(
+                &o.name,
+                o.enabled,
+                &o.rung,
+                Link::Rtmp {
+                    url,
+                    key: o.key.clone(),
+                },
+            ));
+        }
+    }
+    out
+}
+
+/// What status shows of a destination.
+#[derive(Debug, Clone, Serialize)]
+pub struct DestinationStatus {
+    pub name: String,
+    pub kind: &'static str,
+    pub target: String,
+    pub rung: String,
+    pub state: &'static str,
+    pub adaptive: bool,
+    /// Bytes handed to the network since the box started.
+    pub bytes_sent: u64,
+    /// Measured over the last second, kbit/s.
+    pub bitrate_kbps: f64,
+    /// The adaptive controller's current target (adaptive SRT only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_kbps: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub srt: Option<SrtStats>,
+    pub reconnects: u64,
+    /// Video frames dropped because the link could not keep up.
+    pub dropped_frames: u64,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SrtStats {
+    pub rtt_ms: f64,
+    pub packets_sent: u64,
+    pub packets_lost: u64,
+    pub packets_retransmitted: u64,
+    pub packets_dropped: u64,
+    /// Media waiting in front of the socket, ms.
+    pub send_buffer_ms: f64,
+    pub bandwidth_mbps: f64,
+}
+
+/// A running destination: its supervisor thread and what it shares with status.
+pub struct Destination {
+    pub spec: Spec,
+    shared: Arc<Live>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// What the supervisor publishes.
+struct Live {
+    status: Mutex<DestinationStatus>,
+}
+
+impl Destination {
+    pub fn start(spec: Spec, venc: &str, taps: Arc<TapHub>, events: EventSink) -> Destination {
+        let status = DestinationStatus {
+            name: spec.name.clone(),
+            kind: spec.kind(),
+            target: spec.target(),
+            rung: spec.rung.clone(),
+            state: if spec.enabled { "idle" } else { "disabled" },
+            adaptive: spec.adaptive.is_some(),
+            bytes_sent: 0,
+            bitrate_kbps: 0.0,
+            target_kbps: spec.adaptive.map(|(_, max)| max),
+            srt: None,
+            reconnects: 0,
+            dropped_frames: 0,
+            last_error: None,
+        };
+        let shared = Arc::new(Live {
+            status: Mutex::new(status),
+        });
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = spec.enabled.then(|| {
+            let sup = Supervisor {
+                spec: spec.clone(),
+                venc: venc.to_string(),
+                taps,
+                events,
+                shared: shared.clone(),
+                stop: stop.clone(),
+            };
+            std::thread::Builder::new()
+                .name(format!("dest-{}", spec.name))
+                .spawn(move || sup.run())
+                .expect("spawning a thread only fails when the process is out of resources")
+        });
+        Destination {
+            spec,
+            shared,
+            stop,
+            thread,
+        }
+    }
+
+    pub fn status(&self) -> DestinationStatus {
+        crate::lock(&self.shared.status).clone()
+    }
+
+    pub fn stop(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Destination {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A built pipeline for one connection attempt.
+struct Attempt {
+    pipeline: gst::Pipeline,
+    outlet: Arc<Outlet>,
+    sink: gst::Element,
+    encoder: Option<gst::Element>,
+    /// Buffers and bytes that entered the network sink.
+    buffers_in: Arc<AtomicU64>,
+    bytes_in: Arc<AtomicU64>,
+}
+
+/// Without data entering the sink for this long, a live link is declared stuck.
+const STALL: Duration = Duration::from_secs(6);
+const TICK: Duration = Duration::from_millis(250);
+
+struct Supervisor {
+    spec: Spec,
+    venc: String,
+    taps: Arc<TapHub>,
+    events: EventSink,
+    shared: Arc<Live>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Supervisor {
+    fn run(self) {
+        let epoch = Instant::now();
+        let now_ms = || epoch.elapsed().as_millis() as u64;
+        let seed = self
+            .spec
+            .name
+            .bytes()
+            .fold(std::process::id() as u64, |h, b| {
+                h.wrapping_mul(31) ^ u64::from(b)
+            });
+        let mut conn = Connection::new(seed);
+        let mut adaptive = self.spec.adaptive.map(|(min, max)| Adaptive::new(min, max));
+        let mut attempt: Option<Attempt> = None;
+        let secrets = self.spec.secrets();
+        let mut total_bytes = 0u64;
+        let mut last_rate = (Instant::now(), 0u64);
+        let mut last_progress = Instant::now();
+        let mut last_buffers = 0u64;
+        let mut last_srt = SrtCounters::default();
+
+        while !self.stop.load(Ordering::Relaxed) {
+            let now = now_ms();
+            if attempt.is_none() && conn.should_connect(now) {
+                self.publish(|s| s.state = State::Connecting.as_str());
+                match self.build() {
+                    Ok(a) => {
+                        if let Some(ad) = &adaptive
+                            && let Some(enc) = &a.encoder
+                        {
+                            encoder::set_bitrate(enc, ad.target_kbps());
+                        }
+                        last_progress = Instant::now();
+                        last_buffers = 0;
+                        last_srt = SrtCounters::default();
+                        attempt = Some(a);
+                    }
+                    Err(e) => self.fail(&mut conn, now, &scrub(&e.to_string(), &secrets)),
+                }
+            }
+
+            let Some(a) = attempt.as_ref() else {
+                std::thread::sleep(TICK);
+                self.publish(|s| {
+                    s.state = conn.state().as_str();
+                    s.bitrate_kbps = 0.0;
+                });
+                continue;
+            };
+
+            // Errors end the attempt.
+            let mut error = None;
+            if let Some(bus) = a.pipeline.bus() {
+                let deadline = gst::ClockTime::from_mseconds(TICK.as_millis() as u64);
+                if let Some(msg) = bus
+                    .timed_pop_filtered(deadline, &[gst::MessageType::Error, gst::MessageType::Eos])
+                {
+                    error = Some(match msg.view() {
+                        gst::MessageView::Error(e) => e.error().to_string(),
+                        _ => "the stream ended".to_string(),
+                    });
+                }
+            } else {
+                std::thread::sleep(TICK);
+            }
+
+            let buffers = a.buffers_in.load(Ordering::Relaxed);
+            if buffers != last_buffers {
+                last_buffers = buffers;
+                last_progress = Instant::now();
+            }
+            // The second buffer entering the sink means the first was sent: connected.
+            if conn.state() == State::Connecting && buffers >= 2 {
+                conn.connected(now_ms());
+                let target = self.spec.target();
+                tracing::info!(destination = %self.spec.name, %target, "uplink live");
+            }
+            if error.is_none() && conn.state() == State::Live && last_progress.elapsed() > STALL {
+                error = Some(format!(
+                    "no data accepted by the link for {} s",
+                    STALL.as_secs()
+                ));
+            }
+
+            let bytes = a.bytes_in.load(Ordering::Relaxed);
+            let srt = read_srt_stats(&a.sink);
+            let queued_ms = a.outlet.queued_ms();
+            if let (Some(ad), Some(enc), Some(c)) = (adaptive.as_mut(), &a.encoder, &srt)
+                && conn.state() == State::Live
+            {
+                let before = ad.target_kbps();
+                let after = ad.update(LinkSample {
+                    now_ms: now_ms(),
+                    rtt_ms: c.rtt_ms,
+                    send_buffer_ms: queued_ms,
+                    packets_sent: c.packets_sent.saturating_sub(last_srt.packets_sent),
+                    packets_lost: c.packets_lost.saturating_sub(last_srt.packets_lost),
+                });
+                if after != before {
+                    encoder::set_bitrate(enc, after);
+                    tracing::info!(destination = %self.spec.name, kbps = after, rtt_ms = c.rtt_ms, "uplink bitrate");
+                    (self.events)(EngineEvent::UplinkBitrate {
+                        destination: self.spec.name.clone(),
+                        kbps: after,
+                        rtt_ms: c.rtt_ms,
+                    });
+                }
+            }
+            if let Some(c) = &srt {
+                last_srt = c.clone();
+            }
+            let elapsed = last_rate.0.elapsed();
+            let rate = if elapsed >= Duration::from_secs(1) {
+                let kbps = (bytes - last_rate.1) as f64 * 8.0 / 1000.0 / elapsed.as_secs_f64();
+                last_rate = (Instant::now(), bytes);
+                Some(kbps)
+            } else {
+                None
+            };
+            let dropped = a.outlet.dropped.load(Ordering::Relaxed);
+            self.publish(|s| {
+                s.state = conn.state().as_str();
+                s.bytes_sent = total_bytes + bytes;
+                if let Some(k) = rate {
+                    s.bitrate_kbps = (k * 10.0).round() / 10.0;
+                }
+                s.target_kbps = adaptive.as_ref().map(Adaptive::target_kbps);
+                s.srt = srt.as_ref().map(|c| SrtStats {
+                    rtt_ms: c.rtt_ms,
+                    packets_sent: c.packets_sent,
+                    packets_lost: c.packets_lost,
+                    packets_retransmitted: c.packets_retransmitted,
+                    packets_dropped: c.packets_dropped,
+                    send_buffer_ms: (queued_ms * 10.0).round() / 10.0,
+                    bandwidth_mbps: c.bandwidth_mbps,
+                });
+                s.dropped_frames += dropped;
+                s.reconnects = conn.reconnects;
+            });
+            a.outlet.dropped.fetch_sub(dropped, Ordering::Relaxed);
+
+            if let Some(message) = error {
+                total_bytes += bytes;
+                if let Some(a) = attempt.take() {
+                    self.teardown(a);
+                }
+                last_rate = (Instant::now(), 0);
+                self.fail(&mut conn, now_ms(), &scrub(&message, &secrets));
+            }
+        }
+        if let Some(a) = attempt.take() {
+            self.teardown(a);
+        }
+        self.publish(|s| {
+            s.state = State::Disabled.as_str();
+            s.bitrate_kbps = 0.0;
+        });
+    }
+
+    fn fail(&self, conn: &mut Connection, now: u64, message: &str) {
+        let delay = conn.failed(now, message);
+        tracing::warn!(destination = %self.spec.name, retry_in_ms = delay, "uplink failed: {message}");
+        (self.events)(EngineEvent::UplinkFailed {
+            destination: self.spec.name.clone(),
+            message: message.to_string(),
+            retry_in_ms: delay,
+        });
+        self.publish(|s| {
+            s.state = conn.state().as_str();
+            s.last_error = Some(message.to_string());
+            s.reconnects = conn.reconnects;
+            s.bitrate_kbps = 0.0;
+        });
+    }
+
+    fn publish(&self, f: impl FnOnce(&mut DestinationStatus)) {
+        f(&mut crate::lock(&self.shared.status));
+    }
+
+    fn teardown(&self, a: Attempt) {
+        self.taps.remove(&a.outlet.name);
+        let _ = a.pipeline.set_state(gst::State::Null);
+    }
+
+    fn build(&self) -> Result<Attempt, EngineError> {
+        let spec = &self.spec;
+        let n = &spec.name;
+        let pipeline = gst::Pipeline::with_name(&format!("dest-{n}"));
+        let appsrc = |name: &str, caps: Option<&gst::Caps>| {
+            let mut b = gst_app::AppSrc::builder()
+                .name(name)
+                .is_live(false)
+                .format(gst::Format::Time)
+                .block(false)
+                .max_bytes(64 << 20);
+            if let Some(c) = caps {
+                b = b.caps(c);
+            }
+            b.build()
+        };
+        let own_encoder = spec.adaptive.is_some();
+        let video_src = appsrc("video-in", own_encoder.then_some(&spec.raw_caps));
+        let audio_src = appsrc("audio-in", None);
+        pipeline.add_many([
+            video_src.upcast_ref::<gst::Element>(),
+            audio_src.upcast_ref(),
+        ])?;
+
+        let mut video_chain: Vec<gst::Element> = Vec::new();
+        let mut enc = None;
+        if own_encoder {
+            let scale = make("videoscale", "scale")?;
+            let size = make("capsfilter", "size")?;
+            size.set_property(
+                "caps",
+                gst_video::VideoCapsBuilder::new()
+                    .width(spec.width as i32)
+                    .height(spec.height as i32)
+                    .pixel_aspect_ratio(gst::Fraction::new(1, 1))
+                    .build(),
+            );
+            let e = make(&self.venc, "encoder")?;
+            let (_, max) = spec.adaptive.unwrap_or_default();
+            encoder::configure_video(&e, max, spec.fps * 2, &spec.x264_preset);
+            video_chain.extend([scale, size, e.clone()]);
+            enc = Some(e);
+        }
+        let vparse = make("h264parse", "video-parse")?;
+        vparse.set_property("config-interval", -1i32);
+        video_chain.push(vparse);
+        let aparse = make("aacparse", "audio-parse")?;
+
+        let (mux, sink) = match &spec.link {
+            Link::Srt {
+                mode,
+                host,
+                port,
+                latency_ms,
+                passphrase,
+                key_length,
+                streamid,
+            } => {
+                let mux = make("mpegtsmux", "mux")?;
+                mux.set_property("alignment", 7i32);
+                let sink = make("srtsink", "sink")?;
+                sink.set_property("uri", format!("srt://{host}:{port}"));
+                sink.set_property_from_str(
+                    "mode",
+                    match mode {
+                        SrtMode::Caller => "caller",
+                        SrtMode::Listener => "listener",
+                    },
+                );
+                sink.set_property("latency", *latency_ms as i32);
+                if let Some(p) = passphrase {
+                    sink.set_property("passphrase", p.expose());
+                    sink.set_property_from_str("pbkeylen", &key_length.to_string());
+                }
+                if let Some(id) = streamid {
+                    sink.set_property("streamid", id);
+                }
+                sink.set_property("auto-reconnect", false);
+                sink.set_property("wait-for-connection", true);
+                (mux, sink)
+            }
+            Link::Rtmp { url, key } => {
+                let mux = make("flvmux", "mux")?;
+                mux.set_property("streamable", true);
+                let sink = make("rtmp2sink", "sink")?;
+                sink.set_property_from_str("scheme", if url.secure { "rtmps" } else { "rtmp" });
+                sink.set_property("host", &url.host);
+                sink.set_property("port", i32::from(url.port));
+                sink.set_property("application", &url.application);
+                sink.set_property("stream", key.expose());
+                (mux, sink)
+            }
+        };
+        sink.set_property("sync", false);
+        sink.set_property("async", false);
+        pipeline.add_many(&video_chain)?;
+        pipeline.add_many([&aparse, &mux, &sink])?;
+        let mut chain = vec![video_src.clone().upcast::<gst::Element>()];
+        chain.extend(video_chain);
+        gst::Element::link_many(&chain)?;
+        let last = chain.last().ok_or(EngineError::Link("video chain"))?;
+        link_request(last, &mux, "video")?;
+        audio_src.link(&aparse)?;
+        link_request(&aparse, &mux, "audio")?;
+        mux.link(&sink)?;
+
+        let buffers_in = Arc::new(AtomicU64::new(0));
+        let bytes_in = Arc::new(AtomicU64::new(0));
+        if let Some(pad) = sink.static_pad("sink") {
+            let (b, n) = (buffers_in.clone(), bytes_in.clone());
+            pad.add_probe(
+                gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
+                move |_, info| {
+                    let size = match &info.data {
+                        Some(gst::PadProbeData::Buffer(buf)) => buf.size() as u64,
+                        Some(gst::PadProbeData::BufferList(l)) => {
+                            l.iter().map(|b| b.size() as u64).sum()
+                        }
+                        _ => 0,
+                    };
+                    b.fetch_add(1, Ordering::Relaxed);
+                    n.fetch_add(size, Ordering::Relaxed);
+                    gst::PadProbeReturn::Ok
+                },
+            );
+        }
+
+        let feed = if own_encoder {
+            Feed::Program
+        } else {
+            Feed::Rung(spec.rung.clone())
+        };
+        let outlet = Arc::new(Outlet::new(n, feed, video_src, audio_src));
+        if pipeline.set_state(gst::State::Playing).is_err() {
+            // The error message on the bus says why; take it for the status.
+            let why = pipeline
+                .bus()
+                .and_then(|b| b.pop_filtered(&[gst::MessageType::Error]))
+                .and_then(|m| match m.view() {
+                    gst::MessageView::Error(e) => Some(e.error().to_string()),
+                    _ => None,
+                });
+            let _ = pipeline.set_state(gst::State::Null);
+            return Err(EngineError::Uplink(
+                why.unwrap_or_else(|| "the link did not open".into()),
+            ));
+        }
+        self.taps.add(outlet.clone());
+        Ok(Attempt {
+            pipeline,
+            outlet,
+            sink,
+            encoder: enc,
+            buffers_in,
+            bytes_in,
+        })
+    }
+}
+
+fn link_request(
+    from: &gst::Element,
+    mux: &gst::Element,
+    kind: &'static str,
+) -> Result<(), EngineError> {
+    let src = from.static_pad("src").ok_or(EngineError::Link(kind))?;
+    let sink = mux
+        .compatible_pad(&src, None)
+        .ok_or(EngineError::Link(kind))?;
+    src.link(&sink)
+        .map(|_| ())
+        .map_err(|_| EngineError::Link(kind))
+}
+
+/// Replaces every secret value in `text` with `***`.
+pub fn scrub(text: &str, secrets: &[String]) -> String {
+    secrets
+        .iter()
+        .filter(|s| !s.is_empty())
+        .fold(text.to_string(), |t, s| {
+            t.replace(s.as_str(), fourcast_config::REDACTED)
+        })
+}
+
+#[derive(Debug, Clone, Default)]
+struct SrtCounters {
+    rtt_ms: f64,
+    packets_sent: u64,
+    packets_lost: u64,
+    packets_retransmitted: u64,
+    packets_dropped: u64,
+    bandwidth_mbps: f64,
+}
+
+/// The SRT socket's statistics (`srtsink`'s `stats`; a listener reports per caller, the
+/// first caller is taken).
+fn read_srt_stats(sink: &gst::Element) -> Option<SrtCounters> {
+    if sink.find_property("stats").is_none() || encoder::factory_name(sink) != "srtsink" {
+        return None;
+    }
+    let stats = sink.property::<Option<gst::Structure>>("stats")?;
+    let caller;
+    let s: &gst::StructureRef = if stats.has_field("callers") {
+        let callers = stats.get::<glib::ValueArray>("callers").ok()?;
+        caller = callers.iter().next()?.get::<gst::Structure>().ok()?;
+        &caller
+    } else {
+        &stats
+    };
+    let num = |field: &str| -> f64 {
+        s.value(field)
+            .ok()
+            .and_then(|v| v.transform::<f64>().ok())
+            .and_then(|v| v.get::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    Some(SrtCounters {
+        rtt_ms: num("rtt-ms"),
+        packets_sent: num("packets-sent") as u64,
+        packets_lost: num("packets-sent-lost") as u64,
+        packets_retransmitted: num("packets-retransmitted") as u64,
+        packets_dropped: num("packets-sent-dropped") as u64,
+        bandwidth_mbps: num("bandwidth-mbps"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrub_hides_every_secret() {
+        let s = scrub(
+            "could not publish rtmp://h/live/abc123 (abc123)",
+            &["abc123".to_string(), String::new()],
+        );
+        assert_eq!(s, "could not publish rtmp://h/live/*** (***)");
+    }
+}
