@@ -284,6 +284,8 @@ struct Attempt {
     outlet: Arc<Outlet>,
     sink: gst::Element,
     encoder: Option<gst::Element>,
+    /// A listener's connected callers (`None` for a caller or RTMP).
+    callers: Option<Arc<AtomicU64>>,
     /// Buffers and bytes that entered the network sink.
     buffers_in: Arc<AtomicU64>,
     bytes_in: Arc<AtomicU64>,
@@ -373,8 +375,17 @@ impl Supervisor {
                 last_buffers = buffers;
                 last_progress = Instant::now();
             }
+            // A listener without callers is waiting, not failing.
+            let no_callers = a
+                .callers
+                .as_ref()
+                .is_some_and(|c| c.load(Ordering::Relaxed) == 0);
+            if no_callers {
+                conn.waiting();
+                last_progress = Instant::now();
+            }
             // The second buffer entering the sink means the first was sent: connected.
-            if conn.state() == State::Connecting && buffers >= 2 {
+            if conn.state() == State::Connecting && buffers >= 2 && !no_callers {
                 conn.connected(now_ms());
                 let target = self.spec.target();
                 tracing::info!(destination = %self.spec.name, %target, "uplink live");
@@ -547,14 +558,18 @@ impl Supervisor {
                 let mux = make("mpegtsmux", "mux")?;
                 mux.set_property("alignment", 7i32);
                 let sink = make("srtsink", "sink")?;
-                sink.set_property("uri", format!("srt://{host}:{port}"));
-                sink.set_property_from_str(
-                    "mode",
-                    match mode {
-                        SrtMode::Caller => "caller",
-                        SrtMode::Listener => "listener",
-                    },
-                );
+                match mode {
+                    SrtMode::Caller => {
+                        sink.set_property("uri", format!("srt://{host}:{port}"));
+                        sink.set_property_from_str("mode", "caller");
+                    }
+                    SrtMode::Listener => {
+                        sink.set_property("uri", format!("srt://{host}:{port}?mode=listener"));
+                        sink.set_property_from_str("mode", "listener");
+                        sink.set_property("localaddress", host);
+                        sink.set_property("localport", u32::from(*port));
+                    }
+                }
                 sink.set_property("latency", *latency_ms as i32);
                 if let Some(p) = passphrase {
                     sink.set_property("passphrase", p.expose());
@@ -619,6 +634,34 @@ impl Supervisor {
             Feed::Rung(spec.rung.clone())
         };
         let outlet = Arc::new(Outlet::new(n, feed, video_src, audio_src));
+        // A listener takes media only while someone is connected, and each new caller
+        // starts at a keyframe; anything else takes it from now on.
+        let callers = matches!(
+            spec.link,
+            Link::Srt {
+                mode: SrtMode::Listener,
+                ..
+            }
+        )
+        .then(|| {
+            let count = Arc::new(AtomicU64::new(0));
+            let (hub, o, c) = (self.taps.clone(), outlet.clone(), count.clone());
+            sink.connect("caller-added", false, move |_| {
+                c.fetch_add(1, Ordering::Relaxed);
+                o.resume();
+                hub.add(o.clone());
+                None
+            });
+            let (hub, name, c) = (self.taps.clone(), n.clone(), count.clone());
+            sink.connect("caller-removed", false, move |_| {
+                let left = c.fetch_sub(1, Ordering::Relaxed).saturating_sub(1);
+                if left == 0 {
+                    hub.remove(&name);
+                }
+                None
+            });
+            count
+        });
         if pipeline.set_state(gst::State::Playing).is_err() {
             // The error message on the bus says why; take it for the status.
             let why = pipeline
@@ -633,12 +676,15 @@ impl Supervisor {
                 why.unwrap_or_else(|| "the link did not open".into()),
             ));
         }
-        self.taps.add(outlet.clone());
+        if callers.is_none() {
+            self.taps.add(outlet.clone());
+        }
         Ok(Attempt {
             pipeline,
             outlet,
             sink,
             encoder: enc,
+            callers,
             buffers_in,
             bytes_in,
         })

@@ -91,6 +91,13 @@ impl Connection {
         }
     }
 
+    /// A listener's peer left without an error: back to waiting for the next one.
+    pub fn waiting(&mut self) {
+        if self.state == State::Live {
+            self.state = State::Connecting;
+        }
+    }
+
     /// The connection failed or dropped; returns the delay before the next try.
     pub fn failed(&mut self, now_ms: u64, error: impl Into<String>) -> u64 {
         if self.state == State::Disabled {

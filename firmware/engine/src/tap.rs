@@ -60,6 +60,11 @@ impl Outlet {
         }
     }
 
+    /// Start again at the next keyframe (a new peer joined).
+    pub fn resume(&self) {
+        self.lock().need_keyframe = true;
+    }
+
     /// Milliseconds of media waiting in front of the destination's sink.
     pub fn queued_ms(&self) -> f64 {
         self.video.current_level_time().nseconds() as f64 / 1e6

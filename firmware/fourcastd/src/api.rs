@@ -17,6 +17,7 @@ pub fn router(controller: Controller) -> Router {
         .route("/hls/{*path}", get(hls))
         .route("/api/v1/status", get(status))
         .route("/api/v1/events", get(events))
+        .route("/api/v1/config", get(config))
         .route("/metrics", get(metrics))
         .with_state(controller)
 }
@@ -45,6 +46,25 @@ async fn status(State(c): State<Controller>) -> Json<Status> {
         config_revision: s.revision,
         engine: s.engine,
     })
+}
+
+#[derive(Serialize)]
+struct ConfigView {
+    revision: u64,
+    /// The running config; every secret reads `***`.
+    config: fourcast_config::Config,
+}
+
+/// The running config, secrets redacted.
+async fn config(State(c): State<Controller>) -> Response {
+    match tokio::task::spawn_blocking(move || c.snapshot()).await {
+        Ok(s) => Json(ConfigView {
+            revision: s.revision,
+            config: s.config,
+        })
+        .into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
 }
 
 /// The most recent events (config applied or rejected, pipelines started, errors).

@@ -103,15 +103,117 @@ pub fn render(s: &Snapshot) -> String {
         "HLS segments published per rung.",
         &rungs(&|r| r.segments as f64),
     );
+    destinations(&mut out, e);
     out
 }
 
-fn label(name: &str, value: &str) -> String {
-    let escaped = value
+fn destinations(out: &mut String, e: &fourcast_engine::EngineStatus) {
+    use fourcast_engine::destination::DestinationStatus as D;
+    let each = |f: &dyn Fn(&D) -> Option<f64>| -> Vec<(String, f64)> {
+        e.destinations
+            .iter()
+            .filter_map(|d| {
+                f(d).map(|v| {
+                    (
+                        format!(
+                            "{{destination=\"{}\",kind=\"{}\"}}",
+                            escape(&d.name),
+                            d.kind
+                        ),
+                        v,
+                    )
+                })
+            })
+            .collect()
+    };
+    let states = ["idle", "connecting", "live", "retrying", "disabled"];
+    let state_samples: Vec<(String, f64)> = e
+        .destinations
+        .iter()
+        .flat_map(|d| {
+            states.iter().map(move |st| {
+                (
+                    format!(
+                        "{{destination=\"{}\",kind=\"{}\",state=\"{st}\"}}",
+                        escape(&d.name),
+                        d.kind
+                    ),
+                    f64::from(u8::from(d.state == *st)),
+                )
+            })
+        })
+        .collect();
+    gauge(
+        out,
+        "fourcast_destination_state",
+        "1 for the state each destination is in.",
+        &state_samples,
+    );
+    counter(
+        out,
+        "fourcast_destination_bytes_sent_total",
+        "Bytes handed to the network per destination.",
+        &each(&|d| Some(d.bytes_sent as f64)),
+    );
+    gauge(
+        out,
+        "fourcast_destination_bitrate_kbps",
+        "Measured send rate per destination.",
+        &each(&|d| Some(d.bitrate_kbps)),
+    );
+    gauge(
+        out,
+        "fourcast_destination_target_kbps",
+        "Adaptive uplink's current encoder target.",
+        &each(&|d| d.target_kbps.map(f64::from)),
+    );
+    counter(
+        out,
+        "fourcast_destination_reconnects_total",
+        "Reconnections per destination.",
+        &each(&|d| Some(d.reconnects as f64)),
+    );
+    counter(
+        out,
+        "fourcast_destination_dropped_frames_total",
+        "Video frames a destination lost because its link could not keep up.",
+        &each(&|d| Some(d.dropped_frames as f64)),
+    );
+    gauge(
+        out,
+        "fourcast_srt_rtt_ms",
+        "SRT round-trip time.",
+        &each(&|d| d.srt.as_ref().map(|s| s.rtt_ms)),
+    );
+    counter(
+        out,
+        "fourcast_srt_packets_lost_total",
+        "SRT packets the receiver reported lost.",
+        &each(&|d| d.srt.as_ref().map(|s| s.packets_lost as f64)),
+    );
+    counter(
+        out,
+        "fourcast_srt_packets_retransmitted_total",
+        "SRT packets retransmitted.",
+        &each(&|d| d.srt.as_ref().map(|s| s.packets_retransmitted as f64)),
+    );
+    gauge(
+        out,
+        "fourcast_srt_send_buffer_ms",
+        "Media waiting in front of the SRT socket.",
+        &each(&|d| d.srt.as_ref().map(|s| s.send_buffer_ms)),
+    );
+}
+
+fn escape(value: &str) -> String {
+    value
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
-        .replace('\n', "\\n");
-    format!("{{{name}=\"{escaped}\"}}")
+        .replace('\n', "\\n")
+}
+
+fn label(name: &str, value: &str) -> String {
+    format!("{{{name}=\"{}\"}}", escape(value))
 }
 
 fn gauge(out: &mut String, name: &str, help: &str, samples: &[(String, f64)]) {

@@ -1,0 +1,217 @@
+//! Uplinks against real peers on loopback: SRT to `srt-live-transmit` and `ffmpeg`
+//! (plain, AES-128, AES-256, a streamid), the box as an SRT listener, RTMP to two nginx-rtmp
+//! applications; captures judged by ffprobe and a full decode.
+
+use std::time::Duration;
+
+use fourcast_e2e::peers::{
+    Capture, Nginx, Peer, ffmpeg_srt_listener, free_udp_port, srt_caller, srt_listener,
+};
+use fourcast_e2e::{Daemon, TempDir, default_config};
+
+/// The virtual board's default config plus `outputs` (TOML with real secrets).
+pub fn config_with(outputs: &str) -> String {
+    format!("{}\n{outputs}", default_config(|_| {}))
+}
+
+fn destination<'a>(status: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    status["destinations"]
+        .as_array()
+        .and_then(|a| a.iter().find(|d| d["name"] == name))
+        .unwrap_or_else(|| panic!("no destination {name} in {status}"))
+}
+
+fn wait_live(d: &mut Daemon, names: &[&str], timeout: Duration) {
+    d.wait_until(&format!("{names:?} live"), timeout, |d| {
+        let s = d.status();
+        names.iter().all(|n| destination(&s, n)["state"] == "live")
+    });
+}
+
+const RUNG_720: (u64, u64) = (1280, 720);
+const RUNG_480: (u64, u64) = (854, 480);
+const RUNG_360: (u64, u64) = (640, 360);
+
+#[test]
+fn srt_reaches_real_receivers_plain_encrypted_with_streamid_and_as_listener() {
+    let tmp = TempDir::new("srt");
+    let ports: Vec<u16> = (0..5).map(|_| free_udp_port()).collect();
+    let cap = |n: &str| tmp.0.join(format!("{n}.ts"));
+    let mut receivers: Vec<(&str, Peer, (u64, u64))> = vec![
+        (
+            "plain",
+            srt_listener(ports[0], "", &cap("plain"), None),
+            RUNG_720,
+        ),
+        (
+            "aes128",
+            srt_listener(
+                ports[1],
+                "passphrase=fourcast-aes-128&pbkeylen=16",
+                &cap("aes128"),
+                None,
+            ),
+            RUNG_480,
+        ),
+        (
+            "aes256",
+            srt_listener(
+                ports[2],
+                "passphrase=fourcast-aes-256&pbkeylen=32",
+                &cap("aes256"),
+                None,
+            ),
+            RUNG_360,
+        ),
+        (
+            "ffmpeg",
+            ffmpeg_srt_listener(
+                ports[3],
+                "passphrase=fourcast-ffmpeg-1&pbkeylen=32",
+                &cap("ffmpeg"),
+            ),
+            RUNG_480,
+        ),
+    ];
+    std::thread::sleep(Duration::from_millis(500));
+    let outputs = format!(
+        r##"
+[[outputs.srt]]
+name = "plain"
+mode = "caller"
+host = "127.0.0.1"
+port = {p0}
+rung = "720p"
+
+[[outputs.srt]]
+name = "aes128"
+mode = "caller"
+host = "127.0.0.1"
+port = {p1}
+passphrase = "fourcast-aes-128"
+key_length = 16
+rung = "480p"
+
+[[outputs.srt]]
+name = "aes256"
+mode = "caller"
+host = "127.0.0.1"
+port = {p2}
+passphrase = "fourcast-aes-256"
+key_length = 32
+streamid = "#!::r=live/venue1,m=publish"
+rung = "360p"
+
+[[outputs.srt]]
+name = "ffmpeg"
+mode = "caller"
+host = "127.0.0.1"
+port = {p3}
+passphrase = "fourcast-ffmpeg-1"
+key_length = 32
+rung = "480p"
+
+[[outputs.srt]]
+name = "pull"
+mode = "listener"
+bind = "127.0.0.1"
+port = {p4}
+rung = "360p"
+"##,
+        p0 = ports[0],
+        p1 = ports[1],
+        p2 = ports[2],
+        p3 = ports[3],
+        p4 = ports[4],
+    );
+    let mut d = Daemon::start(Some(&config_with(&outputs)));
+    wait_live(
+        &mut d,
+        &["plain", "aes128", "aes256", "ffmpeg"],
+        Duration::from_secs(40),
+    );
+    // The box listens; a player calls it.
+    std::thread::sleep(Duration::from_secs(1));
+    receivers.push((
+        "pull",
+        srt_caller("127.0.0.1", ports[4], &cap("pull")),
+        RUNG_360,
+    ));
+    wait_live(&mut d, &["pull"], Duration::from_secs(20));
+    std::thread::sleep(Duration::from_secs(12));
+
+    let status = d.status();
+    for (name, _, _) in &receivers {
+        let dest = destination(&status, name);
+        assert!(
+            dest["bytes_sent"].as_u64().unwrap() > 200_000,
+            "{name}: {dest}"
+        );
+        assert!(
+            dest["bitrate_kbps"].as_f64().unwrap() > 300.0,
+            "{name}: {dest}"
+        );
+        assert_eq!(dest["reconnects"], 0, "{name}: {dest}");
+        assert!(dest["srt"]["rtt_ms"].as_f64().is_some(), "{name}: {dest}");
+    }
+    assert_eq!(status["ladder"]["dropped_frames"], 0, "{status}");
+    for (name, peer, _) in receivers.iter_mut() {
+        if *name == "ffmpeg" {
+            peer.interrupt();
+        } else {
+            peer.kill();
+        }
+    }
+    for (name, peer, (w, h)) in &receivers {
+        let c = Capture::probe(&peer.capture);
+        c.assert_good(name, *w, *h, 0.1);
+        assert!(c.duration() > 8.0, "{name}: {:.1} s captured", c.duration());
+    }
+}
+
+#[test]
+fn rtmp_to_two_nginx_applications_at_once() {
+    let tmp = TempDir::new("rtmp");
+    let nginx = Nginx::start(&tmp.0, &["live", "backup"]);
+    let outputs = format!(
+        r#"
+[[outputs.rtmp]]
+name = "platform-a"
+url = "rtmp://127.0.0.1:{port}/live"
+key = "key-a-7f3e9c"
+rung = "720p"
+
+[[outputs.rtmp]]
+name = "platform-b"
+url = "rtmp://127.0.0.1:{port}/backup"
+key = "key-b-51d2aa"
+rung = "360p"
+"#,
+        port = nginx.port
+    );
+    let mut d = Daemon::start(Some(&config_with(&outputs)));
+    wait_live(
+        &mut d,
+        &["platform-a", "platform-b"],
+        Duration::from_secs(40),
+    );
+    std::thread::sleep(Duration::from_secs(12));
+    d.signal(libc::SIGTERM);
+    let _ = d.child.wait();
+    std::thread::sleep(Duration::from_millis(500));
+    for (app, key, (w, h)) in [
+        ("live", "key-a-7f3e9c", RUNG_720),
+        ("backup", "key-b-51d2aa", RUNG_360),
+    ] {
+        let files = nginx.recordings(app);
+        assert_eq!(files.len(), 1, "{app}: {files:?}");
+        let name = files[0].file_name().unwrap().to_string_lossy().to_string();
+        assert!(
+            name.starts_with(key),
+            "{app}: published as {name}, not under its key"
+        );
+        let c = Capture::probe(&files[0]);
+        c.assert_good(app, w, h, 0.1);
+        assert!(c.duration() > 8.0, "{app}: {:.1} s recorded", c.duration());
+    }
+}
