@@ -7,11 +7,13 @@ APT_PACKAGES := build-essential pkg-config libclang-dev \
 	gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
 	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav \
 	ffmpeg fonts-dejavu-core
+# Real peers the tests talk to: SRT receivers, an RTMP server, network namespaces and tc.
+TEST_PACKAGES := srt-tools nginx libnginx-mod-rtmp iproute2
 CARGO ?= cargo
 
-.PHONY: deps run test lint build
+.PHONY: deps test-deps run test lint build
 
-## Installs the system packages and Rust components the build, the box and the tests use.
+## Installs the system packages and Rust components the build and the box use.
 deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -22,6 +24,15 @@ deps:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust 1.95 with rustup first"; exit 1; }
 	@rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
 
+## The peers the tests run against.
+test-deps: deps
+	@missing=$$(for p in $(TEST_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing: $$missing"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
 build: deps
 	$(CARGO) build --locked --release -p fourcastd
 
@@ -30,7 +41,7 @@ run: build
 	./target/release/fourcastd run $(ARGS)
 
 ## Lints, then every test: unit, store crash loop, engine, and end to end against the daemon.
-test: deps lint
+test: test-deps lint
 	$(CARGO) build --locked -p fourcastd
 	$(CARGO) test --locked --workspace --exclude fourcast-e2e
 	# End-to-end tests run one at a time: each runs the box live on this machine's cores.

@@ -268,3 +268,38 @@ pub fn media_playlist(text: &str) -> m3u8_rs::MediaPlaylist {
         other => panic!("not a media playlist: {other:?}\n{text}"),
     }
 }
+
+/// The virtual board's default config plus `outputs` (TOML with real secrets, which
+/// `Config::to_toml` would redact).
+pub fn config_with(outputs: &str) -> String {
+    format!("{}\n{outputs}", default_config(|_| {}))
+}
+
+/// A destination's entry in `/api/v1/status`.
+pub fn destination<'a>(status: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    status["destinations"]
+        .as_array()
+        .and_then(|a| a.iter().find(|d| d["name"] == name))
+        .unwrap_or_else(|| panic!("no destination {name} in {status}"))
+}
+
+impl Daemon {
+    /// Waits until every named destination is live.
+    pub fn wait_live(&mut self, names: &[&str], timeout: Duration) {
+        self.wait_until(&format!("{names:?} live"), timeout, |d| {
+            let s = d.status();
+            names.iter().all(|n| destination(&s, n)["state"] == "live")
+        });
+    }
+
+    /// Rewrites the config file and sends SIGHUP.
+    pub fn reload(&self, text: &str) {
+        let f = self.config_file.as_ref().expect("started with --config");
+        std::fs::write(f, text).expect("write config");
+        self.signal(libc::SIGHUP);
+    }
+
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        serde_json::from_slice(&self.get("/api/v1/events").body).expect("events are JSON")
+    }
+}

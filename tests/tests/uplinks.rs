@@ -7,26 +7,7 @@ use std::time::Duration;
 use fourcast_e2e::peers::{
     Capture, Nginx, Peer, ffmpeg_srt_listener, free_udp_port, srt_caller, srt_listener,
 };
-use fourcast_e2e::{Daemon, TempDir, default_config};
-
-/// The virtual board's default config plus `outputs` (TOML with real secrets).
-pub fn config_with(outputs: &str) -> String {
-    format!("{}\n{outputs}", default_config(|_| {}))
-}
-
-fn destination<'a>(status: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    status["destinations"]
-        .as_array()
-        .and_then(|a| a.iter().find(|d| d["name"] == name))
-        .unwrap_or_else(|| panic!("no destination {name} in {status}"))
-}
-
-fn wait_live(d: &mut Daemon, names: &[&str], timeout: Duration) {
-    d.wait_until(&format!("{names:?} live"), timeout, |d| {
-        let s = d.status();
-        names.iter().all(|n| destination(&s, n)["state"] == "live")
-    });
-}
+use fourcast_e2e::{Daemon, TempDir, config_with, destination};
 
 const RUNG_720: (u64, u64) = (1280, 720);
 const RUNG_480: (u64, u64) = (854, 480);
@@ -137,7 +118,7 @@ rung = "360p"
         srt_caller("127.0.0.1", ports[4], &cap("pull")),
         RUNG_360,
     ));
-    wait_live(&mut d, &["pull"], Duration::from_secs(20));
+    d.wait_live(&["pull"], Duration::from_secs(20));
     std::thread::sleep(Duration::from_secs(12));
 
     let status = d.status();

@@ -1,0 +1,120 @@
+//! Faults: the SRT receiver is killed and restarted three times during one run; a
+//! destination whose port is closed keeps retrying. Nothing else may notice.
+
+use std::time::{Duration, Instant};
+
+use fourcast_e2e::peers::{Capture, Nginx, free_udp_port, srt_listener};
+use fourcast_e2e::{Daemon, TempDir, config_with, destination};
+
+/// Upper bound of the box's retry delay after `failures` failures in a row (1 s doubling
+/// to 30 s, +20 % jitter; see `fourcast_engine::retry`), plus SRT's 3 s connect timeout,
+/// one GOP (a new connection starts on a keyframe; 2 s by default) and one supervisor tick.
+fn reconnect_bound(failures: u64) -> Duration {
+    let base = (1000u64 << failures.saturating_sub(1).min(5)).min(30_000);
+    Duration::from_millis(base * 12 / 10 + 3_000 + 2_000 + 500)
+}
+
+#[test]
+fn a_killed_srt_receiver_is_reconnected_each_time_and_nothing_else_notices() {
+    let tmp = TempDir::new("faults");
+    let nginx = Nginx::start(&tmp.0, &["live"]);
+    let srt_port = free_udp_port();
+    let closed_port = free_udp_port();
+    let capture = |round: usize| tmp.0.join(format!("origin-{round}.ts"));
+    let mut receiver = srt_listener(srt_port, "", &capture(0), None);
+    std::thread::sleep(Duration::from_millis(300));
+    let outputs = format!(
+        r#"
+[[outputs.srt]]
+name = "origin"
+mode = "caller"
+host = "127.0.0.1"
+port = {srt_port}
+latency_ms = 200
+rung = "480p"
+
+[[outputs.rtmp]]
+name = "platform"
+url = "rtmp://127.0.0.1:{rtmp}/live"
+key = "fault-test"
+rung = "360p"
+
+[[outputs.srt]]
+name = "nowhere"
+mode = "caller"
+host = "127.0.0.1"
+port = {closed_port}
+rung = "360p"
+"#,
+        rtmp = nginx.port
+    );
+    let mut d = Daemon::start(Some(&config_with(&outputs)));
+    d.wait_live(&["origin", "platform"], Duration::from_secs(40));
+    d.wait_until("the closed port to be retried", Duration::from_secs(20), |d| {
+        destination(&d.status(), "nowhere")["state"] == "retrying"
+    });
+    let start = d.status();
+    let segments = |s: &serde_json::Value| s["rungs"][0]["segments"].as_u64().unwrap();
+    let t_start = Instant::now();
+
+    let mut figures = Vec::new();
+    for round in 1..=3 {
+        std::thread::sleep(Duration::from_secs(4));
+        let before = destination(&d.status(), "origin")["reconnects"].as_u64().unwrap();
+        receiver.kill();
+        let killed = Instant::now();
+        d.wait_until("the box to notice the receiver is gone", Duration::from_secs(20), |d| {
+            destination(&d.status(), "origin")["state"] != "live"
+        });
+        let noticed = killed.elapsed();
+        receiver = srt_listener(srt_port, "", &capture(round), None);
+        let back = Instant::now();
+        d.wait_until("the box to reconnect", Duration::from_secs(60), |d| {
+            destination(&d.status(), "origin")["state"] == "live"
+        });
+        let took = back.elapsed();
+        let failures = destination(&d.status(), "origin")["reconnects"].as_u64().unwrap() - before;
+        let bound = reconnect_bound(failures);
+        eprintln!(
+            "round {round}: noticed the loss after {noticed:.1?}, reconnected {took:.1?} after the receiver came back ({failures} tries, bound {bound:.1?})"
+        );
+        assert!(took <= bound, "round {round}: reconnect took {took:?} > {bound:?}");
+        figures.push(took);
+    }
+    std::thread::sleep(Duration::from_secs(4));
+    let end = d.status();
+
+    // HLS and the RTMP destination never noticed.
+    let elapsed = t_start.elapsed().as_secs();
+    assert_eq!(end["ladder"]["dropped_frames"], 0, "{end}");
+    assert!(
+        segments(&end) - segments(&start) >= elapsed / 2 - 2,
+        "HLS advanced {} segments in {elapsed} s",
+        segments(&end) - segments(&start)
+    );
+    let playlist = d.get("/hls/720p/index.m3u8").text();
+    assert!(!playlist.contains("#EXT-X-DISCONTINUITY"), "{playlist}");
+    let platform = destination(&end, "platform");
+    assert_eq!(platform["state"], "live", "{platform}");
+    assert_eq!(platform["reconnects"], 0, "{platform}");
+    let nowhere = destination(&end, "nowhere");
+    assert_eq!(nowhere["state"], "retrying", "{nowhere}");
+    assert!(nowhere["reconnects"].as_u64().unwrap() >= 2, "{nowhere}");
+    assert!(nowhere["last_error"].as_str().is_some_and(|e| !e.is_empty()), "{nowhere}");
+
+    receiver.kill();
+    d.signal(libc::SIGTERM);
+    let _ = d.child.wait();
+    std::thread::sleep(Duration::from_millis(500));
+    // The RTMP recording is one unbroken file.
+    let files = nginx.recordings("live");
+    assert_eq!(files.len(), 1, "the RTMP stream was republished: {files:?}");
+    let rtmp = Capture::probe(&files[0]);
+    rtmp.assert_good("rtmp", 640, 360, 0.1);
+    assert!(rtmp.duration() >= elapsed as f64 - 2.0, "{:.1} s recorded", rtmp.duration());
+    // Every SRT connection started cleanly on a keyframe and ran without a gap.
+    for round in 0..=3 {
+        let c = Capture::probe(&capture(round));
+        c.assert_good(&format!("srt round {round}"), 854, 480, 0.1);
+    }
+}
