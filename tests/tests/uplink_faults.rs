@@ -50,9 +50,11 @@ rung = "360p"
     );
     let mut d = Daemon::start(Some(&config_with(&outputs)));
     d.wait_live(&["origin", "platform"], Duration::from_secs(40));
-    d.wait_until("the closed port to be retried", Duration::from_secs(20), |d| {
-        destination(&d.status(), "nowhere")["state"] == "retrying"
-    });
+    d.wait_until(
+        "the closed port to be retried",
+        Duration::from_secs(20),
+        |d| destination(&d.status(), "nowhere")["state"] == "retrying",
+    );
     let start = d.status();
     let segments = |s: &serde_json::Value| s["rungs"][0]["segments"].as_u64().unwrap();
     let t_start = Instant::now();
@@ -60,12 +62,16 @@ rung = "360p"
     let mut figures = Vec::new();
     for round in 1..=3 {
         std::thread::sleep(Duration::from_secs(4));
-        let before = destination(&d.status(), "origin")["reconnects"].as_u64().unwrap();
+        let before = destination(&d.status(), "origin")["reconnects"]
+            .as_u64()
+            .unwrap();
         receiver.kill();
         let killed = Instant::now();
-        d.wait_until("the box to notice the receiver is gone", Duration::from_secs(20), |d| {
-            destination(&d.status(), "origin")["state"] != "live"
-        });
+        d.wait_until(
+            "the box to notice the receiver is gone",
+            Duration::from_secs(20),
+            |d| destination(&d.status(), "origin")["state"] != "live",
+        );
         let noticed = killed.elapsed();
         receiver = srt_listener(srt_port, "", &capture(round), None);
         let back = Instant::now();
@@ -73,12 +79,18 @@ rung = "360p"
             destination(&d.status(), "origin")["state"] == "live"
         });
         let took = back.elapsed();
-        let failures = destination(&d.status(), "origin")["reconnects"].as_u64().unwrap() - before;
+        let failures = destination(&d.status(), "origin")["reconnects"]
+            .as_u64()
+            .unwrap()
+            - before;
         let bound = reconnect_bound(failures);
         eprintln!(
             "round {round}: noticed the loss after {noticed:.1?}, reconnected {took:.1?} after the receiver came back ({failures} tries, bound {bound:.1?})"
         );
-        assert!(took <= bound, "round {round}: reconnect took {took:?} > {bound:?}");
+        assert!(
+            took <= bound,
+            "round {round}: reconnect took {took:?} > {bound:?}"
+        );
         figures.push(took);
     }
     std::thread::sleep(Duration::from_secs(4));
@@ -100,7 +112,12 @@ rung = "360p"
     let nowhere = destination(&end, "nowhere");
     assert_eq!(nowhere["state"], "retrying", "{nowhere}");
     assert!(nowhere["reconnects"].as_u64().unwrap() >= 2, "{nowhere}");
-    assert!(nowhere["last_error"].as_str().is_some_and(|e| !e.is_empty()), "{nowhere}");
+    assert!(
+        nowhere["last_error"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty()),
+        "{nowhere}"
+    );
 
     receiver.kill();
     d.signal(libc::SIGTERM);
@@ -111,7 +128,11 @@ rung = "360p"
     assert_eq!(files.len(), 1, "the RTMP stream was republished: {files:?}");
     let rtmp = Capture::probe(&files[0]);
     rtmp.assert_good("rtmp", 640, 360, 0.1);
-    assert!(rtmp.duration() >= elapsed as f64 - 2.0, "{:.1} s recorded", rtmp.duration());
+    assert!(
+        rtmp.duration() >= elapsed as f64 - 2.0,
+        "{:.1} s recorded",
+        rtmp.duration()
+    );
     // Every SRT connection started cleanly on a keyframe and ran without a gap.
     for round in 0..=3 {
         let c = Capture::probe(&capture(round));
