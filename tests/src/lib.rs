@@ -63,20 +63,39 @@ impl Daemon {
     /// waits until it answers HTTP.
     pub fn start(config: Option<&str>) -> Daemon {
         let data = TempDir::new("box");
-        let port = free_port();
+        let config_file = config.map(|text| {
+            let f = data.0.join("fourcast.toml");
+            std::fs::write(&f, text).expect("write config");
+            f
+        });
+        Daemon::spawn(data, free_port(), config_file, true)
+    }
+
+    /// Starts the daemon again on the same data dir and port, from its stored config
+    /// (no --config), after the previous process has exited.
+    pub fn restart(mut old: Daemon) -> Daemon {
+        let _ = old.child.wait();
+        let data = std::mem::replace(&mut old.data, TempDir(PathBuf::new()));
+        let (port, config_file) = (old.port, old.config_file.take());
+        drop(old);
+        Daemon::spawn(data, port, config_file, false)
+    }
+
+    fn spawn(data: TempDir, port: u16, config_file: Option<PathBuf>, use_config: bool) -> Daemon {
         let mut cmd = Command::new(fourcastd());
         cmd.arg("run")
             .arg("--data-dir")
             .arg(data.0.join("data"))
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"));
-        let config_file = config.map(|text| {
-            let f = data.0.join("fourcast.toml");
-            std::fs::write(&f, text).expect("write config");
-            cmd.arg("--config").arg(&f);
-            f
-        });
-        let log = std::fs::File::create(data.0.join("daemon.log")).expect("log file");
+        if let (Some(f), true) = (&config_file, use_config) {
+            cmd.arg("--config").arg(f);
+        }
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(data.0.join("daemon.log"))
+            .expect("log file");
         cmd.stdout(Stdio::null()).stderr(log);
         let child = cmd.spawn().expect("fourcastd starts");
         let mut d = Daemon {
