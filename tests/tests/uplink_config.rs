@@ -48,26 +48,60 @@ rung = "360p"
 
     let rtmp_url = format!("rtmp://127.0.0.1:{}/live", nginx.port);
     let bad: Vec<(String, &str)> = vec![
-        (good.replace(&rtmp_url, "rtmp//127.0.0.1/live"), "outputs.rtmp[0].url"),
-        (good.replace(&rtmp_url, "ftp://127.0.0.1/live"), "outputs.rtmp[0].url"),
-        (good.replace("key_length = 32", "key_length = 20"), "outputs.srt[0].key_length"),
-        (good.replace("latency_ms = 200", "latency_ms = 0"), "outputs.srt[0].latency_ms"),
-        (good.replace("latency_ms = 200", "latency_ms = 10001"), "outputs.srt[0].latency_ms"),
-        (good.replace(PASSPHRASE, "short"), "outputs.srt[0].passphrase"),
-        (good.replace("rung = \"360p\"", "rung = \"4k\""), "outputs.rtmp[0].rung"),
+        (
+            good.replace(&rtmp_url, "rtmp//127.0.0.1/live"),
+            "outputs.rtmp[0].url",
+        ),
+        (
+            good.replace(&rtmp_url, "ftp://127.0.0.1/live"),
+            "outputs.rtmp[0].url",
+        ),
+        (
+            good.replace("key_length = 32", "key_length = 20"),
+            "outputs.srt[0].key_length",
+        ),
+        (
+            good.replace("latency_ms = 200", "latency_ms = 0"),
+            "outputs.srt[0].latency_ms",
+        ),
+        (
+            good.replace("latency_ms = 200", "latency_ms = 10001"),
+            "outputs.srt[0].latency_ms",
+        ),
+        (
+            good.replace(PASSPHRASE, "short"),
+            "outputs.srt[0].passphrase",
+        ),
+        (
+            good.replace("rung = \"360p\"", "rung = \"4k\""),
+            "outputs.rtmp[0].rung",
+        ),
     ];
     for (i, (text, path)) in bad.iter().enumerate() {
         d.reload(text);
-        d.wait_until(&format!("bad change {i} rejected at {path}"), Duration::from_secs(15), |d| {
-            d.events()
-                .iter()
-                .filter(|e| e["type"] == "config_rejected")
-                .nth(i)
-                .is_some_and(|e| e["errors"].as_array().unwrap().iter().any(|x| x["path"] == *path))
-        });
+        d.wait_until(
+            &format!("bad change {i} rejected at {path}"),
+            Duration::from_secs(15),
+            |d| {
+                d.events()
+                    .iter()
+                    .filter(|e| e["type"] == "config_rejected")
+                    .nth(i)
+                    .is_some_and(|e| {
+                        e["errors"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .any(|x| x["path"] == *path)
+                    })
+            },
+        );
     }
     let status = d.status();
-    assert_eq!(status["config_revision"], revision, "a bad change was stored");
+    assert_eq!(
+        status["config_revision"], revision,
+        "a bad change was stored"
+    );
     for name in ["origin", "platform"] {
         let dest = destination(&status, name);
         assert_eq!(dest["state"], "live", "{name}: {dest}");
@@ -75,7 +109,9 @@ rung = "360p"
     }
 
     // A good change to one destination restarts that one only; no encoder is touched.
-    let origin_bytes = destination(&status, "origin")["bytes_sent"].as_u64().unwrap();
+    let origin_bytes = destination(&status, "origin")["bytes_sent"]
+        .as_u64()
+        .unwrap();
     d.reload(&good.replace("rung = \"360p\"", "rung = \"480p\""));
     d.wait_until("platform moved to 480p", Duration::from_secs(30), |d| {
         let s = d.status();
@@ -83,10 +119,16 @@ rung = "360p"
         p["rung"] == "480p" && p["state"] == "live"
     });
     let after = d.status();
-    assert_eq!(after["ladder"]["builds"], 1, "the ladder was rebuilt: {after}");
+    assert_eq!(
+        after["ladder"]["builds"], 1,
+        "the ladder was rebuilt: {after}"
+    );
     let origin = destination(&after, "origin");
     assert_eq!(origin["reconnects"], 0, "{origin}");
-    assert!(origin["bytes_sent"].as_u64().unwrap() > origin_bytes, "{origin}");
+    assert!(
+        origin["bytes_sent"].as_u64().unwrap() > origin_bytes,
+        "{origin}"
+    );
 
     // Secrets: never in the log, the API or the metrics; sealed in the store.
     let config = d.get("/api/v1/config").text();
@@ -100,7 +142,10 @@ rung = "360p"
     ];
     for (what, text) in &surfaces {
         for secret in [KEY, PASSPHRASE] {
-            assert!(!text.contains(secret), "the secret {secret:?} shows in the {what}");
+            assert!(
+                !text.contains(secret),
+                "the secret {secret:?} shows in the {what}"
+            );
         }
     }
     let data = d.data.0.join("data");
@@ -111,7 +156,10 @@ rung = "360p"
             "{secret:?} is stored in plain text"
         );
     }
-    let mode = std::fs::metadata(data.join("device.key")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(data.join("device.key"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600, "device key mode {mode:o}");
     receiver.kill();
 

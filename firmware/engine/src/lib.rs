@@ -18,6 +18,7 @@ mod origin;
 pub mod plan;
 mod program;
 pub mod retry;
+pub mod stamp;
 mod stats;
 mod status;
 mod tap;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use fourcast_config::{Config, Input, InputKind};
 use gst::prelude::*;
+use gst_video::prelude::*;
 
 use crate::bridge::Bridge;
 use crate::file_input::FilePlayer;
@@ -66,6 +67,9 @@ impl Program {
         pipeline.add_many([&compositor, &video_filter, video_sink.upcast_ref()])?;
         pipeline.add_many([&audiomixer, &audio_filter, audio_sink.upcast_ref()])?;
         gst::Element::link_many([&compositor, &video_filter, video_sink.upcast_ref()])?;
+        if crate::stamp::enabled() {
+            stamp_frames(&video_filter);
+        }
         gst::Element::link_many([&audiomixer, &audio_filter, audio_sink.upcast_ref()])?;
 
         let tiles = layout::grid(config.inputs.len(), p.width, p.height);
@@ -297,4 +301,36 @@ pub fn leaky_queue(name: &str, buffers: u32) -> Result<gst::Element, EngineError
     q.set_property("max-size-time", 0u64);
     q.set_property_from_str("leaky", "downstream");
     Ok(q)
+}
+
+/// Paints the mix time into every program frame (see `stamp`).
+fn stamp_frames(filter: &gst::Element) {
+    let Some(pad) = filter.static_pad("src") else {
+        return;
+    };
+    pad.add_probe(gst::PadProbeType::BUFFER, |pad, info| {
+        let Some(caps) = pad.current_caps() else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let Ok(vinfo) = gst_video::VideoInfo::from_caps(&caps) else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let Some(buffer) = info.buffer_mut() else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        if let Ok(mut frame) =
+            gst_video::VideoFrameRef::from_buffer_ref_writable(buffer.make_mut(), &vinfo)
+        {
+            let stride = frame.plane_stride()[0] as usize;
+            let width = frame.width() as usize;
+            if let Ok(y) = frame.plane_data_mut(0) {
+                crate::stamp::paint(y, stride, width, ms);
+            }
+        }
+        gst::PadProbeReturn::Ok
+    });
 }

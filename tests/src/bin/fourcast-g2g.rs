@@ -1,0 +1,151 @@
+//! Glass-to-glass latency to an SRT receiver on loopback.
+//!
+//! Runs `fourcastd` with `FOURCAST_LATENCY_STAMP=1` (every program frame carries the
+//! wall-clock time it was mixed, painted as blocks in its corner) and an SRT caller
+//! destination to an `ffmpeg` SRT listener that decodes the stream and hands this program
+//! the top rows of every frame. Latency = the time a frame is decoded here − the time
+//! painted in it: mixing → encode → mux → SRT (its latency buffer included) → decode.
+//! Camera capture is not in it (there is no camera here).
+//!
+//! `fourcast-g2g [--fourcastd PATH] [--seconds N] [--rung NAME] [--srt-latency MS]`
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use fourcast_e2e::peers::free_udp_port;
+use fourcast_e2e::{TempDir, config_with, free_port, http_get};
+
+fn arg(name: &str, default: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| default.to_string())
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn main() {
+    let bin = arg("--fourcastd", "target/release/fourcastd");
+    let seconds: u64 = arg("--seconds", "20").parse().expect("--seconds N");
+    let rung = arg("--rung", "720p");
+    let srt_latency = arg("--srt-latency", "120");
+    let base = fourcast_config::default_for_board("virtual").expect("virtual board");
+    let program_width = base.program.width as usize;
+    let width = base
+        .rung(&rung)
+        .unwrap_or_else(|| panic!("no rung {rung}"))
+        .width as usize;
+    let tmp = TempDir::new("g2g");
+    let port = free_udp_port();
+    let http = free_port();
+
+    let rows = 32usize;
+    let mut rx = Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-threads", "1"])
+        .args([
+            "-fflags",
+            "nobuffer",
+            "-flags",
+            "low_delay",
+            "-analyzeduration",
+            "500000",
+        ])
+        .arg("-i")
+        .arg(format!(
+            "srt://127.0.0.1:{port}?mode=listener&latency={}",
+            srt_latency.parse::<u64>().unwrap_or(120) * 1000
+        ))
+        .args(["-an", "-vf", &format!("crop=iw:{rows}:0:0,format=gray")])
+        .args(["-f", "rawvideo", "pipe:1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("ffmpeg runs (apt-get install ffmpeg)");
+    std::thread::sleep(Duration::from_millis(300));
+
+    let config = config_with(&format!(
+        "[[outputs.srt]]\nname = \"g2g\"\nmode = \"caller\"\nhost = \"127.0.0.1\"\nport = {port}\nlatency_ms = {srt_latency}\nrung = \"{rung}\"\n"
+    ));
+    let config_file = tmp.0.join("fourcast.toml");
+    std::fs::write(&config_file, config).expect("config");
+    let mut daemon = Command::new(&bin)
+        .arg("run")
+        .arg("--config")
+        .arg(&config_file)
+        .arg("--data-dir")
+        .arg(tmp.0.join("data"))
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{http}"))
+        .env("FOURCAST_LATENCY_STAMP", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{bin}: {e} (build it: cargo build --release -p fourcastd)"));
+
+    // Frames are read on their own thread, so a stream that never comes cannot hang this.
+    let mut out = rx.stdout.take().expect("ffmpeg stdout");
+    let (tx, frames) = std::sync::mpsc::sync_channel::<(u64, Vec<u8>)>(64);
+    std::thread::spawn(move || {
+        loop {
+            let mut frame = vec![0u8; width * rows];
+            if out.read_exact(&mut frame).is_err() || tx.send((now_ms(), frame)).is_err() {
+                return;
+            }
+        }
+    });
+    let scale = width as f64 / program_width as f64;
+    let start = Instant::now();
+    let warmup = Duration::from_secs(5);
+    let mut samples = Vec::new();
+    let mut unread = 0;
+    while start.elapsed() < warmup + Duration::from_secs(seconds) {
+        let Ok((arrived, frame)) = frames.recv_timeout(Duration::from_secs(30)) else {
+            eprintln!("no frames for 30 s: is {bin} built and does ffmpeg receive?");
+            break;
+        };
+        match fourcast_engine::stamp::read(&frame, width, scale) {
+            Some(ms) if start.elapsed() > warmup => samples.push(arrived.saturating_sub(ms)),
+            Some(_) => {}
+            None => unread += 1,
+        }
+    }
+    let _ = http_get(http, "/api/v1/status");
+    let _ = daemon.kill();
+    let _ = rx.kill();
+    let _ = daemon.wait();
+    let _ = rx.wait();
+
+    assert!(
+        !samples.is_empty(),
+        "no stamped frames arrived ({unread} unreadable)"
+    );
+    samples.sort_unstable();
+    let pct = |p: f64| samples[((samples.len() - 1) as f64 * p).round() as usize];
+    println!(
+        "glass-to-glass ({rung}, SRT latency {srt_latency} ms, loopback): frames {} | min {} ms | median {} ms | p95 {} ms | max {} ms | unreadable {unread}",
+        samples.len(),
+        samples[0],
+        pct(0.5),
+        pct(0.95),
+        samples[samples.len() - 1]
+    );
+    let json = format!(
+        "{{\"rung\":\"{rung}\",\"srt_latency_ms\":{srt_latency},\"frames\":{},\"min_ms\":{},\"median_ms\":{},\"p95_ms\":{},\"max_ms\":{}}}\n",
+        samples.len(),
+        samples[0],
+        pct(0.5),
+        pct(0.95),
+        samples[samples.len() - 1]
+    );
+    let dir = std::path::Path::new("target/bench");
+    if std::fs::create_dir_all(dir).is_ok() {
+        let _ = std::fs::write(dir.join("g2g.json"), json);
+    }
+}
