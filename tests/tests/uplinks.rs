@@ -106,8 +106,7 @@ rung = "360p"
         p4 = ports[4],
     );
     let mut d = Daemon::start(Some(&config_with(&outputs)));
-    wait_live(
-        &mut d,
+    d.wait_live(
         &["plain", "aes128", "aes256", "ffmpeg"],
         Duration::from_secs(40),
     );
@@ -171,11 +170,7 @@ rung = "360p"
         port = nginx.port
     );
     let mut d = Daemon::start(Some(&config_with(&outputs)));
-    wait_live(
-        &mut d,
-        &["platform-a", "platform-b"],
-        Duration::from_secs(40),
-    );
+    d.wait_live(&["platform-a", "platform-b"], Duration::from_secs(40));
     std::thread::sleep(Duration::from_secs(12));
     d.signal(libc::SIGTERM);
     let _ = d.child.wait();
