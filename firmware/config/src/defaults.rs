@@ -64,6 +64,7 @@ fn from_profile(p: &Profile) -> Config {
                 .collect(),
         },
         outputs: Outputs::default(),
+        recording: Default::default(),
         http: Http::default(),
         storage: Storage::default(),
     }

@@ -43,6 +43,8 @@ pub struct Config {
     pub http: Http,
     #[serde(default)]
     pub storage: Storage,
+    #[serde(default)]
+    pub recording: Recording,
 }
 
 /// The mixed program every rung is scaled from.
@@ -272,7 +274,59 @@ impl Default for Storage {
     }
 }
 
+/// Local recording of the program (the top rung, encoded once).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Recording {
+    /// Start recording when the box starts.
+    pub auto_start: bool,
+    /// Where files go; default `<data_dir>/recordings`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// A USB drive's mount point: used instead of `path` whenever something is mounted there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usb_path: Option<PathBuf>,
+    /// A new file every this many seconds (10–86400).
+    pub split_seconds: u32,
+    /// …or when a file reaches this many MiB (1–1000000), whichever comes first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub split_mb: Option<u32>,
+    /// Recording stops (or, with `delete_oldest`, old files go) before free space falls
+    /// below this many MiB.
+    pub free_space_floor_mb: u32,
+    /// Delete the oldest finished recordings to stay above the floor.
+    pub delete_oldest: bool,
+}
+
+impl Default for Recording {
+    fn default() -> Self {
+        Self {
+            auto_start: false,
+            path: None,
+            usb_path: None,
+            split_seconds: 600,
+            split_mb: None,
+            free_space_floor_mb: 512,
+            delete_oldest: false,
+        }
+    }
+}
+
 impl Config {
+    /// Where recordings go right now: the USB drive when one is mounted at `usb_path`,
+    /// else `path`, else `<data_dir>/recordings`.
+    pub fn recording_dir(&self) -> PathBuf {
+        if let Some(usb) = &self.recording.usb_path
+            && is_mount_point(usb)
+        {
+            return usb.clone();
+        }
+        self.recording
+            .path
+            .clone()
+            .unwrap_or_else(|| self.storage.data_dir.join("recordings"))
+    }
+
     /// Parses and validates a TOML document; every error names its field path.
     pub fn from_toml(text: &str) -> Result<Config, ConfigErrors> {
         let config = Config::parse(text)?;
@@ -353,3 +407,12 @@ mod tests;
 
 #[cfg(test)]
 mod uplink_tests;
+
+/// True if `p` is a mount point (its device differs from its parent's).
+fn is_mount_point(p: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let (Ok(me), Some(parent)) = (std::fs::metadata(p), p.parent()) else {
+        return false;
+    };
+    std::fs::metadata(parent).is_ok_and(|up| up.dev() != me.dev())
+}

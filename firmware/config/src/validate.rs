@@ -32,7 +32,40 @@ pub(crate) fn check(c: &Config) -> Vec<FieldError> {
     outputs(c, &mut errs);
     http(c, &mut errs);
     storage(c, &mut errs);
+    recording(c, &mut errs);
     errs
+}
+
+fn recording(c: &Config, errs: &mut Vec<FieldError>) {
+    let r = &c.recording;
+    in_range(
+        errs,
+        "recording.split_seconds",
+        r.split_seconds,
+        &(10..=86_400),
+        " s",
+    );
+    if let Some(mb) = r.split_mb {
+        in_range(errs, "recording.split_mb", mb, &(1..=1_000_000), " MiB");
+    }
+    in_range(
+        errs,
+        "recording.free_space_floor_mb",
+        r.free_space_floor_mb,
+        &(1..=1_000_000),
+        " MiB",
+    );
+    for (field, p) in [("path", &r.path), ("usb_path", &r.usb_path)] {
+        if let Some(p) = p
+            && !p.is_absolute()
+        {
+            err(
+                errs,
+                format!("recording.{field}"),
+                format!("{}: must be an absolute path", p.display()),
+            );
+        }
+    }
 }
 
 fn err(errs: &mut Vec<FieldError>, path: impl Into<String>, message: impl Into<String>) {

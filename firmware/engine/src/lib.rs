@@ -17,11 +17,13 @@ pub mod layout;
 mod origin;
 pub mod plan;
 mod program;
+pub mod recorder;
 pub mod retry;
 pub mod stamp;
 mod stats;
 mod status;
 mod tap;
+pub mod ts_scan;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -95,6 +97,27 @@ pub enum EngineEvent {
         message: String,
         retry_in_ms: u64,
     },
+    /// The recorder started a file.
+    RecordingFileOpened {
+        path: String,
+    },
+    /// The recorder finished a file (split, stop, or the end of a failed recording).
+    RecordingFileClosed {
+        path: String,
+        bytes: u64,
+    },
+    /// Recording ended: by command, or to keep free space above the floor.
+    RecordingStopped {
+        reason: String,
+    },
+    /// Recording ended because writing failed (disk full or gone); the program goes on.
+    RecordingFailed {
+        message: String,
+    },
+    /// An old recording was deleted to keep free space above the floor.
+    RecordingDeleted {
+        path: String,
+    },
     /// An adaptive uplink's encoder was given a new bitrate.
     UplinkBitrate {
         destination: String,
@@ -127,6 +150,9 @@ pub enum EngineError {
     /// Building a pipeline failed.
     #[error("building the pipeline: {0}")]
     Build(#[from] glib::BoolError),
+    /// Recording could not start (the message names the target and why).
+    #[error("recording: {0}")]
+    Recording(String),
     /// An uplink's link did not open.
     #[error("{0}")]
     Uplink(String),
@@ -161,6 +187,7 @@ pub struct Engine {
     program: Option<Program>,
     ladder: Option<Ladder>,
     destinations: Vec<Destination>,
+    recorder: Option<recorder::Recorder>,
     origin: Arc<HlsOrigin>,
     shared: Arc<Shared>,
     events: EventSink,
@@ -197,6 +224,7 @@ impl Engine {
             program: None,
             ladder: None,
             destinations: Vec::new(),
+            recorder: None,
             origin,
             shared,
             events,
@@ -417,8 +445,53 @@ impl Engine {
             .collect();
     }
 
+    /// Starts recording the top rung to `config.recording_dir()`.
+    pub fn start_recording(&mut self, config: &Config) -> Result<(), EngineError> {
+        if self.recorder.as_ref().is_some_and(|r| r.running()) {
+            return Err(EngineError::Recording("already recording".into()));
+        }
+        let top = config
+            .ladder
+            .rungs
+            .iter()
+            .max_by_key(|r| r.width * r.height)
+            .ok_or(EngineError::Recording("the ladder has no rung".into()))?;
+        let r = &config.recording;
+        let spec = recorder::RecorderSpec {
+            dir: config.recording_dir(),
+            rung: top.name.clone(),
+            split_seconds: r.split_seconds,
+            split_mb: r.split_mb,
+            floor_bytes: u64::from(r.free_space_floor_mb) << 20,
+            delete_oldest: r.delete_oldest,
+        };
+        self.recorder = Some(recorder::Recorder::start(
+            spec,
+            self.shared.taps.clone(),
+            self.events.clone(),
+        )?);
+        Ok(())
+    }
+
+    /// Stops recording, closing the current file; false if it was not recording.
+    pub fn stop_recording(&mut self) -> bool {
+        match self.recorder.take() {
+            Some(r) => {
+                let was = r.running();
+                r.stop();
+                was
+            }
+            None => false,
+        }
+    }
+
+    pub fn recording_status(&self) -> Option<recorder::RecorderStatus> {
+        self.recorder.as_ref().map(|r| r.status())
+    }
+
     /// Stops everything; the last segments are closed and every playlist gets ENDLIST.
     pub fn shutdown(&mut self) {
+        self.stop_recording();
         for d in self.destinations.drain(..) {
             d.stop();
         }

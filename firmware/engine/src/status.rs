@@ -11,6 +11,8 @@ pub struct EngineStatus {
     pub ladder: LadderStatus,
     pub rungs: Vec<RungStatus>,
     pub destinations: Vec<crate::destination::DestinationStatus>,
+    /// The recorder, while one has run since the box started.
+    pub recording: Option<crate::recorder::RecorderStatus>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -111,5 +113,6 @@ pub(crate) fn collect(e: &Engine) -> EngineStatus {
             })
             .collect(),
         destinations: e.destinations.iter().map(|d| d.status()).collect(),
+        recording: e.recording_status(),
     }
 }

@@ -60,6 +60,11 @@ impl Outlet {
         }
     }
 
+    /// Ends both streams (the pipeline then drains and finishes its file).
+    pub fn end_of_stream(&self) -> bool {
+        self.video.end_of_stream().is_ok() && self.audio.end_of_stream().is_ok()
+    }
+
     /// Start again at the next keyframe (a new peer joined).
     pub fn resume(&self) {
         self.lock().need_keyframe = true;

@@ -57,6 +57,16 @@ impl Overrides {
     }
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum RecordingError {
+    #[error("no recording {0}")]
+    NotFound(u64),
+    #[error("{0} is being written: stop recording first")]
+    InUse(String),
+    #[error("{0}")]
+    Store(String),
+}
+
 /// Why a change was not made.
 #[derive(Debug, thiserror::Error)]
 pub enum ChangeError {
@@ -111,6 +121,14 @@ impl Controller {
         let mut engine = Engine::new(&hls_dir, engine_events)?;
         let revision = store_if_changed(&store, &vault, &config, source)?;
         engine.apply(&config)?;
+        for note in crate::recordings::recover(&store, &config.recording_dir())? {
+            tracing::warn!("recordings: {note}");
+        }
+        if config.recording.auto_start
+            && let Err(e) = engine.start_recording(&config)
+        {
+            tracing::error!("auto-record did not start: {e}");
+        }
         Ok(Controller {
             inner: Arc::new(Mutex::new(Inner {
                 config,
@@ -147,6 +165,84 @@ impl Controller {
                 Err(broadcast::error::RecvError::Closed) => return,
             }
         }
+    }
+
+    /// Keeps the recordings index in step with the recorder; runs until the controller is
+    /// dropped.
+    pub async fn index_recordings(self) {
+        let mut rx = self.subscribe();
+        loop {
+            let event = match rx.recv().await {
+                Ok(Event::Engine(e)) => e,
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return,
+            };
+            let c = self.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                let inner = lock(&c.inner);
+                let result = match &event {
+                    EngineEvent::RecordingFileOpened { path } => {
+                        crate::recordings::opened(&inner.store, path).map(|_| ())
+                    }
+                    EngineEvent::RecordingFileClosed { path, .. } => {
+                        crate::recordings::closed(&inner.store, path)
+                    }
+                    EngineEvent::RecordingDeleted { path } => {
+                        crate::recordings::forget(&inner.store, path)
+                    }
+                    _ => Ok(()),
+                };
+                if let Err(e) = result {
+                    tracing::error!("recordings index: {e}");
+                }
+            })
+            .await;
+        }
+    }
+
+    /// Starts recording (the target is checked first); the error says what is wrong.
+    pub fn start_recording(&self) -> Result<(), String> {
+        let mut inner = lock(&self.inner);
+        let config = inner.config.clone();
+        if let Err(e) = crate::recordings::recover(&inner.store, &config.recording_dir()) {
+            tracing::warn!("recordings index: {e}");
+        }
+        inner
+            .engine
+            .start_recording(&config)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Stops recording; false if it was not recording.
+    pub fn stop_recording(&self) -> bool {
+        lock(&self.inner).engine.stop_recording()
+    }
+
+    pub fn recordings(&self) -> Vec<crate::recordings::Entry> {
+        crate::recordings::list(&lock(&self.inner).store).unwrap_or_default()
+    }
+
+    /// Deletes a finished recording (file and entry).
+    pub fn delete_recording(&self, id: u64) -> Result<(), RecordingError> {
+        let inner = lock(&self.inner);
+        let entry = crate::recordings::list(&inner.store)
+            .map_err(|e| RecordingError::Store(e.to_string()))?
+            .into_iter()
+            .find(|e| e.id == id)
+            .ok_or(RecordingError::NotFound(id))?;
+        if entry.state == "recording" {
+            return Err(RecordingError::InUse(entry.file));
+        }
+        match std::fs::remove_file(&entry.file) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(RecordingError::Store(format!("{}: {e}", entry.file))),
+        }
+        inner
+            .store
+            .recording_delete(id)
+            .map_err(|e| RecordingError::Store(e.to_string()))?;
+        Ok(())
     }
 
     pub fn recent_events(&self) -> Vec<Event> {

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod api;
 mod controller;
 mod metrics;
+mod recordings;
 mod run;
 mod secrets;
 

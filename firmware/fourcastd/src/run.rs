@@ -80,6 +80,7 @@ async fn serve(opts: Options) -> anyhow::Result<()> {
     .context("controller start")??;
 
     tokio::spawn(controller.clone().keep_recent_events());
+    tokio::spawn(controller.clone().index_recordings());
     print_urls(bound);
     let app = crate::api::router(controller.clone());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 const REVISIONS: TableDefinition<u64, &str> = TableDefinition::new("config_revisions");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+const RECORDINGS: TableDefinition<u64, &str> = TableDefinition::new("recordings");
 const CURRENT: &str = "current_revision";
 const CACHE_BYTES: usize = 1 << 20;
 
@@ -93,6 +94,45 @@ impl Store {
                 source,
             })?;
         Ok(Store { db })
+    }
+
+    /// Stores a recording's index entry (JSON) under `id`, or under a new id if `None`.
+    pub fn recording_put(&self, id: Option<u64>, json: &str) -> Result<u64, StoreError> {
+        let tx = self.db.begin_write()?;
+        let id = {
+            let mut t = tx.open_table(RECORDINGS)?;
+            let id = match id {
+                Some(id) => id,
+                None => t.last()?.map(|(k, _)| k.value() + 1).unwrap_or(1),
+            };
+            t.insert(id, json)?;
+            id
+        };
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// Every recording's index entry, oldest first.
+    pub fn recordings(&self) -> Result<Vec<(u64, String)>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let t = match tx.open_table(RECORDINGS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut out = Vec::new();
+        for row in t.iter()? {
+            let (k, v) = row?;
+            out.push((k.value(), v.value().to_string()));
+        }
+        Ok(out)
+    }
+
+    pub fn recording_delete(&self, id: u64) -> Result<bool, StoreError> {
+        let tx = self.db.begin_write()?;
+        let removed = tx.open_table(RECORDINGS)?.remove(id)?.is_some();
+        tx.commit()?;
+        Ok(removed)
     }
 
     /// Stores `text` as a new revision and makes it current, atomically.

@@ -1,0 +1,204 @@
+//! The index of recordings in the store, kept true to the disk: entries are made when the
+//! recorder opens a file and completed when it closes one; at start-up (after a power cut)
+//! files still marked `recording` are measured, cut to their last whole packet and marked
+//! `recovered`, and files the index does not know are added.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use fourcast_engine::ts_scan;
+use fourcast_store::{Store, StoreError};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Entry {
+    pub id: u64,
+    pub file: String,
+    /// When the file was opened, ms since the Unix epoch.
+    pub start_ms: u64,
+    pub duration_s: f64,
+    pub bytes: u64,
+    pub codecs: String,
+    /// `recording`, `complete`, or `recovered` (found after a crash, measured and repaired).
+    pub state: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    file: String,
+    start_ms: u64,
+    duration_s: f64,
+    bytes: u64,
+    codecs: String,
+    state: String,
+}
+
+const CODECS: &str = "h264,aac";
+/// How much of each end of a file is read to find its first and last timestamps.
+const ENDS: u64 = 2 << 20;
+
+pub fn list(store: &Store) -> Result<Vec<Entry>, StoreError> {
+    Ok(store
+        .recordings()?
+        .into_iter()
+        .filter_map(|(id, json)| {
+            let s: Stored = serde_json::from_str(&json).ok()?;
+            Some(Entry {
+                id,
+                file: s.file,
+                start_ms: s.start_ms,
+                duration_s: s.duration_s,
+                bytes: s.bytes,
+                codecs: s.codecs,
+                state: s.state,
+            })
+        })
+        .collect())
+}
+
+fn put(store: &Store, e: &Entry) -> Result<u64, StoreError> {
+    let json = serde_json::to_string(&Stored {
+        file: e.file.clone(),
+        start_ms: e.start_ms,
+        duration_s: e.duration_s,
+        bytes: e.bytes,
+        codecs: e.codecs.clone(),
+        state: e.state.clone(),
+    })
+    .expect("an entry always serialises");
+    store.recording_put((e.id != 0).then_some(e.id), &json)
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// The duration of an MPEG-TS file and its whole-packet length, from its two ends.
+pub fn measure(path: &Path) -> std::io::Result<ts_scan::TsSummary> {
+    let mut f = std::fs::File::open(path)?;
+    let len = f.metadata()?.len();
+    let mut head = vec![0; len.min(ENDS) as usize];
+    f.read_exact(&mut head)?;
+    let tail_at = len.saturating_sub(ENDS) / 188 * 188;
+    f.seek(SeekFrom::Start(tail_at))?;
+    let mut tail = Vec::new();
+    f.read_to_end(&mut tail)?;
+    // Both ends in one buffer: first PTS from the head, last from the tail.
+    let mut both = head;
+    if tail_at > 0 {
+        both.truncate(both.len() / 188 * 188);
+        both.extend_from_slice(&tail);
+    }
+    let s = ts_scan::scan(&both);
+    Ok(ts_scan::TsSummary {
+        duration_s: s.duration_s,
+        // Whole packets from the start: anything after the last is a torn write.
+        whole_len: len / 188 * 188,
+        video_packets: s.video_packets,
+    })
+}
+
+pub fn opened(store: &Store, file: &str) -> Result<u64, StoreError> {
+    put(
+        store,
+        &Entry {
+            id: 0,
+            file: file.to_string(),
+            start_ms: now_ms(),
+            duration_s: 0.0,
+            bytes: 0,
+            codecs: CODECS.into(),
+            state: "recording".into(),
+        },
+    )
+}
+
+pub fn closed(store: &Store, file: &str) -> Result<(), StoreError> {
+    let Some(mut e) = list(store)?.into_iter().find(|e| e.file == file) else {
+        return Ok(());
+    };
+    if let Ok(s) = measure(Path::new(file)) {
+        e.duration_s = s.duration_s;
+    }
+    e.bytes = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+    e.state = "complete".into();
+    put(store, &e).map(|_| ())
+}
+
+/// Brings the index in line with `dir` after a start or a crash; returns what it did.
+pub fn recover(store: &Store, dir: &Path) -> Result<Vec<String>, StoreError> {
+    let mut notes = Vec::new();
+    let entries = list(store)?;
+    for mut e in entries.clone() {
+        let path = PathBuf::from(&e.file);
+        if !path.exists() {
+            store.recording_delete(e.id)?;
+            notes.push(format!(
+                "{}: gone from disk, removed from the index",
+                e.file
+            ));
+            continue;
+        }
+        if e.state == "recording" {
+            repair(&path, &mut e);
+            put(store, &e)?;
+            notes.push(format!("{}: recovered, {:.1} s", e.file, e.duration_s));
+        }
+    }
+    let known: Vec<String> = entries.iter().map(|e| e.file.clone()).collect();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        let mut found: Vec<PathBuf> = rd
+            .filter_map(|d| d.ok().map(|d| d.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "ts"))
+            .filter(|p| !known.contains(&p.display().to_string()))
+            .collect();
+        found.sort();
+        for path in found {
+            let start_ms = std::fs::metadata(&path)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0);
+            let mut e = Entry {
+                id: 0,
+                file: path.display().to_string(),
+                start_ms,
+                duration_s: 0.0,
+                bytes: 0,
+                codecs: CODECS.into(),
+                state: "recovered".into(),
+            };
+            repair(&path, &mut e);
+            put(store, &e)?;
+            notes.push(format!("{}: found on disk, indexed", e.file));
+        }
+    }
+    Ok(notes)
+}
+
+/// Measures a file cut short and trims a torn last packet.
+fn repair(path: &Path, e: &mut Entry) {
+    if let Ok(s) = measure(path) {
+        e.duration_s = s.duration_s;
+        if let Ok(f) = std::fs::OpenOptions::new().write(true).open(path)
+            && f.metadata().is_ok_and(|m| m.len() > s.whole_len)
+        {
+            let _ = f.set_len(s.whole_len);
+        }
+    }
+    e.bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    e.state = "recovered".into();
+}
+
+/// Drops the entry of a file the recorder deleted to keep free space.
+pub fn forget(store: &Store, file: &str) -> Result<(), StoreError> {
+    if let Some(e) = list(store)?.into_iter().find(|e| e.file == file) {
+        store.recording_delete(e.id)?;
+    }
+    Ok(())
+}
