@@ -184,14 +184,12 @@ async fn recordings_list(State(c): State<Controller>) -> Response {
     }
 }
 
-fn parse_id(id: &str) -> Result<u64, Response> {
-    id.parse().map_err(|_| {
-        error(
-            StatusCode::BAD_REQUEST,
-            "id",
-            format!("\"{id}\" is not a recording id"),
-        )
-    })
+fn bad_id(id: &str) -> Response {
+    error(
+        StatusCode::BAD_REQUEST,
+        "id",
+        format!("\"{id}\" is not a recording id"),
+    )
 }
 
 async fn recording_delete(State(c): State<Controller>, UrlPath(id): UrlPath<String>) -> Response {
