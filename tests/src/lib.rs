@@ -204,11 +204,25 @@ impl Response {
 /// A minimal HTTP/1.1 GET on loopback (Connection: close), so the tests depend on no
 /// HTTP client of the daemon's own stack.
 pub fn http_get(port: u16, path: &str) -> std::io::Result<Response> {
+    http_request(port, "GET", path, &[])
+}
+
+/// Any method, with extra headers, no body.
+pub fn http_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> std::io::Result<Response> {
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n{extra}Connection: close\r\n\r\n"
     )?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw)?;
@@ -316,6 +330,15 @@ impl Daemon {
         let f = self.config_file.as_ref().expect("started with --config");
         std::fs::write(f, text).expect("write config");
         self.signal(libc::SIGHUP);
+    }
+
+    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Response {
+        http_request(self.port, method, path, headers)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}\n{}", self.log()))
+    }
+
+    pub fn json(&self, path: &str) -> serde_json::Value {
+        serde_json::from_slice(&self.get(path).body).expect("JSON")
     }
 
     pub fn events(&self) -> Vec<serde_json::Value> {

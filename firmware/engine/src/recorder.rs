@@ -3,14 +3,19 @@
 //!
 //! ```text
 //! tap ─▶ appsrc(H.264) ─ h264parse ─┐
-//! tap ─▶ appsrc(AAC) ─ aacparse ────┴─ splitmuxsink(mpegtsmux) ─▶ 20261121-173045.ts …
+//! tap ─▶ appsrc(AAC) ─ aacparse ────┴─ mpegtsmux ─ appsink ─▶ FileWriter ─▶ 20261121-173045.ts …
 //! ```
 //! MPEG-TS is written front to back with no index to finish, so a power cut leaves a file
-//! that plays up to its last whole packet. The recorder is its own pipeline fed through a
+//! that plays up to its last whole packet. The writer puts every muxed buffer straight into
+//! the file (the kernel has it the moment `write` returns, so `kill -9` loses only what is
+//! still in the pipeline) and starts a new file on a keyframe once the split time or size
+//! is reached, opening it with the latest PAT and PMT so it plays on its own.
+//! (`splitmuxsink` is not used: it holds a whole GOP before writing, up to 2 s lost.) The recorder is its own pipeline fed through a
 //! bounded outlet: a full or pulled disk stops the recorder with an event, never the
 //! program, HLS or the uplinks. A thread watches free space and keeps it above the floor,
 //! deleting the oldest finished file or stopping before the disk fills.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -96,7 +101,8 @@ impl Recorder {
                 spec.floor_bytes >> 20
             )));
         }
-        let (pipeline, outlet, sink) = build(&spec)?;
+        let writer = Arc::new(Mutex::new(FileWriter::new(&spec, events.clone())));
+        let (pipeline, outlet) = build(&spec, writer.clone())?;
         let shared = Arc::new(Mutex::new(RecorderStatus {
             state: "recording",
             dir: spec.dir.display().to_string(),
@@ -112,7 +118,7 @@ impl Recorder {
             spec,
             pipeline,
             outlet,
-            sink,
+            writer,
             taps,
             events,
             shared: shared.clone(),
@@ -157,7 +163,10 @@ impl Drop for Recorder {
     }
 }
 
-fn build(spec: &RecorderSpec) -> Result<(gst::Pipeline, Arc<Outlet>, gst::Element), EngineError> {
+fn build(
+    spec: &RecorderSpec,
+    writer: Arc<Mutex<FileWriter>>,
+) -> Result<(gst::Pipeline, Arc<Outlet>), EngineError> {
     let pipeline = gst::Pipeline::with_name("recorder");
     let appsrc = |name: &str| {
         gst_app::AppSrc::builder()
@@ -170,68 +179,192 @@ fn build(spec: &RecorderSpec) -> Result<(gst::Pipeline, Arc<Outlet>, gst::Elemen
     };
     let (video, audio) = (appsrc("rec-video"), appsrc("rec-audio"));
     let vparse = make("h264parse", "rec-video-parse")?;
+    vparse.set_property("config-interval", -1i32);
     let aparse = make("aacparse", "rec-audio-parse")?;
-    let sink = make("splitmuxsink", "rec")?;
-    sink.set_property("muxer-factory", "mpegtsmux");
-    sink.set_property(
-        "max-size-time",
-        u64::from(spec.split_seconds) * 1_000_000_000,
-    );
-    if let Some(mb) = spec.split_mb {
-        sink.set_property("max-size-bytes", u64::from(mb) << 20);
-    }
-    sink.set_property("async-finalize", false);
-    sink.set_property("send-keyframe-requests", false);
-    let dir = spec.dir.clone();
-    sink.connect("format-location", false, move |_| {
-        let stamp = file_stamp(SystemTime::now());
-        let mut path = dir.join(format!("{stamp}.ts"));
-        let mut n = 1;
-        while path.exists() {
-            path = dir.join(format!("{stamp}-{n}.ts"));
-            n += 1;
-        }
-        Some(path.to_string_lossy().to_value())
-    });
+    let mux = make("mpegtsmux", "rec-mux")?;
+    // One output buffer per muxed frame, flagged like the frame: a split on a keyframe
+    // buffer starts the file exactly at that frame's first packet.
+    mux.set_property("alignment", 0i32);
+    let sink = gst_app::AppSink::builder()
+        .name("rec-out")
+        .sync(false)
+        .async_(false)
+        .callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |sink| {
+                    if let Ok(sample) = sink.pull_sample()
+                        && let Some(buffer) = sample.buffer()
+                    {
+                        crate::lock(&writer).write(buffer);
+                    }
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .build(),
+        )
+        .build();
     pipeline.add_many([
         video.upcast_ref::<gst::Element>(),
         audio.upcast_ref(),
         &vparse,
         &aparse,
-        &sink,
+        &mux,
+        sink.upcast_ref(),
     ])?;
     video.link(&vparse)?;
     audio.link(&aparse)?;
-    let vpad = sink
-        .request_pad_simple("video")
-        .ok_or(EngineError::Link("recorder video"))?;
-    vparse
-        .static_pad("src")
-        .ok_or(EngineError::Link("recorder video"))?
-        .link(&vpad)
-        .map_err(|_| EngineError::Link("recorder video"))?;
-    let apad = sink
-        .request_pad_simple("audio_%u")
-        .ok_or(EngineError::Link("recorder audio"))?;
-    aparse
-        .static_pad("src")
-        .ok_or(EngineError::Link("recorder audio"))?
-        .link(&apad)
-        .map_err(|_| EngineError::Link("recorder audio"))?;
+    vparse.link(&mux)?;
+    aparse.link(&mux)?;
+    mux.link(&sink)?;
     let outlet = Arc::new(Outlet::new(
         "(recorder)",
         Feed::Rung(spec.rung.clone()),
         video,
         audio,
     ));
-    Ok((pipeline, outlet, sink))
+    Ok((pipeline, outlet))
+}
+
+const TS_PACKET: usize = 188;
+/// `mpegtsmux`'s PMT PID.
+const PMT_PID: u16 = 0x20;
+
+/// Writes the muxed stream into files, splitting on keyframes.
+pub(crate) struct FileWriter {
+    dir: PathBuf,
+    split_ns: u64,
+    split_bytes: Option<u64>,
+    current: Option<OpenFile>,
+    pat: Option<Vec<u8>>,
+    pmt: Option<Vec<u8>>,
+    /// The first write error; the recorder stops on it.
+    error: Option<String>,
+    events: EventSink,
+}
+
+struct OpenFile {
+    file: std::fs::File,
+    path: PathBuf,
+    first_pts: Option<u64>,
+    opened: Instant,
+    bytes: u64,
+}
+
+impl FileWriter {
+    fn new(spec: &RecorderSpec, events: EventSink) -> Self {
+        Self {
+            dir: spec.dir.clone(),
+            split_ns: u64::from(spec.split_seconds) * 1_000_000_000,
+            split_bytes: spec.split_mb.map(|mb| u64::from(mb) << 20),
+            current: None,
+            pat: None,
+            pmt: None,
+            error: None,
+            events,
+        }
+    }
+
+    fn write(&mut self, buffer: &gst::BufferRef) {
+        if self.error.is_some() {
+            return;
+        }
+        let Ok(map) = buffer.map_readable() else {
+            return;
+        };
+        let data = map.as_slice();
+        self.learn_tables(data);
+        let keyframe = !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT);
+        let pts = buffer.pts().map(|t| t.nseconds());
+        let due = self.current.as_ref().is_none_or(|f| {
+            let long = match (f.first_pts, pts) {
+                (Some(a), Some(b)) => b.saturating_sub(a) >= self.split_ns,
+                _ => false,
+            };
+            let big = self.split_bytes.is_some_and(|max| f.bytes >= max);
+            long || big
+        });
+        if due && (keyframe || self.current.is_none()) {
+            self.close();
+            if let Err(e) = self.open() {
+                self.error = Some(e);
+                return;
+            }
+        }
+        let Some(f) = self.current.as_mut() else {
+            return;
+        };
+        if f.first_pts.is_none() {
+            f.first_pts = pts;
+        }
+        match f.file.write_all(data) {
+            Ok(()) => f.bytes += data.len() as u64,
+            Err(e) => self.error = Some(format!("{}: {e}", f.path.display())),
+        }
+    }
+
+    /// Keeps the latest PAT and PMT, to open every file with them.
+    fn learn_tables(&mut self, data: &[u8]) {
+        for p in data.chunks_exact(TS_PACKET) {
+            if p[0] != 0x47 || p[1] & 0x40 == 0 {
+                continue;
+            }
+            match (u16::from(p[1] & 0x1f) << 8) | u16::from(p[2]) {
+                0 => self.pat = Some(p.to_vec()),
+                PMT_PID => self.pmt = Some(p.to_vec()),
+                _ => {}
+            }
+        }
+    }
+
+    fn open(&mut self) -> Result<(), String> {
+        let stamp = file_stamp(SystemTime::now());
+        let mut path = self.dir.join(format!("{stamp}.ts"));
+        let mut n = 1;
+        while path.exists() {
+            path = self.dir.join(format!("{stamp}-{n}.ts"));
+            n += 1;
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .create_new(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut bytes = 0;
+        for table in [&self.pat, &self.pmt].into_iter().flatten() {
+            file.write_all(table)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            bytes += table.len() as u64;
+        }
+        tracing::info!(file = %path.display(), "recording file opened");
+        (self.events)(EngineEvent::RecordingFileOpened {
+            path: path.display().to_string(),
+        });
+        self.current = Some(OpenFile {
+            file,
+            path,
+            first_pts: None,
+            opened: Instant::now(),
+            bytes,
+        });
+        Ok(())
+    }
+
+    /// Finishes the open file (synced to disk) and reports it.
+    fn close(&mut self) {
+        if let Some(f) = self.current.take() {
+            let _ = f.file.sync_all();
+            (self.events)(EngineEvent::RecordingFileClosed {
+                path: f.path.display().to_string(),
+                bytes: f.bytes,
+            });
+        }
+    }
 }
 
 struct Supervisor {
     spec: RecorderSpec,
     pipeline: gst::Pipeline,
     outlet: Arc<Outlet>,
-    sink: gst::Element,
+    writer: Arc<Mutex<FileWriter>>,
     taps: Arc<TapHub>,
     events: EventSink,
     shared: Arc<Mutex<RecorderStatus>>,
@@ -242,7 +375,6 @@ const TICK: Duration = Duration::from_millis(250);
 
 impl Supervisor {
     fn run(self) {
-        let mut current: Option<(PathBuf, Instant)> = None;
         let mut last_space = Instant::now() - Duration::from_secs(10);
         let mut end: Option<(&'static str, String)> = None;
         let bus = self.pipeline.bus();
@@ -251,72 +383,43 @@ impl Supervisor {
                 end = Some(("stopped", "stopped by command".into()));
                 break;
             }
-            if let Some(msg) = bus
-                .as_ref()
-                .and_then(|b| b.timed_pop(gst::ClockTime::from_mseconds(TICK.as_millis() as u64)))
+            if let Some(msg) = bus.as_ref().and_then(|b| {
+                b.timed_pop_filtered(
+                    gst::ClockTime::from_mseconds(TICK.as_millis() as u64),
+                    &[gst::MessageType::Error],
+                )
+            }) && let gst::MessageView::Error(e) = msg.view()
             {
-                match msg.view() {
-                    gst::MessageView::Error(e) => {
-                        end = Some((
-                            "failed",
-                            format!("writing {}: {}", self.spec.dir.display(), e.error()),
-                        ));
-                    }
-                    gst::MessageView::Element(e) => {
-                        let Some(s) = e.structure() else { continue };
-                        let Ok(location) = s.get::<String>("location") else {
-                            continue;
-                        };
-                        match s.name().as_str() {
-                            "splitmuxsink-fragment-opened" => {
-                                if let Some((old, _)) = current.take() {
-                                    self.closed(&old);
-                                }
-                                tracing::info!(file = %location, "recording file opened");
-                                (self.events)(EngineEvent::RecordingFileOpened {
-                                    path: location.clone(),
-                                });
-                                current = Some((PathBuf::from(location), Instant::now()));
-                            }
-                            "splitmuxsink-fragment-closed" => {
-                                if current
-                                    .as_ref()
-                                    .is_some_and(|(p, _)| p.to_string_lossy() == location)
-                                {
-                                    current = None;
-                                }
-                                self.closed(Path::new(&location));
-                            }
-                            _ => {}
-                        }
-                    }
-                    _ => {}
-                }
+                end = Some(("failed", format!("recorder: {}", e.error())));
             }
-            if last_space.elapsed() >= Duration::from_secs(1) {
+            let (writing, error) = {
+                let w = crate::lock(&self.writer);
+                let mut st = crate::lock(&self.shared);
+                if let Some(f) = &w.current {
+                    st.file = Some(f.path.display().to_string());
+                    st.file_duration_s = f.opened.elapsed().as_secs_f64();
+                    st.file_bytes = f.bytes;
+                }
+                (w.current.as_ref().map(|f| f.path.clone()), w.error.clone())
+            };
+            if let Some(e) = error {
+                end = Some(("failed", format!("writing {e}")));
+            }
+            if end.is_none() && last_space.elapsed() >= Duration::from_secs(1) {
                 last_space = Instant::now();
-                if let Some(reason) = self.keep_free_space(current.as_ref().map(|c| c.0.as_path()))
-                {
+                if let Some(reason) = self.keep_free_space(writing.as_deref()) {
                     end = Some(("stopped", reason));
                 }
-            }
-            let mut st = crate::lock(&self.shared);
-            if let Some((path, since)) = &current {
-                st.file = Some(path.display().to_string());
-                st.file_duration_s = since.elapsed().as_secs_f64();
-                st.file_bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
             }
         }
         let (state, reason) = end.unwrap_or(("stopped", String::new()));
         self.taps.remove(&self.outlet.name);
         if state == "stopped" {
-            // Close the last file properly: EOS through the muxer, then tear down.
+            // Let what is in the pipeline reach the file, then close it.
             self.finish();
         }
         let _ = self.pipeline.set_state(gst::State::Null);
-        if let Some((path, _)) = current.take() {
-            self.closed(&path);
-        }
+        crate::lock(&self.writer).close();
         let mut st = crate::lock(&self.shared);
         st.state = state;
         st.file = None;
@@ -330,14 +433,6 @@ impl Supervisor {
         }
     }
 
-    fn closed(&self, path: &Path) {
-        let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        (self.events)(EngineEvent::RecordingFileClosed {
-            path: path.display().to_string(),
-            bytes,
-        });
-    }
-
     fn finish(&self) {
         let _ = self.outlet.end_of_stream();
         let Some(bus) = self.pipeline.bus() else {
@@ -347,7 +442,6 @@ impl Supervisor {
             gst::ClockTime::from_seconds(3),
             &[gst::MessageType::Eos, gst::MessageType::Error],
         );
-        let _ = &self.sink;
     }
 
     /// Keeps free space above the floor; `Some(reason)` when recording must stop.
