@@ -255,6 +255,9 @@ fn a_full_disk_stops_recording_before_it_fills_and_the_program_goes_on() {
     drop(d);
 }
 
+/// A change to the default config.
+type Edit = fn(&mut fourcast_config::Config);
+
 #[test]
 fn bad_recording_targets_and_settings_get_clear_errors_and_change_nothing() {
     let mut d = Daemon::start(Some(&default_config(|c| {
@@ -273,7 +276,7 @@ fn bad_recording_targets_and_settings_get_clear_errors_and_change_nothing() {
         "{body}"
     );
     let revision = d.status()["config_revision"].clone();
-    let edits: [(fn(&mut fourcast_config::Config), &str); 3] = [
+    let edits: [(Edit, &str); 3] = [
         (|c| c.recording.split_mb = Some(0), "recording.split_mb"),
         (|c| c.recording.split_seconds = 0, "recording.split_seconds"),
         (
