@@ -300,3 +300,47 @@ fn bad_recording_targets_and_settings_get_clear_errors_and_change_nothing() {
     assert_eq!(d.status()["config_revision"], revision);
     assert_eq!(d.status()["ladder"]["dropped_frames"], 0);
 }
+
+#[test]
+fn with_delete_oldest_the_recorder_frees_space_and_keeps_recording() {
+    let tmp = TempDir::new("rotate");
+    let disk = SmallDisk::new(&tmp.0.join("small"), "12m");
+    let dir = disk.0.clone();
+    let mut d = Daemon::start(Some(&default_config(|c| {
+        c.recording.path = Some(dir.clone());
+        c.recording.split_seconds = 10;
+        c.recording.free_space_floor_mb = 4;
+        c.recording.delete_oldest = true;
+    })));
+    wait_for_program(&mut d);
+    assert_eq!(
+        d.request("POST", "/api/v1/recording/start", &[]).status,
+        200
+    );
+    d.wait_until(
+        "the oldest recording to be deleted",
+        Duration::from_secs(90),
+        |d| d.events().iter().any(|e| e["type"] == "recording_deleted"),
+    );
+    let deleted = d
+        .events()
+        .into_iter()
+        .find(|e| e["type"] == "recording_deleted")
+        .unwrap();
+    let gone = deleted["path"].as_str().unwrap().to_string();
+    assert!(
+        !std::path::Path::new(&gone).exists(),
+        "{gone} still on disk"
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    let status = d.status();
+    assert_eq!(status["recording"]["state"], "recording", "{status}");
+    let list = recordings(&d);
+    assert!(
+        list.iter().all(|e| e["file"] != gone.as_str()),
+        "{gone} still indexed"
+    );
+    assert!(list.iter().any(|e| e["state"] == "recording"), "{list:?}");
+    assert_eq!(d.request("POST", "/api/v1/recording/stop", &[]).status, 200);
+    drop(d);
+}
