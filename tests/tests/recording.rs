@@ -205,19 +205,26 @@ impl Drop for SmallDisk {
     }
 }
 
-#[test]
-fn a_full_disk_stops_recording_before_it_fills_and_the_program_goes_on() {
-    let tmp = TempDir::new("diskfull");
+/// A box recording onto a 12 MiB disk with a 4 MiB floor and 10 s files.
+fn recording_onto_a_small_disk(tmp: &TempDir, delete_oldest: bool) -> (SmallDisk, Daemon) {
     let disk = SmallDisk::new(&tmp.0.join("small"), "12m");
     let dir = disk.0.clone();
     let mut d = Daemon::start(Some(&default_config(|c| {
         c.recording.path = Some(dir.clone());
         c.recording.split_seconds = 10;
         c.recording.free_space_floor_mb = 4;
+        c.recording.delete_oldest = delete_oldest;
     })));
     wait_for_program(&mut d);
     let r = d.request("POST", "/api/v1/recording/start", &[]);
     assert_eq!(r.status, 200, "{}", r.text());
+    (disk, d)
+}
+
+#[test]
+fn a_full_disk_stops_recording_before_it_fills_and_the_program_goes_on() {
+    let tmp = TempDir::new("diskfull");
+    let (_disk, mut d) = recording_onto_a_small_disk(&tmp, false);
     let start = Instant::now();
     d.wait_until(
         "recording to stop at the floor",

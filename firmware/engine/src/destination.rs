@@ -524,20 +524,11 @@ impl Supervisor {
         let mut video_chain: Vec<gst::Element> = Vec::new();
         let mut enc = None;
         if own_encoder {
-            let scale = make("videoscale", "scale")?;
-            let size = make("capsfilter", "size")?;
-            size.set_property(
-                "caps",
-                gst_video::VideoCapsBuilder::new()
-                    .width(spec.width as i32)
-                    .height(spec.height as i32)
-                    .pixel_aspect_ratio(gst::Fraction::new(1, 1))
-                    .build(),
-            );
             let e = make(&self.venc, "encoder")?;
             let (_, max) = spec.adaptive.unwrap_or_default();
             encoder::configure_video(&e, max, spec.fps * 2, &spec.x264_preset);
-            video_chain.extend([scale, size, e.clone()]);
+            video_chain.extend(crate::scaler("", spec.width, spec.height)?);
+            video_chain.push(e.clone());
             enc = Some(e);
         }
         let vparse = make("h264parse", "video-parse")?;

@@ -105,17 +105,7 @@ impl Ladder {
             queue.set_property("max-size-time", 0u64);
             let mut chain = vec![queue.clone()];
             if (rung.width, rung.height) != (p.width, p.height) {
-                let scale = make("videoscale", &format!("{n}-scale"))?;
-                let caps = make("capsfilter", &format!("{n}-size"))?;
-                caps.set_property(
-                    "caps",
-                    gst_video::VideoCapsBuilder::new()
-                        .width(rung.width as i32)
-                        .height(rung.height as i32)
-                        .pixel_aspect_ratio(gst::Fraction::new(1, 1))
-                        .build(),
-                );
-                chain.extend([scale, caps]);
+                chain.extend(crate::scaler(&format!("{n}-"), rung.width, rung.height)?);
             }
             let enc = make(encoder_name, &format!("{n}-encoder"))?;
             encoder::configure_video(

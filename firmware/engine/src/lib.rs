@@ -558,6 +558,25 @@ pub(crate) fn make(factory: &str, name: &str) -> Result<gst::Element, EngineErro
         .map_err(|_| EngineError::MissingElement(factory.to_string()))
 }
 
+/// `videoscale ! capsfilter` to `width`×`height` with square pixels.
+pub(crate) fn scaler(
+    prefix: &str,
+    width: u32,
+    height: u32,
+) -> Result<[gst::Element; 2], EngineError> {
+    let scale = make("videoscale", &format!("{prefix}scale"))?;
+    let size = make("capsfilter", &format!("{prefix}size"))?;
+    size.set_property(
+        "caps",
+        gst_video::VideoCapsBuilder::new()
+            .width(width as i32)
+            .height(height as i32)
+            .pixel_aspect_ratio(gst::Fraction::new(1, 1))
+            .build(),
+    );
+    Ok([scale, size])
+}
+
 /// A thread that reads a pipeline's bus: errors and warnings become events and logs, and
 /// `extra` sees every message.
 pub(crate) struct BusWatch {
