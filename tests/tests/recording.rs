@@ -205,6 +205,14 @@ impl Drop for SmallDisk {
     }
 }
 
+/// The first event of `kind`, waiting up to 90 s for it.
+fn wait_for_event(d: &mut Daemon, kind: &str) -> serde_json::Value {
+    d.wait_until(&format!("a {kind} event"), Duration::from_secs(90), |d| {
+        d.events().iter().any(|e| e["type"] == kind)
+    });
+    d.events().into_iter().find(|e| e["type"] == kind).unwrap()
+}
+
 /// A box recording onto a 12 MiB disk with a 4 MiB floor and 10 s files.
 fn recording_onto_a_small_disk(tmp: &TempDir, delete_oldest: bool) -> (SmallDisk, Daemon) {
     let disk = SmallDisk::new(&tmp.0.join("small"), "12m");
@@ -226,16 +234,7 @@ fn a_full_disk_stops_recording_before_it_fills_and_the_program_goes_on() {
     let tmp = TempDir::new("diskfull");
     let (_disk, mut d) = recording_onto_a_small_disk(&tmp, false);
     let start = Instant::now();
-    d.wait_until(
-        "recording to stop at the floor",
-        Duration::from_secs(90),
-        |d| d.events().iter().any(|e| e["type"] == "recording_stopped"),
-    );
-    let stop_event = d
-        .events()
-        .into_iter()
-        .find(|e| e["type"] == "recording_stopped")
-        .unwrap();
+    let stop_event = wait_for_event(&mut d, "recording_stopped");
     eprintln!("stopped after {:.1?}: {stop_event}", start.elapsed());
     assert!(
         stop_event["reason"].as_str().unwrap().contains("floor"),
@@ -311,29 +310,8 @@ fn bad_recording_targets_and_settings_get_clear_errors_and_change_nothing() {
 #[test]
 fn with_delete_oldest_the_recorder_frees_space_and_keeps_recording() {
     let tmp = TempDir::new("rotate");
-    let disk = SmallDisk::new(&tmp.0.join("small"), "12m");
-    let dir = disk.0.clone();
-    let mut d = Daemon::start(Some(&default_config(|c| {
-        c.recording.path = Some(dir.clone());
-        c.recording.split_seconds = 10;
-        c.recording.free_space_floor_mb = 4;
-        c.recording.delete_oldest = true;
-    })));
-    wait_for_program(&mut d);
-    assert_eq!(
-        d.request("POST", "/api/v1/recording/start", &[]).status,
-        200
-    );
-    d.wait_until(
-        "the oldest recording to be deleted",
-        Duration::from_secs(90),
-        |d| d.events().iter().any(|e| e["type"] == "recording_deleted"),
-    );
-    let deleted = d
-        .events()
-        .into_iter()
-        .find(|e| e["type"] == "recording_deleted")
-        .unwrap();
+    let (_disk, mut d) = recording_onto_a_small_disk(&tmp, true);
+    let deleted = wait_for_event(&mut d, "recording_deleted");
     let gone = deleted["path"].as_str().unwrap().to_string();
     assert!(
         !std::path::Path::new(&gone).exists(),
