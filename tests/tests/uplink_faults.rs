@@ -6,14 +6,6 @@ use std::time::{Duration, Instant};
 use fourcast_e2e::peers::{Capture, Nginx, free_udp_port, srt_listener};
 use fourcast_e2e::{Daemon, TempDir, config_with, destination};
 
-/// Upper bound of the box's retry delay after `failures` failures in a row (1 s doubling
-/// to 30 s, +20 % jitter; see `fourcast_engine::retry`), plus SRT's 3 s connect timeout,
-/// one GOP (a new connection starts on a keyframe; 2 s by default) and one supervisor tick.
-fn reconnect_bound(failures: u64) -> Duration {
-    let base = (1000u64 << failures.saturating_sub(1).min(5)).min(30_000);
-    Duration::from_millis(base * 12 / 10 + 3_000 + 2_000 + 500)
-}
-
 #[test]
 fn a_killed_srt_receiver_is_reconnected_each_time_and_nothing_else_notices() {
     let tmp = TempDir::new("faults");
@@ -59,7 +51,6 @@ rung = "360p"
     let segments = |s: &serde_json::Value| s["rungs"][0]["segments"].as_u64().unwrap();
     let t_start = Instant::now();
 
-    let mut figures = Vec::new();
     for round in 1..=3 {
         std::thread::sleep(Duration::from_secs(4));
         let before = destination(&d.status(), "origin")["reconnects"]
@@ -83,15 +74,16 @@ rung = "360p"
             .as_u64()
             .unwrap()
             - before;
-        let bound = reconnect_bound(failures);
         eprintln!(
-            "round {round}: noticed the loss after {noticed:.1?}, reconnected {took:.1?} after the receiver came back ({failures} tries, bound {bound:.1?})"
+            "round {round}: noticed the loss after {noticed:.1?}, reconnected {took:.1?} after the receiver came back ({failures} tries)"
         );
+        // The backoff starts afresh after a stable link (a timing bound would be noise on
+        // a shared machine; the schedule itself is unit-tested in `fourcast_engine::retry`).
+        // Two tries at most: one may start before the receiver has bound its port.
         assert!(
-            took <= bound,
-            "round {round}: reconnect took {took:?} > {bound:?}"
+            (1..=2).contains(&failures),
+            "round {round}: {failures} tries to reconnect; the backoff did not reset"
         );
-        figures.push(took);
     }
     std::thread::sleep(Duration::from_secs(4));
     let end = d.status();
@@ -110,7 +102,11 @@ rung = "360p"
     assert_eq!(platform["state"], "live", "{platform}");
     assert_eq!(platform["reconnects"], 0, "{platform}");
     let nowhere = destination(&end, "nowhere");
-    assert_eq!(nowhere["state"], "retrying", "{nowhere}");
+    // Between two tries it is either waiting out its backoff or trying again.
+    assert!(
+        ["retrying", "connecting"].contains(&nowhere["state"].as_str().unwrap_or("")),
+        "{nowhere}"
+    );
     assert!(nowhere["reconnects"].as_u64().unwrap() >= 2, "{nowhere}");
     assert!(
         nowhere["last_error"]
