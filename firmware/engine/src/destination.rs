@@ -526,7 +526,7 @@ impl Supervisor {
         if own_encoder {
             let e = make(&self.venc, "encoder")?;
             let (_, max) = spec.adaptive.unwrap_or_default();
-            encoder::configure_video(&e, max, spec.fps * 2, &spec.x264_preset);
+            encoder::configure_video(&e, max, spec.fps * 4, &spec.x264_preset);
             video_chain.extend(crate::scaler("", spec.width, spec.height)?);
             video_chain.push(e.clone());
             enc = Some(e);

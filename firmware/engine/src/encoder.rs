@@ -59,40 +59,40 @@ fn usable(name: &str) -> bool {
     ok
 }
 
-/// Live-encoding settings: bitrate, GOP (a safety net; keyframes are forced on a common
-/// clock so every rung cuts on the same frame), no B-frames, no scene-cut keyframes.
-pub fn configure_video(enc: &gst::Element, kbps: u32, gop_frames: u32, x264_preset: &str) {
+/// Live-encoding settings: bitrate, longest GOP (a safety net; keyframes are forced on a
+/// common clock so every rung cuts on the same frame), no B-frames, no scene-cut keyframes.
+pub fn configure_video(enc: &gst::Element, kbps: u32, max_gop_frames: u32, x264_preset: &str) {
     let factory = factory_name(enc);
     match factory.as_str() {
         "x264enc" => {
             enc.set_property("bitrate", kbps);
             enc.set_property_from_str("tune", "zerolatency");
             enc.set_property_from_str("speed-preset", x264_preset);
-            enc.set_property("key-int-max", gop_frames * 2);
+            enc.set_property("key-int-max", max_gop_frames);
             enc.set_property("option-string", "scenecut=0");
         }
         "mpph264enc" => {
-            set_if(enc, "gop", (gop_frames * 2) as i32);
+            set_if(enc, "gop", max_gop_frames as i32);
             set_if(enc, "bps", kbps * 1000);
         }
         "v4l2h264enc" => {
             let controls = gst::Structure::builder("controls")
                 .field("video_bitrate", (kbps * 1000) as i32)
-                .field("h264_i_frame_period", (gop_frames * 2) as i32)
+                .field("h264_i_frame_period", max_gop_frames as i32)
                 .build();
             set_if(enc, "extra-controls", controls);
         }
         "nvv4l2h264enc" => {
             set_if(enc, "bitrate", kbps * 1000);
-            set_if(enc, "iframeinterval", gop_frames * 2);
+            set_if(enc, "iframeinterval", max_gop_frames);
         }
         "vaapih264enc" => {
             set_if(enc, "bitrate", kbps);
-            set_if(enc, "keyframe-period", gop_frames * 2);
+            set_if(enc, "keyframe-period", max_gop_frames);
         }
         _ => {
             set_if(enc, "bitrate", kbps);
-            set_if(enc, "key-int-max", gop_frames * 2);
+            set_if(enc, "key-int-max", max_gop_frames);
         }
     }
 }
@@ -173,7 +173,7 @@ mod tests {
     fn x264_gets_live_settings_and_changes_bitrate_while_playing() {
         gst::init().unwrap();
         let enc = gst::ElementFactory::make("x264enc").build().unwrap();
-        configure_video(&enc, 2800, 60, "veryfast");
+        configure_video(&enc, 2800, 120, "veryfast");
         assert_eq!(enc.property::<u32>("bitrate"), 2800);
         assert_eq!(enc.property::<u32>("key-int-max"), 120);
         assert!(set_bitrate(&enc, 1500));

@@ -97,36 +97,14 @@ impl Ladder {
         let mut rungs = Vec::new();
         for rung in &config.ladder.rungs {
             let n = &rung.name;
-            let queue = make("queue", &format!("{n}-queue"))?;
-            // Bounded, not leaky: a slow rung holds the tee back and the bridge drops (and
-            // counts) whole frames for every rung alike.
-            queue.set_property("max-size-buffers", 3u32);
-            queue.set_property("max-size-bytes", 0u32);
-            queue.set_property("max-size-time", 0u64);
-            let mut chain = vec![queue.clone()];
-            if (rung.width, rung.height) != (p.width, p.height) {
-                chain.extend(crate::scaler(&format!("{n}-"), rung.width, rung.height)?);
-            }
-            let enc = make(encoder_name, &format!("{n}-encoder"))?;
-            encoder::configure_video(
-                &enc,
-                rung.bitrate_kbps,
-                gop_frames,
+            let RungChain { queue, enc, h264 } = rung_chain(
+                &pipeline,
+                rung,
+                (p.width, p.height),
+                encoder_name,
+                gop_frames * 2,
                 &config.ladder.x264_preset,
-            );
-            let parse = make("h264parse", &format!("{n}-parse"))?;
-            parse.set_property("config-interval", -1i32);
-            let h264 = make("capsfilter", &format!("{n}-h264"))?;
-            h264.set_property(
-                "caps",
-                gst::Caps::builder("video/x-h264")
-                    .field("stream-format", "byte-stream")
-                    .field("alignment", "au")
-                    .build(),
-            );
-            chain.extend([enc.clone(), parse.clone(), h264.clone()]);
-            pipeline.add_many(&chain)?;
-            gst::Element::link_many(&chain)?;
+            )?;
             tee_to(&video_tee, &queue)?;
 
             let frames = Arc::new(FrameCounter::default());
@@ -280,7 +258,53 @@ impl Ladder {
     }
 }
 
-fn tee_to(tee: &gst::Element, next: &gst::Element) -> Result<(), EngineError> {
+/// One rung's video chain, program frames in, H.264 access units out:
+/// `queue ! [scaler] ! encoder ! h264parse ! capsfilter`. The live ladder and the offline
+/// render build their rungs with this, so both scale and encode alike.
+pub(crate) struct RungChain {
+    pub queue: gst::Element,
+    pub enc: gst::Element,
+    pub h264: gst::Element,
+}
+
+pub(crate) fn rung_chain(
+    pipeline: &gst::Pipeline,
+    rung: &fourcast_config::Rung,
+    program: (u32, u32),
+    encoder_name: &str,
+    max_gop_frames: u32,
+    x264_preset: &str,
+) -> Result<RungChain, EngineError> {
+    let n = &rung.name;
+    let queue = make("queue", &format!("{n}-queue"))?;
+    // Bounded, not leaky: a slow rung holds the tee back and (live) the bridge drops and
+    // counts whole frames for every rung alike.
+    queue.set_property("max-size-buffers", 3u32);
+    queue.set_property("max-size-bytes", 0u32);
+    queue.set_property("max-size-time", 0u64);
+    let mut chain = vec![queue.clone()];
+    if (rung.width, rung.height) != program {
+        chain.extend(crate::scaler(&format!("{n}-"), rung.width, rung.height)?);
+    }
+    let enc = make(encoder_name, &format!("{n}-encoder"))?;
+    encoder::configure_video(&enc, rung.bitrate_kbps, max_gop_frames, x264_preset);
+    let parse = make("h264parse", &format!("{n}-parse"))?;
+    parse.set_property("config-interval", -1i32);
+    let h264 = make("capsfilter", &format!("{n}-h264"))?;
+    h264.set_property(
+        "caps",
+        gst::Caps::builder("video/x-h264")
+            .field("stream-format", "byte-stream")
+            .field("alignment", "au")
+            .build(),
+    );
+    chain.extend([enc.clone(), parse, h264.clone()]);
+    pipeline.add_many(&chain)?;
+    gst::Element::link_many(&chain)?;
+    Ok(RungChain { queue, enc, h264 })
+}
+
+pub(crate) fn tee_to(tee: &gst::Element, next: &gst::Element) -> Result<(), EngineError> {
     let src = tee
         .request_pad_simple("src_%u")
         .ok_or(EngineError::Link("tee"))?;

@@ -18,7 +18,10 @@ mod origin;
 pub mod plan;
 mod program;
 pub mod recorder;
+pub mod render;
 pub mod retry;
+pub mod scale;
+mod scale_element;
 pub mod stamp;
 mod stats;
 mod status;
@@ -156,6 +159,9 @@ pub enum EngineError {
     /// An uplink's link did not open.
     #[error("{0}")]
     Uplink(String),
+    /// The offline render failed (the message names the element or file).
+    #[error("render: {0}")]
+    Render(String),
     /// The HLS folder could not be prepared.
     #[error("HLS folder: {0}")]
     Io(#[from] std::io::Error),
@@ -558,13 +564,15 @@ pub(crate) fn make(factory: &str, name: &str) -> Result<gst::Element, EngineErro
         .map_err(|_| EngineError::MissingElement(factory.to_string()))
 }
 
-/// `videoscale ! capsfilter` to `width`×`height` with square pixels.
+/// The engine scaler (`fourcastscale`, see `scale`) and a capsfilter: I420 in, `width`×`height`
+/// with square pixels out.
 pub(crate) fn scaler(
     prefix: &str,
     width: u32,
     height: u32,
 ) -> Result<[gst::Element; 2], EngineError> {
-    let scale = make("videoscale", &format!("{prefix}scale"))?;
+    scale_element::register().map_err(|_| EngineError::MissingElement(scale_element::NAME.into()))?;
+    let scale = make(scale_element::NAME, &format!("{prefix}scale"))?;
     let size = make("capsfilter", &format!("{prefix}size"))?;
     size.set_property(
         "caps",

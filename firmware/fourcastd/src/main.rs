@@ -35,6 +35,23 @@ enum Command {
         #[arg(long)]
         listen: Option<String>,
     },
+    /// Renders files through the program grid and the ladder offline, as fast as the machine
+    /// can (not live), into HLS under --out; prints a JSON summary. For benchmarks.
+    Render {
+        /// Config whose program size and rate, ladder and segment length are used; default:
+        /// the virtual board's default config.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Output folder: one HLS folder per rung and master.m3u8.
+        #[arg(long)]
+        out: PathBuf,
+        /// The inputs are raw I420 frames of this size, e.g. 1920x1080.
+        #[arg(long, value_parser = parse_size)]
+        raw_size: Option<(u32, u32)>,
+        /// One to four input files, tiled in the program grid in this order.
+        #[arg(required = true, num_args = 1..=4)]
+        inputs: Vec<PathBuf>,
+    },
     /// Checks a config file: prints every error with its field path; exits 1 if any.
     CheckConfig { file: PathBuf },
     /// Prints a board's default config (TOML).
@@ -58,6 +75,12 @@ fn main() -> ExitCode {
             listen,
         }),
         Command::CheckConfig { file } => check_config(&file),
+        Command::Render {
+            config,
+            out,
+            raw_size,
+            inputs,
+        } => render(config.as_deref(), &out, raw_size, inputs),
         Command::DefaultConfig { board } => match fourcast_config::default_for_board(&board) {
             Ok(c) => {
                 print!("{}", c.to_toml());
@@ -68,6 +91,80 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+    }
+}
+
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let err = || format!("\"{s}\": expected WIDTHxHEIGHT, e.g. 1920x1080");
+    let (w, h) = s.split_once('x').ok_or_else(err)?;
+    match (w.parse::<u32>(), h.parse::<u32>()) {
+        (Ok(w), Ok(h)) if w >= 2 && h >= 2 && w % 2 == 0 && h % 2 == 0 => Ok((w, h)),
+        _ => Err(err()),
+    }
+}
+
+fn render(
+    config: Option<&std::path::Path>,
+    out: &std::path::Path,
+    raw_size: Option<(u32, u32)>,
+    inputs: Vec<PathBuf>,
+) -> ExitCode {
+    let config = match config {
+        Some(file) => std::fs::read_to_string(file)
+            .map_err(|e| format!("{}: {e}", file.display()))
+            .and_then(|t| {
+                fourcast_config::Config::from_toml(&t).map_err(|errors| {
+                    errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")
+                })
+            }),
+        None => fourcast_config::default_for_board(fourcast_board::DEFAULT_BOARD)
+            .map_err(|e| e.to_string()),
+    };
+    let config = match config {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(missing) = inputs.iter().find(|p| !p.is_file()) {
+        eprintln!("{}: no such file", missing.display());
+        return ExitCode::from(2);
+    }
+    let inputs: Vec<_> = inputs
+        .into_iter()
+        .map(|path| fourcast_engine::render::RenderInput { path, raw_size })
+        .collect();
+    match fourcast_engine::render::render(&config, &inputs, out) {
+        Ok(r) => {
+            let rungs: Vec<_> = r
+                .rungs
+                .iter()
+                .map(|g| {
+                    serde_json::json!({
+                        "name": g.name, "width": g.width, "height": g.height,
+                        "playlist": g.playlist,
+                    })
+                })
+                .collect();
+            let wall = r.wall.as_secs_f64();
+            println!(
+                "{}",
+                serde_json::json!({
+                    "frames": r.frames,
+                    "media_s": r.media_seconds,
+                    "wall_s": wall,
+                    "speed": if wall > 0.0 { r.media_seconds / wall } else { 0.0 },
+                    "encoder": r.encoder,
+                    "rungs": rungs,
+                })
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
