@@ -104,6 +104,7 @@ impl Ladder {
                 encoder_name,
                 gop_frames * 2,
                 &config.ladder.x264_preset,
+                encoder::x264_threads(config.ladder.rungs.len(), encoder::cores()),
             )?;
             tee_to(&video_tee, &queue)?;
 
@@ -274,6 +275,7 @@ pub(crate) fn rung_chain(
     encoder_name: &str,
     max_gop_frames: u32,
     x264_preset: &str,
+    threads: u32,
 ) -> Result<RungChain, EngineError> {
     let n = &rung.name;
     let queue = make("queue", &format!("{n}-queue"))?;
@@ -288,6 +290,7 @@ pub(crate) fn rung_chain(
     }
     let enc = make(encoder_name, &format!("{n}-encoder"))?;
     encoder::configure_video(&enc, rung.bitrate_kbps, max_gop_frames, x264_preset);
+    encoder::set_threads(&enc, threads);
     let parse = make("h264parse", &format!("{n}-parse"))?;
     parse.set_property("config-interval", -1i32);
     let h264 = make("capsfilter", &format!("{n}-h264"))?;

@@ -571,7 +571,8 @@ pub(crate) fn scaler(
     width: u32,
     height: u32,
 ) -> Result<[gst::Element; 2], EngineError> {
-    scale_element::register().map_err(|_| EngineError::MissingElement(scale_element::NAME.into()))?;
+    scale_element::register()
+        .map_err(|_| EngineError::MissingElement(scale_element::NAME.into()))?;
     let scale = make(scale_element::NAME, &format!("{prefix}scale"))?;
     let size = make("capsfilter", &format!("{prefix}size"))?;
     size.set_property(

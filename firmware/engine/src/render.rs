@@ -60,7 +60,8 @@ pub fn render(
         .map(|b| b.encoders)
         .unwrap_or_default();
     let encoder_name = encoder::choose_video(&config.ladder.encoder, &board)?;
-    std::fs::create_dir_all(out).map_err(|e| EngineError::Render(format!("{}: {e}", out.display().to_string())))?;
+    std::fs::create_dir_all(out)
+        .map_err(|e| EngineError::Render(format!("{}: {e}", out.display().to_string())))?;
 
     let pipeline = gst::Pipeline::with_name("render");
     let compositor = make("compositor", "mixer")?;
@@ -110,6 +111,7 @@ pub fn render(
             &encoder_name,
             gop_frames * 2,
             &config.ladder.x264_preset,
+            encoder::x264_threads(config.ladder.rungs.len(), encoder::cores()),
         )?;
         tee_to(&tee, &queue)?;
         let dir = out.join(&rung.name);

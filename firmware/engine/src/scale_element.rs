@@ -26,12 +26,7 @@ pub fn register() -> Result<(), glib::BoolError> {
     static ONCE: Once = Once::new();
     let mut result = Ok(());
     ONCE.call_once(|| {
-        result = gst::Element::register(
-            None,
-            NAME,
-            gst::Rank::NONE,
-            FourcastScale::static_type(),
-        );
+        result = gst::Element::register(None, NAME, gst::Rank::NONE, FourcastScale::static_type());
     });
     result
 }
@@ -81,7 +76,11 @@ mod imp {
                 [gst::PadDirection::Src, gst::PadDirection::Sink]
                     .into_iter()
                     .filter_map(|dir| {
-                        let name = if dir == gst::PadDirection::Src { "src" } else { "sink" };
+                        let name = if dir == gst::PadDirection::Src {
+                            "src"
+                        } else {
+                            "sink"
+                        };
                         gst::PadTemplate::new(name, dir, gst::PadPresence::Always, &caps).ok()
                     })
                     .collect()
@@ -170,7 +169,9 @@ mod imp {
             for (p, scaler) in planes.scalers.iter().enumerate() {
                 let c = p as u32;
                 let src = Plane {
-                    data: inframe.plane_data(p as u32).map_err(|_| gst::FlowError::Error)?,
+                    data: inframe
+                        .plane_data(p as u32)
+                        .map_err(|_| gst::FlowError::Error)?,
                     width: inframe.comp_width(c) as usize,
                     height: inframe.comp_height(c) as usize,
                     stride: inframe.plane_stride()[p] as usize,

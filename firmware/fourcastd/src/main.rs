@@ -114,7 +114,11 @@ fn render(
             .map_err(|e| format!("{}: {e}", file.display()))
             .and_then(|t| {
                 fourcast_config::Config::from_toml(&t).map_err(|errors| {
-                    errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")
+                    errors
+                        .iter()
+                        .map(|e| e.to_string())
+                        .collect::<Vec<_>>()
+                        .join("\n")
                 })
             }),
         None => fourcast_config::default_for_board(fourcast_board::DEFAULT_BOARD)

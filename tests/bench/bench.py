@@ -1,0 +1,370 @@
+#!/usr/bin/env python3
+"""Fourcast's engine against ffmpeg on the standard workload, plus how cost grows, fan-out
+and live probes. Prints tables and writes every figure to target/bench/results.json.
+
+Standard workload: one raw I420 1080p30 clip (ffmpeg testsrc2) read by four inputs ->
+2x2 grid at 1080p30 -> H.264 ladder 1080p 5000k / 720p 2800k / 480p 1400k / 360p 800k,
+x264 veryfast + zerolatency, GOP 60, no scene-cut -> HLS, 2 s segments. Fourcast runs it
+with `fourcastd render` (its engine, offline: as fast as it can); ffmpeg with scale +
+xstack + split in one filter_complex, four libx264 outputs and its HLS muxer. CPU (user +
+sys), wall and peak RSS come from wait4() on each process. PSNR of every rung is measured
+against the same reference composite (each tile and each rung scaled with Lanczos from the
+uncompressed clip), so both are judged by the same picture.
+
+Usage: tests/bench/bench.py [--frames N] [--only standard,scaling,fanout,probes]
+"""
+
+import argparse
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "target" / "bench"
+WORK = OUT / "work"
+FOURCASTD = ROOT / "target" / "release" / "fourcastd"
+STANDARD_CONFIG = ROOT / "tests" / "bench" / "standard.toml"
+W, H, FPS = 1920, 1080, 30
+# name, width, height, kbit/s: the standard ladder (also in standard.toml).
+LADDER = [
+    ("1080p", 1920, 1080, 5000),
+    ("720p", 1280, 720, 2800),
+    ("480p", 854, 480, 1400),
+    ("360p", 640, 360, 800),
+]
+X264 = ["-preset", "veryfast", "-tune", "zerolatency", "-g", "60", "-keyint_min", "60",
+        "-sc_threshold", "0"]
+
+
+def run_measured(cmd, cwd=None, stdout=subprocess.DEVNULL):
+    """Runs cmd to completion; returns (wall s, cpu s user+sys, peak RSS MiB, stdout)."""
+    started = time.monotonic()
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=stdout, stderr=subprocess.PIPE, text=True)
+    out = proc.stdout.read() if proc.stdout else ""
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.monotonic() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        sys.exit(f"failed ({proc.returncode}): {' '.join(map(str, cmd))}\n{err[-3000:]}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0, out
+
+
+def make_clip(frames):
+    clip = WORK / f"clip-{frames}.yuv"
+    if clip.exists() and clip.stat().st_size == frames * W * H * 3 // 2:
+        return clip
+    WORK.mkdir(parents=True, exist_ok=True)
+    for old in WORK.glob("clip-*.yuv"):
+        old.unlink()
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                    f"testsrc2=size={W}x{H}:rate={FPS}", "-frames:v", str(frames),
+                    "-pix_fmt", "yuv420p", "-f", "rawvideo", str(clip)], check=True)
+    return clip
+
+
+def grid(n, width=W, height=H):
+    """The program grid, as the engine lays it out (firmware/engine/src/layout.rs)."""
+    cols = math.ceil(math.sqrt(n))
+    rows = -(-n // cols)
+    cell_w, cell_h = width // cols, height // rows
+    w, h = cell_w, cell_w * height // width
+    if h > cell_h:
+        h, w = cell_h, cell_h * width // height
+    even = lambda v: v & ~1
+    w, h = even(w), even(h)
+    tiles = []
+    for i in range(n):
+        row, col = divmod(i, cols)
+        in_row = n - row * cols if row == rows - 1 else cols
+        offset = (cols - in_row) * cell_w // 2
+        tiles.append((even(offset + col * cell_w + (cell_w - w) // 2),
+                      even(row * cell_h + (cell_h - h) // 2), w, h))
+    return tiles
+
+
+def mix_graph(n, flags=None):
+    """filter_complex text that mixes n copies of input 0..n-1 into [program]."""
+    tiles = grid(n)
+    opt = f":flags={flags}" if flags else ""
+    if n == 1:
+        return "[0:v]null[program]"
+    parts = [f"[{i}:v]scale={w}:{h}{opt}[t{i}]" for i, (_, _, w, h) in enumerate(tiles)]
+    stack = "".join(f"[t{i}]" for i in range(n))
+    bottom = max(y + h for _, y, _, h in tiles)
+    top = min(y for _, y, _, _ in tiles)
+    # xstack's canvas ends at the lowest tile; pad it to the program size if it is short.
+    layout = "|".join(f"{x}_{y - top}" for x, y, _, _ in tiles)
+    pad = f",pad={W}:{H}:0:{top}" if (bottom - top) < H else ""
+    parts.append(f"{stack}xstack=inputs={n}:layout={layout}:fill=black{pad}[program]")
+    return ";".join(parts)
+
+
+def ffmpeg_cmd(clip, n, ladder, out):
+    raw = ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{W}x{H}", "-r", str(FPS),
+           "-i", str(clip)]
+    graph = [mix_graph(n)]
+    labels = [f"[o{i}]" for i in range(len(ladder))]
+    graph.append(f"[program]split={len(ladder)}{''.join(labels)}" if len(ladder) > 1
+                 else "[program]null[o0]")
+    maps = []
+    for i, (_, w, h, _) in enumerate(ladder):
+        if (w, h) == (W, H):
+            maps.append(f"[o{i}]")
+        else:
+            graph.append(f"[o{i}]scale={w}:{h}[v{i}]")
+            maps.append(f"[v{i}]")
+    cmd = ["ffmpeg", "-v", "error", "-y"] + raw * n + ["-filter_complex", ";".join(graph)]
+    for m in maps:
+        cmd += ["-map", m]
+    cmd += ["-c:v", "libx264"] + X264
+    for i, (_, _, _, kbps) in enumerate(ladder):
+        # The same rate control as the engine's x264enc (CBR: VBV max = bitrate, 600 ms).
+        cmd += [f"-b:v:{i}", f"{kbps}k", f"-maxrate:v:{i}", f"{kbps}k",
+                f"-bufsize:v:{i}", f"{kbps * 6 // 10}k"]
+    streams = " ".join(f"v:{i},name:{name}" for i, (name, _, _, _) in enumerate(ladder))
+    cmd += ["-f", "hls", "-hls_time", "2", "-hls_playlist_type", "vod",
+            "-var_stream_map", streams, "-master_pl_name", "master.m3u8",
+            "-hls_segment_filename", str(out / "%v" / "segment%05d.ts"),
+            str(out / "%v" / "index.m3u8")]
+    return cmd
+
+
+def fourcast_config(ladder, path):
+    text = STANDARD_CONFIG.read_text()
+    head, _, _ = text.partition("[[ladder.rungs]]")
+    tail = text[text.index("[outputs.hls]"):]
+    rungs = "".join(
+        f'[[ladder.rungs]]\nname = "{n}"\nwidth = {w}\nheight = {h}\nbitrate_kbps = {k}\n\n'
+        for n, w, h, k in ladder)
+    path.write_text(head + rungs + tail)
+    return path
+
+
+def fourcast_cmd(clip, n, config, out):
+    return [str(FOURCASTD), "render", "--config", str(config), "--out", str(out),
+            "--raw-size", f"{W}x{H}"] + [str(clip)] * n
+
+
+def psnr(rendition, clip, width, height):
+    """Average PSNR (dB, Y/U/V weighted as ffmpeg does) of an HLS rendition against the
+    Lanczos reference composite of the standard grid scaled to the rendition's size."""
+    ref = mix_graph(4, flags="lanczos").replace("[0:v]", "[R0]").replace("[1:v]", "[R1]") \
+        .replace("[2:v]", "[R2]").replace("[3:v]", "[R3]").replace("[program]", "[grid]")
+    graph = (f"[1:v]split=4[R0][R1][R2][R3];{ref};"
+             f"[grid]scale={width}:{height}:flags=lanczos,setpts=N/{FPS}/TB[ref];"
+             f"[0:v]setpts=N/{FPS}/TB[enc];[enc][ref]psnr")
+    out = subprocess.run(["ffmpeg", "-v", "info", "-i", str(rendition), "-f", "rawvideo",
+                          "-pix_fmt", "yuv420p", "-s", f"{W}x{H}", "-r", str(FPS),
+                          "-i", str(clip), "-lavfi", graph, "-f", "null", "-"],
+                         capture_output=True, text=True, check=True).stderr
+    m = re.search(r"PSNR y:\S+ u:\S+ v:\S+ average:(\S+)", out)
+    if not m:
+        sys.exit(f"no PSNR for {rendition}:\n{out[-2000:]}")
+    return round(float(m.group(1)), 3)
+
+
+def frames_in(playlist):
+    out = subprocess.run(["ffprobe", "-v", "error", "-count_packets", "-select_streams", "v",
+                          "-show_entries", "stream=nb_read_packets", "-of", "csv=p=0",
+                          str(playlist)], capture_output=True, text=True).stdout
+    counts = [int(v) for v in out.split() if v.strip().isdigit()]
+    return counts[0] if counts else 0
+
+
+def run_both(clip, frames, n, ladder, tag, with_psnr=False):
+    results = {}
+    for engine in ("ffmpeg", "fourcast"):
+        out = WORK / f"{tag}-{engine}"
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        if engine == "ffmpeg":
+            cmd = ffmpeg_cmd(clip, n, ladder, out)
+            dirs = {name: out / name for name, *_ in ladder}
+        else:
+            config = fourcast_config(ladder, WORK / f"{tag}.toml")
+            cmd = fourcast_cmd(clip, n, config, out)
+            dirs = {name: out / name for name, *_ in ladder}
+        wall, cpu, rss, _ = run_measured(cmd)
+        media = frames / FPS
+        r = {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "rss_mb": round(rss, 1),
+             "speed": round(media / wall, 2), "command": " ".join(cmd)}
+        for name, d in dirs.items():
+            got = frames_in(d / "index.m3u8")
+            if got != frames:
+                sys.exit(f"{engine} {tag}: rung {name} has {got} frames, expected {frames}")
+        if with_psnr:
+            r["psnr_db"] = {name: psnr(d / "index.m3u8", clip, w, h)
+                            for (name, w, h, _), d in zip(ladder, dirs.values())}
+        results[engine] = r
+    f, g = results["fourcast"], results["ffmpeg"]
+    results["cpu_ratio"] = round(f["cpu_s"] / g["cpu_s"], 3)
+    results["wall_ratio"] = round(f["wall_s"] / g["wall_s"], 3)
+    results["rss_ratio"] = round(f["rss_mb"] / g["rss_mb"], 3)
+    if with_psnr:
+        results["psnr_delta_db"] = {k: round(f["psnr_db"][k] - g["psnr_db"][k], 3)
+                                    for k in f["psnr_db"]}
+    return results
+
+
+def standard(frames):
+    clip = make_clip(frames)
+    r = run_both(clip, frames, 4, LADDER, "standard", with_psnr=True)
+    r["frames"] = frames
+    r["media_s"] = frames / FPS
+    print(f"\nStandard workload: 4 x 1080p30 inputs -> 2x2 grid -> 4-rung x264 ladder -> HLS "
+          f"({frames} frames, {frames / FPS:.0f} s of media)")
+    print(f"{'':10} {'wall s':>8} {'CPU s':>8} {'speed':>7} {'RSS MiB':>8}   PSNR dB "
+          + " ".join(f"{n:>7}" for n, *_ in LADDER))
+    for engine in ("fourcast", "ffmpeg"):
+        e = r[engine]
+        print(f"{engine:10} {e['wall_s']:8.2f} {e['cpu_s']:8.2f} {e['speed']:6.2f}x "
+              f"{e['rss_mb']:8.1f}           " + " ".join(f"{e['psnr_db'][n]:7.2f}"
+                                                       for n, *_ in LADDER))
+    print(f"{'ratio':10} {r['wall_ratio']:8.3f} {r['cpu_ratio']:8.3f} {'':7} "
+          f"{r['rss_ratio']:8.3f}   delta   " + " ".join(f"{r['psnr_delta_db'][n]:+7.2f}"
+                                                         for n, *_ in LADDER))
+    return r
+
+
+def scaling(frames):
+    clip = make_clip(frames)
+    rows = {"inputs": [], "rungs": []}
+    print(f"\nHow cost grows ({frames} frames): CPU s fourcast / ffmpeg (ratio)")
+    for n in (1, 2, 3, 4):
+        r = run_both(clip, frames, n, LADDER, f"inputs{n}")
+        rows["inputs"].append({"inputs": n, "rungs": 4, **slim(r)})
+        print(f"  {n} input(s), 4 rungs: {r['fourcast']['cpu_s']:6.2f} / "
+              f"{r['ffmpeg']['cpu_s']:6.2f} ({r['cpu_ratio']:.3f})")
+    for k in (1, 2, 3, 4):
+        r = run_both(clip, frames, 4, LADDER[:k], f"rungs{k}")
+        rows["rungs"].append({"inputs": 4, "rungs": k, **slim(r)})
+        print(f"  4 inputs, {k} rung(s): {r['fourcast']['cpu_s']:6.2f} / "
+              f"{r['ffmpeg']['cpu_s']:6.2f} ({r['cpu_ratio']:.3f})")
+    return rows
+
+
+def slim(r):
+    keep = ("wall_s", "cpu_s", "rss_mb", "speed")
+    return {"fourcast": {k: r["fourcast"][k] for k in keep},
+            "ffmpeg": {k: r["ffmpeg"][k] for k in keep},
+            "cpu_ratio": r["cpu_ratio"]}
+
+
+def fanout():
+    out = subprocess.run(["bash", str(ROOT / "tests/bench/uplink-fanout.sh")],
+                         capture_output=True, text=True, check=True).stdout
+    rows = []
+    for line in out.splitlines():
+        m = re.search(r"destinations: (\d+) \(live: (\d+)\) \| cpu: ([\d.]+)%", line)
+        if m:
+            rows.append({"rtmp_destinations": int(m.group(1)), "live": int(m.group(2)),
+                         "cpu_percent_of_one_core": float(m.group(3))})
+    print("\nFan-out (live box, 720p30 3-rung ladder, RTMP to a local nginx-rtmp):")
+    for r in rows:
+        print(f"  {r['rtmp_destinations']} destination(s) ({r['live']} live): "
+              f"{r['cpu_percent_of_one_core']:.1f} % of one core")
+    return rows
+
+
+def probes():
+    result = {}
+    # Process start -> first segment listed in the 720p playlist, five starts.
+    import socket
+    times = []
+    for i in range(5):
+        data = WORK / f"probe-data{i}"
+        shutil.rmtree(data, ignore_errors=True)
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        started = time.monotonic()
+        proc = subprocess.Popen([str(FOURCASTD), "run", "--data-dir", str(data), "--listen",
+                                 f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        playlist = data / "hls" / "720p" / "index.m3u8"
+        while time.monotonic() - started < 30:
+            if playlist.exists() and "#EXTINF" in playlist.read_text(errors="replace"):
+                times.append(time.monotonic() - started)
+                break
+            time.sleep(0.02)
+        proc.terminate()
+        proc.wait()
+        shutil.rmtree(data, ignore_errors=True)
+    times.sort()
+    result["start_to_first_segment_s"] = {"runs": len(times),
+                                          "median": round(times[len(times) // 2], 2),
+                                          "min": round(times[0], 2), "max": round(times[-1], 2)}
+    # Glass-to-glass over SRT on loopback (see tests/src/bin/fourcast-g2g.rs for the method).
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "fourcast-e2e", "--bin",
+                    "fourcast-g2g"], cwd=ROOT, check=True)
+    line = subprocess.run([str(ROOT / "target/release/fourcast-g2g"), "--seconds", "20"],
+                          cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    result["glass_to_glass_srt"] = json.loads((OUT / "g2g.json").read_text())
+    result["layout_command_to_changed_frame"] = None
+    result["layout_command_to_changed_frame_note"] = (
+        "not measured: live layout switching is issue 4 and has not landed")
+    print("\nLive probes (virtual board):")
+    s = result["start_to_first_segment_s"]
+    print(f"  process start -> first HLS segment: median {s['median']} s "
+          f"(min {s['min']}, max {s['max']}, {s['runs']} starts)")
+    print(f"  {line.strip()}")
+    print("  layout command -> first changed frame: not measured (layouts: issue 4)")
+    return result
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--frames", type=int, default=600)
+    ap.add_argument("--only", default="standard,scaling,fanout,probes")
+    args = ap.parse_args()
+    parts = set(args.only.split(","))
+    for tool in ("ffmpeg", "ffprobe"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} is missing: run `make bench` (it installs it)")
+    if not FOURCASTD.exists():
+        sys.exit(f"{FOURCASTD} is missing: run `make bench` (it builds it)")
+    OUT.mkdir(parents=True, exist_ok=True)
+    results = {"machine": {"cpus": os.cpu_count(),
+                           "model": cpu_model(),
+                           "ffmpeg": tool_version(["ffmpeg", "-version"]),
+                           "gstreamer": tool_version(["gst-launch-1.0", "--version"], 1)}}
+    if "standard" in parts:
+        results["standard"] = standard(args.frames)
+    if "scaling" in parts:
+        results["scaling"] = scaling(args.frames)
+    if "fanout" in parts:
+        results["fanout"] = fanout()
+    if "probes" in parts:
+        results["probes"] = probes()
+    path = OUT / "results.json"
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwrote {path.relative_to(ROOT)}")
+
+
+def cpu_model():
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
+def tool_version(cmd, line=0):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True).stdout.splitlines()[line]
+    except (OSError, IndexError):
+        return "unknown"
+
+
+if __name__ == "__main__":
+    main()
