@@ -61,7 +61,7 @@ pub fn render(
         .unwrap_or_default();
     let encoder_name = encoder::choose_video(&config.ladder.encoder, &board)?;
     std::fs::create_dir_all(out)
-        .map_err(|e| EngineError::Render(format!("{}: {e}", out.display().to_string())))?;
+        .map_err(|e| EngineError::Render(format!("{}: {e}", out.display())))?;
 
     let pipeline = gst::Pipeline::with_name("render");
     let compositor = make("compositor", "mixer")?;
@@ -116,7 +116,7 @@ pub fn render(
         tee_to(&tee, &queue)?;
         let dir = out.join(&rung.name);
         std::fs::create_dir_all(&dir)
-            .map_err(|e| EngineError::Render(format!("{}: {e}", dir.display().to_string())))?;
+            .map_err(|e| EngineError::Render(format!("{}: {e}", dir.display())))?;
         let sink = make("hlssink2", &format!("{}-hls", rung.name))?;
         let playlist = dir.join(crate::origin::MEDIA);
         sink.set_property(
@@ -256,7 +256,7 @@ fn write_multivariant(config: &Config, out: &Path) -> Result<(), EngineError> {
         .collect();
     let path = out.join(crate::origin::MASTER);
     std::fs::write(&path, fourcast_hls::render_multivariant(&variants))
-        .map_err(|e| EngineError::Render(format!("{}: {e}", path.display().to_string())))
+        .map_err(|e| EngineError::Render(format!("{}: {e}", path.display())))
 }
 
 fn run_to_eos(pipeline: &gst::Pipeline) -> Result<(), EngineError> {

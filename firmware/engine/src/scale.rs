@@ -83,7 +83,7 @@ pub struct Scratch {
 impl PlaneScaler {
     pub fn new(src: (usize, usize), dst: (usize, usize)) -> PlaneScaler {
         // Boxes up to 16 wide (the row sums are u16); any remaining ratio is bilinear.
-        let factor = |s: usize, d: usize| if d == 0 { 1 } else { (s / d).clamp(1, 16) };
+        let factor = |s: usize, d: usize| s.checked_div(d).map_or(1, |f| f.clamp(1, 16));
         let (fx, fy) = (factor(src.0, dst.0), factor(src.1, dst.1));
         let mid = (src.0 / fx, src.1 / fy);
         let taps = |from: usize, to: usize| (from != to && to > 0).then(|| bilinear(from, to));
@@ -191,7 +191,7 @@ impl PlaneScaler {
 
     fn scale_cols(&self, src: &[u8], out: &mut [u8]) {
         let Some(cols) = &self.cols else { return };
-        if src.len() % 3 == 0 && out.len() == src.len() / 3 * 2 {
+        if src.len().is_multiple_of(3) && out.len() == src.len() / 3 * 2 {
             // Two thirds (1080p to 720p): every three samples make two, with the bilinear
             // weights ¾ ¼ and ¼ ¾ that the taps below would use, without the gathers.
             for (o, s) in out.chunks_exact_mut(2).zip(src.chunks_exact(3)) {
@@ -282,7 +282,7 @@ fn bilinear(from: usize, to: usize) -> Vec<Tap> {
 }
 
 fn lerp_rows(a: &[u8], b: &[u8], frac: u16, out: &mut [u8]) {
-    let f = u16::from(frac);
+    let f = frac;
     let g = 256 - f;
     for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
         *o = ((u16::from(x) * g + u16::from(y) * f + 128) >> 8) as u8;

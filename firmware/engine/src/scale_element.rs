@@ -142,10 +142,7 @@ mod imp {
                 .map(|p| {
                     let c = p as u8;
                     let size = |i: &gst_video::VideoInfo| {
-                        (
-                            i.comp_width(c).max(0) as usize,
-                            i.comp_height(c).max(0) as usize,
-                        )
+                        (i.comp_width(c) as usize, i.comp_height(c) as usize)
                     };
                     PlaneScaler::new(size(in_info), size(out_info))
                 })
