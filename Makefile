@@ -8,10 +8,10 @@ APT_PACKAGES := build-essential pkg-config libclang-dev \
 	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav \
 	ffmpeg fonts-dejavu-core
 # Real peers the tests talk to: SRT receivers, an RTMP server, network namespaces and tc.
-TEST_PACKAGES := srt-tools nginx libnginx-mod-rtmp iproute2
+TEST_PACKAGES := srt-tools nginx libnginx-mod-rtmp iproute2 python3 curl
 CARGO ?= cargo
 
-.PHONY: deps test-deps run test lint build
+.PHONY: deps test-deps run test lint build bench
 
 ## Installs the system packages and Rust components the build and the box use.
 deps:
@@ -46,6 +46,12 @@ test: test-deps lint
 	$(CARGO) test --locked --workspace --exclude fourcast-e2e
 	# End-to-end tests run one at a time: each runs the box live on this machine's cores.
 	$(CARGO) test --locked -p fourcast-e2e --tests -- --test-threads=1
+
+## The benchmark: Fourcast's engine against ffmpeg on the standard workload, how cost grows,
+## RTMP fan-out and live probes. Prints tables; writes target/bench/results.json.
+bench: test-deps build
+	$(CARGO) build --locked --release -p fourcast-e2e --bin fourcast-g2g
+	python3 tests/bench/bench.py $(BENCH_ARGS)
 
 lint: deps
 	$(CARGO) fmt --all --check

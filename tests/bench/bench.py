@@ -11,7 +11,8 @@ sys), wall and peak RSS come from wait4() on each process. PSNR of every rung is
 against the same reference composite (each tile and each rung scaled with Lanczos from the
 uncompressed clip), so both are judged by the same picture.
 
-Usage: tests/bench/bench.py [--frames N] [--only standard,scaling,fanout,probes]
+Usage: tests/bench/bench.py [--frames N] [--repeat N] [--only standard,scaling,fanout,probes]
+                            [--fourcastd PATH] [--out DIR]
 """
 
 import argparse
@@ -178,30 +179,38 @@ def frames_in(playlist):
     return counts[0] if counts else 0
 
 
-def run_both(clip, frames, n, ladder, tag, with_psnr=False):
+def run_both(clip, frames, n, ladder, tag, with_psnr=False, repeat=1):
+    """Runs ffmpeg and Fourcast on the same input `repeat` times, alternating (so both see
+    the same machine), and keeps the median of each figure."""
+    runs = {"ffmpeg": [], "fourcast": []}
+    dirs = {}
+    for _ in range(repeat):
+        for engine in ("ffmpeg", "fourcast"):
+            out = WORK / f"{tag}-{engine}"
+            shutil.rmtree(out, ignore_errors=True)
+            out.mkdir(parents=True)
+            if engine == "ffmpeg":
+                cmd = ffmpeg_cmd(clip, n, ladder, out)
+            else:
+                cmd = fourcast_cmd(clip, n, fourcast_config(ladder, WORK / f"{tag}.toml"), out)
+            wall, cpu, rss, _ = run_measured(cmd)
+            runs[engine].append((wall, cpu, rss, cmd))
+            dirs[engine] = {name: out / name for name, *_ in ladder}
     results = {}
-    for engine in ("ffmpeg", "fourcast"):
-        out = WORK / f"{tag}-{engine}"
-        shutil.rmtree(out, ignore_errors=True)
-        out.mkdir(parents=True)
-        if engine == "ffmpeg":
-            cmd = ffmpeg_cmd(clip, n, ladder, out)
-            dirs = {name: out / name for name, *_ in ladder}
-        else:
-            config = fourcast_config(ladder, WORK / f"{tag}.toml")
-            cmd = fourcast_cmd(clip, n, config, out)
-            dirs = {name: out / name for name, *_ in ladder}
-        wall, cpu, rss, _ = run_measured(cmd)
-        media = frames / FPS
+    media = frames / FPS
+    for engine, rs in runs.items():
+        med = lambda i: sorted(r[i] for r in rs)[len(rs) // 2]
+        wall, cpu, rss = med(0), med(1), med(2)
         r = {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "rss_mb": round(rss, 1),
-             "speed": round(media / wall, 2), "command": " ".join(cmd)}
-        for name, d in dirs.items():
+             "speed": round(media / wall, 2), "runs": len(rs),
+             "cpu_s_each": [round(x[1], 2) for x in rs], "command": " ".join(rs[0][3])}
+        for name, d in dirs[engine].items():
             got = frames_in(d / "index.m3u8")
             if got != frames:
                 sys.exit(f"{engine} {tag}: rung {name} has {got} frames, expected {frames}")
         if with_psnr:
             r["psnr_db"] = {name: psnr(d / "index.m3u8", clip, w, h)
-                            for (name, w, h, _), d in zip(ladder, dirs.values())}
+                            for (name, w, h, _), d in zip(ladder, dirs[engine].values())}
         results[engine] = r
     f, g = results["fourcast"], results["ffmpeg"]
     results["cpu_ratio"] = round(f["cpu_s"] / g["cpu_s"], 3)
@@ -213,13 +222,13 @@ def run_both(clip, frames, n, ladder, tag, with_psnr=False):
     return results
 
 
-def standard(frames):
+def standard(frames, repeat):
     clip = make_clip(frames)
-    r = run_both(clip, frames, 4, LADDER, "standard", with_psnr=True)
+    r = run_both(clip, frames, 4, LADDER, "standard", with_psnr=True, repeat=repeat)
     r["frames"] = frames
     r["media_s"] = frames / FPS
     print(f"\nStandard workload: 4 x 1080p30 inputs -> 2x2 grid -> 4-rung x264 ladder -> HLS "
-          f"({frames} frames, {frames / FPS:.0f} s of media)")
+          f"({frames} frames, {frames / FPS:.0f} s of media; median of {repeat} runs each)")
     print(f"{'':10} {'wall s':>8} {'CPU s':>8} {'speed':>7} {'RSS MiB':>8}   PSNR dB "
           + " ".join(f"{n:>7}" for n, *_ in LADDER))
     for engine in ("fourcast", "ffmpeg"):
@@ -236,7 +245,7 @@ def standard(frames):
 def scaling(frames):
     clip = make_clip(frames)
     rows = {"inputs": [], "rungs": []}
-    print(f"\nHow cost grows ({frames} frames): CPU s fourcast / ffmpeg (ratio)")
+    print(f"\nHow cost grows ({frames} frames, one run each): CPU s fourcast / ffmpeg (ratio)")
     for n in (1, 2, 3, 4):
         r = run_both(clip, frames, n, LADDER, f"inputs{n}")
         rows["inputs"].append({"inputs": n, "rungs": 4, **slim(r)})
@@ -321,10 +330,17 @@ def probes():
 
 
 def main():
+    global FOURCASTD, OUT, WORK
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--frames", type=int, default=600)
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="runs of each engine on the standard workload (median kept)")
     ap.add_argument("--only", default="standard,scaling,fanout,probes")
+    ap.add_argument("--fourcastd", type=Path, default=FOURCASTD, help="daemon binary")
+    ap.add_argument("--out", type=Path, default=OUT, help="where results.json goes")
     args = ap.parse_args()
+    FOURCASTD, OUT = args.fourcastd.resolve(), args.out.resolve()
+    WORK = OUT / "work"
     parts = set(args.only.split(","))
     for tool in ("ffmpeg", "ffprobe"):
         if not shutil.which(tool):
@@ -337,7 +353,7 @@ def main():
                            "ffmpeg": tool_version(["ffmpeg", "-version"]),
                            "gstreamer": tool_version(["gst-launch-1.0", "--version"], 1)}}
     if "standard" in parts:
-        results["standard"] = standard(args.frames)
+        results["standard"] = standard(args.frames, args.repeat)
     if "scaling" in parts:
         results["scaling"] = scaling(args.frames)
     if "fanout" in parts:
@@ -346,7 +362,7 @@ def main():
         results["probes"] = probes()
     path = OUT / "results.json"
     path.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nwrote {path.relative_to(ROOT)}")
+    print(f"\nwrote {path}")
 
 
 def cpu_model():
