@@ -73,27 +73,28 @@ pub fn render(
     gst::Element::link_many([&compositor, &program_caps, &tee])?;
 
     let tiles = layout::grid(inputs.len(), p.width, p.height);
-    for (i, (input, tile)) in inputs.iter().zip(tiles).enumerate() {
-        let src = input_chain(&pipeline, i, input, p.fps)?;
-        let mut chain = vec![src.clone()];
-        chain.extend(crate::scaler(
-            &format!("input{i}-"),
-            tile.width,
-            tile.height,
-        )?);
-        pipeline.add_many(&chain[1..])?;
-        gst::Element::link_many(&chain)?;
-        let pad = compositor
-            .request_pad_simple("sink_%u")
-            .ok_or(EngineError::Link("compositor sink pad"))?;
-        pad.set_property("xpos", tile.x as i32);
-        pad.set_property("ypos", tile.y as i32);
-        chain
-            .last()
-            .and_then(|e| e.static_pad("src"))
-            .ok_or(EngineError::Link("input src"))?
-            .link(&pad)
-            .map_err(|_| EngineError::Link("input to mixer"))?;
+    for (n, feed) in feeds(inputs, &tiles).iter().enumerate() {
+        let src = input_chain(&pipeline, n, &inputs[feed.input], p.fps)?;
+        let by_size = fan_out(&pipeline, &src, &format!("source{n}"), feed.sizes.len())?;
+        for (k, ((size, shown), from)) in feed.sizes.iter().zip(by_size).enumerate() {
+            let mut chain = vec![from];
+            chain.extend(crate::scaler(&format!("source{n}-{k}-"), size.0, size.1)?);
+            pipeline.add_many(&chain[1..])?;
+            gst::Element::link_many(&chain)?;
+            let scaled = chain.last().cloned().ok_or(EngineError::Link("scaler"))?;
+            let by_tile = fan_out(&pipeline, &scaled, &format!("source{n}-{k}"), shown.len())?;
+            for (&t, from) in shown.iter().zip(by_tile) {
+                let pad = compositor
+                    .request_pad_simple("sink_%u")
+                    .ok_or(EngineError::Link("compositor sink pad"))?;
+                pad.set_property("xpos", tiles[t].x as i32);
+                pad.set_property("ypos", tiles[t].y as i32);
+                from.static_pad("src")
+                    .ok_or(EngineError::Link("input src"))?
+                    .link(&pad)
+                    .map_err(|_| EngineError::Link("input to mixer"))?;
+            }
+        }
     }
 
     // Keyframes on the live engine's segment clock, so segments are one GOP each.
@@ -156,6 +157,65 @@ pub fn render(
         encoder: encoder_name,
         rungs,
     })
+}
+
+/// One source opened once however many tiles show it, scaled once per distinct tile size.
+#[derive(Debug, Clone, PartialEq)]
+struct Feed {
+    /// The first input naming this source.
+    input: usize,
+    /// Each tile size wanted, with the tiles (indices) of that size.
+    sizes: Vec<((u32, u32), Vec<usize>)>,
+}
+
+/// Groups the inputs by source (same file, same raw size) and their tiles by size: reading
+/// and scaling a source is then done once, not once per tile.
+fn feeds(inputs: &[RenderInput], tiles: &[layout::Rect]) -> Vec<Feed> {
+    let mut feeds: Vec<Feed> = Vec::new();
+    for (i, (input, tile)) in inputs.iter().zip(tiles).enumerate() {
+        let size = (tile.width, tile.height);
+        let same = |f: &&mut Feed| {
+            let first = &inputs[f.input];
+            first.path == input.path && first.raw_size == input.raw_size
+        };
+        match feeds.iter_mut().find(|f| same(f)) {
+            Some(feed) => match feed.sizes.iter_mut().find(|(s, _)| *s == size) {
+                Some((_, shown)) => shown.push(i),
+                None => feed.sizes.push((size, vec![i])),
+            },
+            None => feeds.push(Feed {
+                input: i,
+                sizes: vec![(size, vec![i])],
+            }),
+        }
+    }
+    feeds
+}
+
+/// `count` outputs of `element`: itself if one, else a tee with a small queue per branch.
+fn fan_out(
+    pipeline: &gst::Pipeline,
+    element: &gst::Element,
+    name: &str,
+    count: usize,
+) -> Result<Vec<gst::Element>, EngineError> {
+    if count <= 1 {
+        return Ok(vec![element.clone()]);
+    }
+    let tee = make("tee", &format!("{name}-tee"))?;
+    pipeline.add(&tee)?;
+    element.link(&tee)?;
+    (0..count)
+        .map(|k| {
+            let queue = make("queue", &format!("{name}-branch{k}"))?;
+            queue.set_property("max-size-buffers", 2u32);
+            queue.set_property("max-size-bytes", 0u32);
+            queue.set_property("max-size-time", 0u64);
+            pipeline.add(&queue)?;
+            tee_to(&tee, &queue)?;
+            Ok(queue)
+        })
+        .collect()
 }
 
 /// The input's frames as I420 at the program rate: raw frames are parsed, anything else is
@@ -282,4 +342,39 @@ fn run_to_eos(pipeline: &gst::Pipeline) -> Result<(), EngineError> {
     };
     let _ = pipeline.set_state(gst::State::Null);
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(path: &str) -> RenderInput {
+        RenderInput {
+            path: PathBuf::from(path),
+            raw_size: Some((1920, 1080)),
+        }
+    }
+
+    #[test]
+    fn one_clip_in_four_tiles_is_read_and_scaled_once() {
+        let inputs = vec![input("a.yuv"); 4];
+        let tiles = layout::grid(4, 1920, 1080);
+        assert_eq!(
+            feeds(&inputs, &tiles),
+            vec![Feed {
+                input: 0,
+                sizes: vec![((960, 540), vec![0, 1, 2, 3])]
+            }]
+        );
+    }
+
+    #[test]
+    fn different_clips_or_sizes_are_kept_apart() {
+        let mut inputs = vec![input("a.yuv"), input("b.yuv"), input("a.yuv")];
+        inputs[2].raw_size = Some((1280, 720));
+        let tiles = layout::grid(3, 1920, 1080);
+        let f = feeds(&inputs, &tiles);
+        assert_eq!(f.len(), 3, "{f:?}");
+        assert!(f.iter().all(|f| f.sizes.len() == 1 && f.sizes[0].1.len() == 1));
+    }
 }
