@@ -38,7 +38,10 @@ fn the_standard_workload_bench_runs_both_engines_and_writes_results_json() {
     for engine in ["fourcast", "ffmpeg"] {
         let e = &standard[engine];
         for key in ["cpu_s", "wall_s", "rss_mb", "speed"] {
-            assert!(e[key].as_f64().is_some_and(|v| v > 0.0), "{engine}.{key}: {e}");
+            assert!(
+                e[key].as_f64().is_some_and(|v| v > 0.0),
+                "{engine}.{key}: {e}"
+            );
         }
         for rung in RUNGS {
             // Any real encode of the test pattern is far above 20 dB; a broken one is not.
@@ -63,7 +66,10 @@ fn render_names_what_is_wrong_with_its_input() {
             .args(args)
             .output()
             .unwrap();
-        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
     let (code, err) = run(&["/no/such/clip.yuv"]);
     assert_eq!(code, Some(2), "{err}");

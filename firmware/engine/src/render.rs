@@ -375,6 +375,9 @@ mod tests {
         let tiles = layout::grid(3, 1920, 1080);
         let f = feeds(&inputs, &tiles);
         assert_eq!(f.len(), 3, "{f:?}");
-        assert!(f.iter().all(|f| f.sizes.len() == 1 && f.sizes[0].1.len() == 1));
+        assert!(
+            f.iter()
+                .all(|f| f.sizes.len() == 1 && f.sizes[0].1.len() == 1)
+        );
     }
 }
