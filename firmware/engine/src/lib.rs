@@ -14,6 +14,7 @@ mod encoder;
 mod file_input;
 mod ladder;
 pub mod layout;
+pub mod mix;
 mod origin;
 pub mod plan;
 mod program;

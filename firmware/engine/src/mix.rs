@@ -1,0 +1,191 @@
+//! The audio mixer's policy, pure: which inputs are heard and how loud (gain in dB, mute,
+//! solo, audio-follows-video, master gain), and level metering in dBFS for the meters.
+//! The pipeline (not yet wired: issue 4) sets the returned linear gains as the
+//! `audiomixer` pads' `volume` and feeds samples to [`Meter`].
+
+/// The quietest level reported; silence reads as this, not minus infinity.
+pub const FLOOR_DBFS: f64 = -96.0;
+
+/// One input's strip on the mixer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Strip {
+    pub gain_db: f64,
+    pub mute: bool,
+    pub solo: bool,
+}
+
+impl Default for Strip {
+    fn default() -> Self {
+        Self {
+            gain_db: 0.0,
+            mute: false,
+            solo: false,
+        }
+    }
+}
+
+/// Linear gain per input. A muted input is silent. If any input is soloed, only soloed
+/// inputs are heard. With `follow_video`, an input not on the program is silent (unless
+/// soloed: solo is how a technician listens to a source off air). The master gain applies
+/// to all. Gains are clamped to −96…+24 dB.
+pub fn gains(
+    strips: &[Strip],
+    on_program: &[bool],
+    follow_video: bool,
+    master_db: f64,
+) -> Vec<f64> {
+    let any_solo = strips.iter().any(|s| s.solo && !s.mute);
+    strips
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let shown = on_program.get(i).copied().unwrap_or(false);
+            let heard = !s.mute
+                && if any_solo {
+                    s.solo
+                } else {
+                    !follow_video || shown
+                };
+            if heard {
+                db_to_linear(s.gain_db.clamp(FLOOR_DBFS, 24.0) + master_db.clamp(FLOOR_DBFS, 24.0))
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+pub fn db_to_linear(db: f64) -> f64 {
+    if db <= FLOOR_DBFS {
+        0.0
+    } else {
+        10f64.powf(db / 20.0)
+    }
+}
+
+pub fn linear_to_db(v: f64) -> f64 {
+    if v <= 0.0 || !v.is_finite() {
+        FLOOR_DBFS
+    } else {
+        (20.0 * v.log10()).max(FLOOR_DBFS)
+    }
+}
+
+/// Peak and RMS of a stretch of samples, in dBFS (full scale = a square wave at ±32767).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Meter {
+    peak: u32,
+    sum_squares: f64,
+    count: u64,
+}
+
+impl Meter {
+    pub fn add(&mut self, samples: &[i16]) {
+        for &s in samples {
+            let a = u32::from(s.unsigned_abs());
+            self.peak = self.peak.max(a);
+            self.sum_squares += f64::from(s) * f64::from(s);
+        }
+        self.count += samples.len() as u64;
+    }
+
+    /// (peak, RMS) in dBFS since the last `take`, and starts again.
+    pub fn take(&mut self) -> (f64, f64) {
+        let full = 32767.0;
+        let peak = linear_to_db(f64::from(self.peak) / full);
+        let rms = if self.count == 0 {
+            FLOOR_DBFS
+        } else {
+            linear_to_db((self.sum_squares / self.count as f64).sqrt() / full)
+        };
+        *self = Meter::default();
+        (peak, rms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strip(gain_db: f64, mute: bool, solo: bool) -> Strip {
+        Strip {
+            gain_db,
+            mute,
+            solo,
+        }
+    }
+
+    #[test]
+    fn unity_gain_is_one_and_mute_is_silence() {
+        let g = gains(
+            &[Strip::default(), strip(0.0, true, false)],
+            &[true, true],
+            false,
+            0.0,
+        );
+        assert_eq!(g, [1.0, 0.0]);
+    }
+
+    #[test]
+    fn gain_and_master_add_in_db() {
+        let g = gains(&[strip(-6.0, false, false)], &[true], false, -6.0);
+        assert!((linear_to_db(g[0]) + 12.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn solo_silences_everyone_else_even_off_air() {
+        let strips = [
+            strip(0.0, false, false),
+            strip(0.0, false, true),
+            Strip::default(),
+        ];
+        assert_eq!(
+            gains(&strips, &[true, false, true], true, 0.0),
+            [0.0, 1.0, 0.0]
+        );
+        // A muted solo does not count as a solo.
+        let strips = [Strip::default(), strip(0.0, true, true)];
+        assert_eq!(gains(&strips, &[true, true], false, 0.0), [1.0, 0.0]);
+    }
+
+    #[test]
+    fn audio_follows_video_hears_only_what_is_on_screen() {
+        let strips = [Strip::default(); 4];
+        let on = [true, false, true, false];
+        assert_eq!(gains(&strips, &on, true, 0.0), [1.0, 0.0, 1.0, 0.0]);
+        assert_eq!(gains(&strips, &on, false, 0.0), [1.0; 4]);
+        // An input the program does not know of is off screen.
+        assert_eq!(gains(&strips, &on[..2], true, 0.0), [1.0, 0.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn absurd_gains_are_clamped() {
+        let g = gains(
+            &[
+                strip(1000.0, false, false),
+                strip(f64::NEG_INFINITY, false, false),
+            ],
+            &[true, true],
+            false,
+            0.0,
+        );
+        assert!((linear_to_db(g[0]) - 24.0).abs() < 1e-9);
+        assert_eq!(g[1], 0.0);
+    }
+
+    #[test]
+    fn a_full_scale_square_wave_is_0_dbfs_and_a_sine_is_3_db_lower_in_rms() {
+        let mut m = Meter::default();
+        m.add(&[32767, -32767, 32767, -32767]);
+        let (peak, rms) = m.take();
+        assert!(peak.abs() < 1e-6 && rms.abs() < 1e-6, "{peak} {rms}");
+        let sine: Vec<i16> = (0..48000)
+            .map(|i| (16384.0 * (i as f64 * 440.0 * std::f64::consts::TAU / 48000.0).sin()) as i16)
+            .collect();
+        m.add(&sine);
+        let (peak, rms) = m.take();
+        assert!((peak - -6.02).abs() < 0.05, "{peak}");
+        assert!((rms - -9.03).abs() < 0.05, "{rms}");
+        assert_eq!(m.take(), (FLOOR_DBFS, FLOOR_DBFS), "silence after take");
+    }
+}
