@@ -173,7 +173,8 @@ struct Shared {
     program_frames: Arc<FrameCounter>,
     bridge: Arc<Bridge>,
     taps: Arc<TapHub>,
-    inputs: Mutex<Vec<(String, InputKind, Arc<FrameCounter>)>>,
+    inputs: Mutex<Vec<(String, InputKind, Arc<FrameCounter>, Arc<mix::LevelMeter>)>>,
+    program_levels: Arc<mix::LevelMeter>,
     rungs: Mutex<Vec<RungMeta>>,
     encoder: Mutex<String>,
     stop: AtomicBool,
@@ -220,6 +221,7 @@ impl Engine {
             bridge: Arc::new(Bridge::new(taps.clone())),
             taps,
             inputs: Mutex::new(Vec::new()),
+            program_levels: Arc::new(mix::LevelMeter::default()),
             rungs: Mutex::new(Vec::new()),
             encoder: Mutex::new(String::new()),
             stop: AtomicBool::new(false),
@@ -374,6 +376,7 @@ impl Engine {
             self.epoch,
             self.shared.bridge.clone(),
             self.shared.program_frames.clone(),
+            self.shared.program_levels.clone(),
             events,
         )?;
         if let Some(old) = self.program.take() {
@@ -386,7 +389,7 @@ impl Engine {
         *lock(&self.shared.inputs) = new
             .inputs
             .iter()
-            .map(|i| (i.name.clone(), i.kind, i.frames.clone()))
+            .map(|i| (i.name.clone(), i.kind, i.frames.clone(), i.levels.clone()))
             .collect();
         self.program = Some(new);
         self.program_builds += 1;
@@ -541,9 +544,11 @@ fn spawn_ticker(shared: Arc<Shared>) -> JoinHandle<()> {
             while !shared.stop.load(Ordering::Relaxed) {
                 let now = start.elapsed().as_nanos() as u64 + 1;
                 shared.program_frames.tick(now);
-                for (_, _, c) in lock(&shared.inputs).iter() {
+                for (_, _, c, levels) in lock(&shared.inputs).iter() {
                     c.tick(now);
+                    levels.tick();
                 }
+                shared.program_levels.tick();
                 for r in lock(&shared.rungs).iter() {
                     r.frames.tick(now);
                 }

@@ -1,7 +1,10 @@
 //! The audio mixer's policy, pure: which inputs are heard and how loud (gain in dB, mute,
 //! solo, audio-follows-video, master gain), and level metering in dBFS for the meters.
-//! The pipeline (not yet wired: issue 4) sets the returned linear gains as the
-//! `audiomixer` pads' `volume` and feeds samples to [`Meter`].
+//! The meters are live (per input and for the program, in status and metrics); the gains
+//! are not wired yet (issue 4): the pipeline will set them as the `audiomixer` pads'
+//! `volume`.
+
+use std::sync::Mutex;
 
 /// The quietest level reported; silence reads as this, not minus infinity.
 pub const FLOOR_DBFS: f64 = -96.0;
@@ -103,6 +106,65 @@ impl Meter {
     }
 }
 
+impl Meter {
+    /// Interleaved S16LE samples, as the program's audio caps carry them.
+    pub fn add_s16le(&mut self, bytes: &[u8]) {
+        for pair in bytes.chunks_exact(2) {
+            let s = i16::from_le_bytes([pair[0], pair[1]]);
+            let a = u32::from(s.unsigned_abs());
+            self.peak = self.peak.max(a);
+            self.sum_squares += f64::from(s) * f64::from(s);
+        }
+        self.count += (bytes.len() / 2) as u64;
+    }
+}
+
+/// The last second's levels.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Levels {
+    pub peak_dbfs: f64,
+    pub rms_dbfs: f64,
+}
+
+impl Default for Levels {
+    fn default() -> Self {
+        Self {
+            peak_dbfs: FLOOR_DBFS,
+            rms_dbfs: FLOOR_DBFS,
+        }
+    }
+}
+
+/// A meter fed from a streaming thread and read out once a second by the stats tick.
+#[derive(Default)]
+pub struct LevelMeter {
+    inner: Mutex<(Meter, Levels)>,
+}
+
+impl LevelMeter {
+    pub fn add_s16le(&self, bytes: &[u8]) {
+        self.lock().0.add_s16le(bytes);
+    }
+
+    /// Closes the current second.
+    pub fn tick(&self) {
+        let mut g = self.lock();
+        let (peak, rms) = g.0.take();
+        g.1 = Levels {
+            peak_dbfs: (peak * 10.0).round() / 10.0,
+            rms_dbfs: (rms * 10.0).round() / 10.0,
+        };
+    }
+
+    pub fn levels(&self) -> Levels {
+        self.lock().1
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (Meter, Levels)> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,5 +249,21 @@ mod tests {
         assert!((peak - -6.02).abs() < 0.05, "{peak}");
         assert!((rms - -9.03).abs() < 0.05, "{rms}");
         assert_eq!(m.take(), (FLOOR_DBFS, FLOOR_DBFS), "silence after take");
+    }
+
+    #[test]
+    fn the_level_meter_reads_s16le_and_reports_the_last_second() {
+        let l = LevelMeter::default();
+        assert_eq!(l.levels(), Levels::default());
+        let bytes: Vec<u8> = [16384i16, -16384]
+            .iter()
+            .flat_map(|s| s.to_le_bytes())
+            .collect();
+        l.add_s16le(&bytes);
+        l.tick();
+        assert_eq!(l.levels().peak_dbfs, -6.0);
+        assert_eq!(l.levels().rms_dbfs, -6.0);
+        l.tick();
+        assert_eq!(l.levels(), Levels::default());
     }
 }

@@ -15,6 +15,7 @@ use gst_video::prelude::*;
 use crate::bridge::Bridge;
 use crate::file_input::FilePlayer;
 use crate::layout::{self, Rect};
+use crate::mix::LevelMeter;
 use crate::stats::FrameCounter;
 use crate::{EngineError, EventSink, make};
 
@@ -23,6 +24,8 @@ pub struct InputCounter {
     pub name: String,
     pub kind: InputKind,
     pub frames: Arc<FrameCounter>,
+    /// The input's audio as it enters the mixer.
+    pub levels: Arc<LevelMeter>,
 }
 
 pub struct Program {
@@ -39,6 +42,7 @@ impl Program {
         epoch: gst::ClockTime,
         bridge: Arc<Bridge>,
         program_frames: Arc<FrameCounter>,
+        program_levels: Arc<LevelMeter>,
         events: EventSink,
     ) -> Result<Program, EngineError> {
         let p = &config.program;
@@ -71,6 +75,9 @@ impl Program {
             stamp_frames(&video_filter);
         }
         gst::Element::link_many([&audiomixer, &audio_filter, audio_sink.upcast_ref()])?;
+        if let Some(pad) = audio_filter.static_pad("src") {
+            meter_audio(&pad, program_levels);
+        }
 
         let tiles = layout::grid(config.inputs.len(), p.width, p.height);
         let mut inputs = Vec::new();
@@ -105,10 +112,13 @@ impl Program {
                 .request_pad_simple("sink_%u")
                 .ok_or(EngineError::Link("audiomixer sink pad"))?;
             link_pad(&audio_src, &apad)?;
+            let levels = Arc::new(LevelMeter::default());
+            meter_audio(&apad, levels.clone());
             inputs.push(InputCounter {
                 name: input.name.clone(),
                 kind: input.kind,
                 frames,
+                levels,
             });
         }
 
@@ -214,6 +224,16 @@ fn count_frames(pad: &gst::Pad, frames: &Arc<FrameCounter>) {
     // Inputs are counted, not gap-checked: a live source's timestamps are its own.
     pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
         frames.frame(None, 0, 0);
+        gst::PadProbeReturn::Ok
+    });
+}
+
+/// Feeds every audio buffer through `pad` (S16LE, the program's audio caps) to `levels`.
+fn meter_audio(pad: &gst::Pad, levels: Arc<LevelMeter>) {
+    pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        if let Some(map) = info.buffer().and_then(|b| b.map_readable().ok()) {
+            levels.add_s16le(map.as_slice());
+        }
         gst::PadProbeReturn::Ok
     });
 }

@@ -27,6 +27,8 @@ pub struct ProgramStatus {
     pub dropped_frames: u64,
     /// Times the program pipeline was built (1 = never rebuilt).
     pub builds: u64,
+    /// The program's audio over the last second.
+    pub audio: crate::mix::Levels,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -37,6 +39,8 @@ pub struct InputStatus {
     pub state: &'static str,
     pub fps: f64,
     pub frames: u64,
+    /// The input's audio entering the mixer, over the last second.
+    pub audio: crate::mix::Levels,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -81,15 +85,17 @@ pub(crate) fn collect(e: &Engine) -> EngineStatus {
             frames: s.program_frames.frames(),
             dropped_frames: s.program_frames.dropped(),
             builds: e.program_builds,
+            audio: s.program_levels.levels(),
         },
         inputs: lock(&s.inputs)
             .iter()
-            .map(|(name, kind, c)| InputStatus {
+            .map(|(name, kind, c, levels)| InputStatus {
                 name: name.clone(),
                 kind: *kind,
                 state: if c.fps() > 0.0 { "live" } else { "no-signal" },
                 fps: c.fps(),
                 frames: c.frames(),
+                audio: levels.levels(),
             })
             .collect(),
         ladder: LadderStatus {

@@ -61,6 +61,30 @@ pub fn render(s: &Snapshot) -> String {
         "1 if the input has signal.",
         &inputs(&|i| f64::from(u8::from(i.state == "live"))),
     );
+    gauge(
+        &mut out,
+        "fourcast_input_audio_peak_dbfs",
+        "Peak level of each input's audio over the last second, dBFS.",
+        &inputs(&|i| i.audio.peak_dbfs),
+    );
+    gauge(
+        &mut out,
+        "fourcast_input_audio_rms_dbfs",
+        "RMS level of each input's audio over the last second, dBFS.",
+        &inputs(&|i| i.audio.rms_dbfs),
+    );
+    gauge(
+        &mut out,
+        "fourcast_program_audio_peak_dbfs",
+        "Peak level of the program audio over the last second, dBFS.",
+        &[(String::new(), e.program.audio.peak_dbfs)],
+    );
+    gauge(
+        &mut out,
+        "fourcast_program_audio_rms_dbfs",
+        "RMS level of the program audio over the last second, dBFS.",
+        &[(String::new(), e.program.audio.rms_dbfs)],
+    );
     let rungs = |f: &dyn Fn(&fourcast_engine::RungStatus) -> f64| -> Vec<(String, f64)> {
         e.rungs
             .iter()
