@@ -168,12 +168,15 @@ pub enum EngineError {
     Io(#[from] std::io::Error),
 }
 
+/// An input's name, kind, frame counter and audio meter, as the stats tick sees them.
+type InputCounters = (String, InputKind, Arc<FrameCounter>, Arc<mix::LevelMeter>);
+
 /// Counters that outlive pipeline rebuilds, shared with the stats tick.
 struct Shared {
     program_frames: Arc<FrameCounter>,
     bridge: Arc<Bridge>,
     taps: Arc<TapHub>,
-    inputs: Mutex<Vec<(String, InputKind, Arc<FrameCounter>, Arc<mix::LevelMeter>)>>,
+    inputs: Mutex<Vec<InputCounters>>,
     program_levels: Arc<mix::LevelMeter>,
     rungs: Mutex<Vec<RungMeta>>,
     encoder: Mutex<String>,
