@@ -20,3 +20,16 @@ cpu_ticks() {
 cpu_percent() {
   python3 -c "print(f'{($2-$1)/$TICKS/$3*100:.1f}')"
 }
+
+# First-boot setup of a fresh box on PORT (a random admin password), then an API token for
+# the script; prints the token. The box must answer HTTP already.
+api_token() {
+  local port=$1 jar="$tmp/cookies-$1" csrf
+  for _ in $(seq 1 100); do curl -s -o /dev/null "127.0.0.1:$port/api/v1/setup" && break; sleep 0.2; done
+  csrf=$(curl -s -c "$jar" -H 'Content-Type: application/json' \
+    -d "{\"password\":\"bench-$RANDOM-$RANDOM-$RANDOM\"}" "127.0.0.1:$port/api/v1/setup" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["csrf"])')
+  curl -s -b "$jar" -H "X-CSRF-Token: $csrf" -H 'Content-Type: application/json' \
+    -d '{"name":"bench"}' "127.0.0.1:$port/api/v1/tokens" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])'
+}

@@ -24,11 +24,12 @@ for n in 0 1 5; do
   port=$(free_port)
   "$BIN" run --config "$tmp/c.toml" --data-dir "$tmp/data$n" --listen "127.0.0.1:$port" 2>/dev/null >/dev/null &
   pid=$!
+  token=$(api_token "$port")
   sleep "$WARMUP"
   a=$(cpu_ticks "$pid")
   sleep "$SECONDS_MEASURED"
   b=$(cpu_ticks "$pid")
-  live=$(curl -s "127.0.0.1:$port/api/v1/status" | python3 -c 'import json,sys; d=json.load(sys.stdin)["destinations"]; print(sum(x["state"]=="live" for x in d))')
+  live=$(curl -s -H "Authorization: Bearer $token" "127.0.0.1:$port/api/v1/status" | python3 -c 'import json,sys; d=json.load(sys.stdin)["destinations"]; print(sum(x["state"]=="live" for x in d))')
   kill "$pid"; wait "$pid" 2>/dev/null || true
   echo "rtmp destinations: $n (live: $live) | cpu: $(cpu_percent "$a" "$b" "$SECONDS_MEASURED")% of one core"
 done

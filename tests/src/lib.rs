@@ -56,6 +56,10 @@ pub struct Daemon {
     pub port: u16,
     pub data: TempDir,
     pub config_file: Option<PathBuf>,
+    /// The admin password the harness set at first start.
+    pub password: String,
+    /// An API token the harness made; every request of `get`/`request` carries it.
+    pub token: String,
 }
 
 impl Daemon {
@@ -68,7 +72,7 @@ impl Daemon {
             std::fs::write(&f, text).expect("write config");
             f
         });
-        Daemon::spawn(data, free_port(), config_file, true)
+        Daemon::spawn(data, free_port(), config_file, true, None)
     }
 
     /// Starts the daemon again on the same data dir and port, from its stored config
@@ -77,11 +81,18 @@ impl Daemon {
         let _ = old.child.wait();
         let data = std::mem::replace(&mut old.data, TempDir(PathBuf::new()));
         let (port, config_file) = (old.port, old.config_file.take());
+        let credentials = (old.password.clone(), old.token.clone());
         drop(old);
-        Daemon::spawn(data, port, config_file, false)
+        Daemon::spawn(data, port, config_file, false, Some(credentials))
     }
 
-    fn spawn(data: TempDir, port: u16, config_file: Option<PathBuf>, use_config: bool) -> Daemon {
+    fn spawn(
+        data: TempDir,
+        port: u16,
+        config_file: Option<PathBuf>,
+        use_config: bool,
+        credentials: Option<(String, String)>,
+    ) -> Daemon {
         let mut cmd = Command::new(fourcastd());
         cmd.arg("run")
             .arg("--data-dir")
@@ -103,11 +114,50 @@ impl Daemon {
             port,
             data,
             config_file,
+            password: String::new(),
+            token: String::new(),
         };
         d.wait_until("the HTTP server answers", Duration::from_secs(30), |d| {
-            d.try_get("/api/v1/status").is_some()
+            http_get(d.port, "/api/v1/setup").is_ok()
         });
+        match credentials {
+            // The store keeps the password and the token across restarts.
+            Some((password, token)) => (d.password, d.token) = (password, token),
+            None => d.set_up(),
+        }
         d
+    }
+
+    /// First-boot setup as a technician would do it: set the admin password (which signs
+    /// in), then make an API token for the rest of the test.
+    fn set_up(&mut self) {
+        self.password = format!("e2e-{}-{}", std::process::id(), self.port);
+        let body = format!(r#"{{"password":"{}"}}"#, self.password);
+        let r = http_send(self.port, "POST", "/api/v1/setup", &[], body.as_bytes())
+            .unwrap_or_else(|e| panic!("setup: {e}\n{}", self.log()));
+        assert_eq!(r.status, 201, "setup: {}", r.text());
+        let cookie = r
+            .header("set-cookie")
+            .and_then(|c| c.split(';').next())
+            .expect("a session cookie")
+            .to_string();
+        let csrf: serde_json::Value = serde_json::from_slice(&r.body).expect("JSON");
+        let csrf = csrf["csrf"].as_str().expect("csrf").to_string();
+        let r = http_send(
+            self.port,
+            "POST",
+            "/api/v1/tokens",
+            &[("Cookie", &cookie), ("X-CSRF-Token", &csrf)],
+            br#"{"name":"e2e"}"#,
+        )
+        .expect("token");
+        assert_eq!(r.status, 201, "token: {}", r.text());
+        let t: serde_json::Value = serde_json::from_slice(&r.body).expect("JSON");
+        self.token = t["token"].as_str().expect("token").to_string();
+    }
+
+    fn bearer(&self) -> String {
+        format!("Bearer {}", self.token)
     }
 
     pub fn log(&self) -> String {
@@ -143,11 +193,13 @@ impl Daemon {
     }
 
     pub fn try_get(&self, path: &str) -> Option<Response> {
-        http_get(self.port, path).ok()
+        http_request(self.port, "GET", path, &[("Authorization", &self.bearer())]).ok()
     }
 
+    /// GET with the harness's API token.
     pub fn get(&self, path: &str) -> Response {
-        http_get(self.port, path).unwrap_or_else(|e| panic!("GET {path}: {e}\n{}", self.log()))
+        self.try_get(path)
+            .unwrap_or_else(|| panic!("GET {path} failed\n{}", self.log()))
     }
 
     pub fn status(&self) -> serde_json::Value {
@@ -214,16 +266,34 @@ pub fn http_request(
     path: &str,
     headers: &[(&str, &str)],
 ) -> std::io::Result<Response> {
+    http_send(port, method, path, headers, b"")
+}
+
+/// Any method, with extra headers and a body (sent as JSON when not empty).
+pub fn http_send(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<Response> {
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(10)))?;
     let extra: String = headers
         .iter()
         .map(|(k, v)| format!("{k}: {v}\r\n"))
         .collect();
+    let kind = if body.is_empty() {
+        ""
+    } else {
+        "Content-Type: application/json\r\n"
+    };
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n{extra}Connection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n{kind}{extra}Connection: close\r\n\r\n",
+        body.len()
     )?;
+    s.write_all(body)?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw)?;
     let split = raw
@@ -332,8 +402,23 @@ impl Daemon {
         self.signal(libc::SIGHUP);
     }
 
+    /// Any method with the harness's API token (and `headers`), no body.
     pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Response {
-        http_request(self.port, method, path, headers)
+        self.send(method, path, headers, b"")
+    }
+
+    /// Any method with the harness's API token, `headers` and a body.
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Response {
+        let bearer = self.bearer();
+        let mut all = vec![("Authorization", bearer.as_str())];
+        all.extend_from_slice(headers);
+        http_send(self.port, method, path, &all, body)
             .unwrap_or_else(|e| panic!("{method} {path}: {e}\n{}", self.log()))
     }
 

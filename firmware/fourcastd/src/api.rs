@@ -9,9 +9,28 @@ use axum::response::{Html, IntoResponse, Json, Response};
 use axum::routing::{get, post};
 use serde::Serialize;
 
+use std::sync::Arc;
+
+use crate::access::{self, Access};
 use crate::controller::Controller;
 
-pub fn router(controller: Controller) -> Router {
+pub fn router(controller: Controller, access: Arc<Access>) -> Router {
+    let auth = Router::new()
+        .route(
+            "/api/v1/setup",
+            get(access::setup_state).post(access::setup),
+        )
+        .route("/api/v1/login", post(access::login))
+        .route("/api/v1/logout", post(access::logout))
+        .route(
+            "/api/v1/tokens",
+            get(access::tokens).post(access::token_create),
+        )
+        .route(
+            "/api/v1/tokens/{name}",
+            axum::routing::delete(access::token_delete),
+        )
+        .with_state(access.clone());
     Router::new()
         .route("/", get(index))
         .route("/hls/{*path}", get(hls))
@@ -28,6 +47,10 @@ pub fn router(controller: Controller) -> Router {
         .route("/api/v1/recordings/{id}/file", get(recording_file))
         .route("/metrics", get(metrics))
         .with_state(controller)
+        .merge(auth)
+        .layer(axum::middleware::from_fn_with_state(access, access::guard))
+        // Every request body is small: a config is a few kB.
+        .layer(axum::extract::DefaultBodyLimit::max(256 * 1024))
 }
 
 async fn index() -> Html<&'static str> {

@@ -31,6 +31,13 @@ pub enum Event {
         errors: Vec<FieldErrorJson>,
     },
     Engine(EngineEvent),
+    /// First-boot setup set the admin password.
+    AdminPasswordSet,
+    /// Failed logins from `source`: it must wait before trying again.
+    LoginThrottled {
+        source: String,
+        retry_after_s: u64,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -142,6 +149,37 @@ impl Controller {
             started: Instant::now(),
             recent: Arc::default(),
         })
+    }
+
+    /// Sends an event from outside the engine (the API's security events).
+    pub fn emit(&self, e: Event) {
+        let _ = self.events.send(e);
+    }
+
+    pub fn credential(&self, key: &str) -> Result<Option<String>, fourcast_store::StoreError> {
+        lock(&self.inner).store.credential(key)
+    }
+
+    pub fn credentials(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<(String, String)>, fourcast_store::StoreError> {
+        lock(&self.inner).store.credentials(prefix)
+    }
+
+    pub fn credential_put(
+        &self,
+        key: &str,
+        value: &str,
+        only_if_absent: bool,
+    ) -> Result<bool, fourcast_store::StoreError> {
+        lock(&self.inner)
+            .store
+            .credential_put(key, value, only_if_absent)
+    }
+
+    pub fn credential_delete(&self, key: &str) -> Result<bool, fourcast_store::StoreError> {
+        lock(&self.inner).store.credential_delete(key)
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {

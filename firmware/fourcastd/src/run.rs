@@ -82,7 +82,12 @@ async fn serve(opts: Options) -> anyhow::Result<()> {
     tokio::spawn(controller.clone().keep_recent_events());
     tokio::spawn(controller.clone().index_recordings());
     print_urls(bound);
-    let app = crate::api::router(controller.clone());
+    let access = {
+        let c = controller.clone();
+        tokio::task::spawn_blocking(move || crate::access::Access::load(c)).await??
+    };
+    let app = crate::api::router(controller.clone(), access)
+        .into_make_service_with_connect_info::<SocketAddr>();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server = tokio::spawn(async move {
         let mut rx = stop_rx;

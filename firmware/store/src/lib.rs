@@ -18,6 +18,9 @@ use serde::{Deserialize, Serialize};
 const REVISIONS: TableDefinition<u64, &str> = TableDefinition::new("config_revisions");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const RECORDINGS: TableDefinition<u64, &str> = TableDefinition::new("recordings");
+/// Credentials: `admin` → the password's argon2 PHC string; `token:<name>` → an API
+/// token's SHA-256 (hex). Never a secret in the clear.
+const CREDENTIALS: TableDefinition<&str, &str> = TableDefinition::new("credentials");
 const CURRENT: &str = "current_revision";
 const CACHE_BYTES: usize = 1 << 20;
 
@@ -133,6 +136,64 @@ impl Store {
         let removed = tx.open_table(RECORDINGS)?.remove(id)?.is_some();
         tx.commit()?;
         Ok(removed)
+    }
+
+    /// A credential (see `CREDENTIALS`), if set.
+    pub fn credential(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let t = match tx.open_table(CREDENTIALS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(t.get(key)?.map(|v| v.value().to_string()))
+    }
+
+    /// Sets a credential. With `only_if_absent`, returns false (and changes nothing) if it
+    /// is already set: first-boot setup cannot overwrite a password.
+    pub fn credential_put(
+        &self,
+        key: &str,
+        value: &str,
+        only_if_absent: bool,
+    ) -> Result<bool, StoreError> {
+        let tx = self.db.begin_write()?;
+        let written = {
+            let mut t = tx.open_table(CREDENTIALS)?;
+            if only_if_absent && t.get(key)?.is_some() {
+                false
+            } else {
+                t.insert(key, value)?;
+                true
+            }
+        };
+        tx.commit()?;
+        Ok(written)
+    }
+
+    pub fn credential_delete(&self, key: &str) -> Result<bool, StoreError> {
+        let tx = self.db.begin_write()?;
+        let removed = tx.open_table(CREDENTIALS)?.remove(key)?.is_some();
+        tx.commit()?;
+        Ok(removed)
+    }
+
+    /// Every credential whose key starts with `prefix`, as (key, value).
+    pub fn credentials(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let t = match tx.open_table(CREDENTIALS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut out = Vec::new();
+        for row in t.iter()? {
+            let (k, v) = row?;
+            if k.value().starts_with(prefix) {
+                out.push((k.value().to_string(), v.value().to_string()));
+            }
+        }
+        Ok(out)
     }
 
     /// Stores `text` as a new revision and makes it current, atomically.

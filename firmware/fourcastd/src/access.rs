@@ -1,0 +1,486 @@
+//! Who may use the control API (ETSI EN 303 645 / UK PSTI): no default password — the first
+//! visit sets the admin password (`POST /api/v1/setup`, once); passwords are hashed with
+//! argon2; a login opens a session (cookie `HttpOnly; SameSite=Strict`) whose CSRF token
+//! must come back in `X-CSRF-Token` on every state-changing request; failed logins are
+//! throttled with backoff (and an event); API tokens (`Authorization: Bearer`) serve
+//! automation and are stored only as SHA-256. Every `/api/v1/*` route needs one of the two,
+//! except setup and login. `/metrics` is open on loopback and needs a token from elsewhere;
+//! the HLS origin is an output, open.
+//!
+//! The policy (throttle, sessions, CSRF) is the pure `fourcast-auth` crate; this module
+//! is the thin HTTP and storage layer around it.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use argon2::Argon2;
+use argon2::password_hash::rand_core::{OsRng, RngCore};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use axum::extract::{ConnectInfo, Path as UrlPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Json, Response};
+use base64::Engine as _;
+use fourcast_auth::{LoginThrottle, Sessions, Verdict, csrf_ok};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::controller::{Controller, Event};
+
+pub const SESSION_COOKIE: &str = "fourcast_session";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// The shortest admin password accepted.
+pub const MIN_PASSWORD: usize = 10;
+const ADMIN: &str = "admin";
+const TOKEN_PREFIX: &str = "token:";
+/// Routes anyone may call: how else would one sign in?
+const OPEN: &[&str] = &["/api/v1/setup", "/api/v1/login", "/api/v1/logout"];
+
+pub struct Access {
+    controller: Controller,
+    state: Mutex<State_>,
+}
+
+struct State_ {
+    /// The admin password's PHC string, once set.
+    admin: Option<String>,
+    /// API token name → SHA-256 (hex).
+    tokens: HashMap<String, String>,
+    sessions: Sessions,
+    throttle: LoginThrottle,
+}
+
+impl Access {
+    pub fn load(controller: Controller) -> anyhow::Result<Arc<Access>> {
+        let admin = controller.credential(ADMIN)?;
+        let tokens = controller
+            .credentials(TOKEN_PREFIX)?
+            .into_iter()
+            .map(|(k, v)| (k[TOKEN_PREFIX.len()..].to_string(), v))
+            .collect();
+        if admin.is_none() {
+            tracing::warn!(
+                "no admin password yet: open the web page (or POST /api/v1/setup) to set one"
+            );
+        }
+        Ok(Arc::new(Access {
+            controller,
+            state: Mutex::new(State_ {
+                admin,
+                tokens,
+                sessions: Sessions::new(64),
+                throttle: LoginThrottle::new(1024),
+            }),
+        }))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State_> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn token_ok(&self, token: &str) -> bool {
+        let hash = sha256_hex(token);
+        self.lock().tokens.values().any(|h| constant_eq(h, &hash))
+    }
+
+    /// The live session the cookie names, its idle clock restarted.
+    fn session(&self, id: &str) -> Option<fourcast_auth::Session> {
+        self.lock().sessions.touch(id, Instant::now()).cloned()
+    }
+
+    /// Opens a session; returns (cookie id, csrf token).
+    fn open_session(&self) -> (String, String) {
+        let (id, csrf) = (random_token(), random_token());
+        self.lock()
+            .sessions
+            .open(id.clone(), ADMIN, csrf.clone(), Instant::now());
+        (id, csrf)
+    }
+}
+
+/// The guard in front of every route.
+pub async fn guard(
+    State(access): State<Arc<Access>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let path = req.uri().path().to_string();
+    let bearer = bearer(req.headers());
+    if path == "/metrics" {
+        if peer.ip().is_loopback() || bearer.is_some_and(|t| access.token_ok(t)) {
+            return next.run(req).await;
+        }
+        return denied(
+            StatusCode::UNAUTHORIZED,
+            "metrics from another host need an API token",
+        );
+    }
+    if !path.starts_with("/api/v1/") || OPEN.contains(&path.as_str()) {
+        return next.run(req).await;
+    }
+    if let Some(t) = bearer {
+        return if access.token_ok(t) {
+            next.run(req).await
+        } else {
+            denied(StatusCode::UNAUTHORIZED, "unknown API token")
+        };
+    }
+    let Some(id) = cookie(req.headers(), SESSION_COOKIE) else {
+        return denied(
+            StatusCode::UNAUTHORIZED,
+            "sign in first (POST /api/v1/login)",
+        );
+    };
+    let Some(session) = access.session(&id) else {
+        return denied(StatusCode::UNAUTHORIZED, "session expired: sign in again");
+    };
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let sent = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+    if !safe && !csrf_ok(&session, sent) {
+        return denied(StatusCode::FORBIDDEN, "missing or wrong X-CSRF-Token");
+    }
+    next.run(req).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordBody {
+    password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenBody {
+    name: String,
+}
+
+/// `GET /api/v1/setup`: whether the admin password is still to be set.
+pub async fn setup_state(State(a): State<Arc<Access>>) -> Json<serde_json::Value> {
+    let needed = a.lock().admin.is_none();
+    Json(serde_json::json!({ "needed": needed }))
+}
+
+/// `POST /api/v1/setup`: sets the admin password, once, and signs in.
+pub async fn setup(State(a): State<Arc<Access>>, body: axum::body::Bytes) -> Response {
+    let body: PasswordBody = match parse(&body) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    if body.password.chars().count() < MIN_PASSWORD {
+        return field_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "password",
+            format!("at least {MIN_PASSWORD} characters"),
+        );
+    }
+    if a.lock().admin.is_some() {
+        return field_error(
+            StatusCode::CONFLICT,
+            "password",
+            "the admin password is already set",
+        );
+    }
+    let access = a.clone();
+    let stored = tokio::task::spawn_blocking(move || -> anyhow::Result<Option<String>> {
+        let phc = hash_password(&body.password)?;
+        let written = access.controller.credential_put(ADMIN, &phc, true)?;
+        Ok(written.then_some(phc))
+    })
+    .await;
+    match stored {
+        Ok(Ok(Some(phc))) => {
+            a.lock().admin = Some(phc);
+            a.controller.emit(Event::AdminPasswordSet);
+            signed_in(&a, StatusCode::CREATED)
+        }
+        Ok(Ok(None)) => field_error(
+            StatusCode::CONFLICT,
+            "password",
+            "the admin password is already set",
+        ),
+        _ => field_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "",
+            "could not store the password",
+        ),
+    }
+}
+
+/// `POST /api/v1/login`.
+pub async fn login(
+    State(a): State<Arc<Access>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: axum::body::Bytes,
+) -> Response {
+    let source = peer.ip();
+    if let Verdict::Wait(wait) = a.lock().throttle.check(source, Instant::now()) {
+        return throttled(&a, source, wait.as_secs().max(1));
+    }
+    let body: PasswordBody = match parse(&body) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    let Some(phc) = a.lock().admin.clone() else {
+        return field_error(
+            StatusCode::CONFLICT,
+            "",
+            "set the admin password first (setup)",
+        );
+    };
+    let ok = tokio::task::spawn_blocking(move || verify_password(&body.password, &phc))
+        .await
+        .unwrap_or(false);
+    if ok {
+        a.lock().throttle.succeeded(source);
+        return signed_in(&a, StatusCode::OK);
+    }
+    let wait = a.lock().throttle.failed(source, Instant::now());
+    if !wait.is_zero() {
+        return throttled(&a, source, wait.as_secs().max(1));
+    }
+    field_error(StatusCode::UNAUTHORIZED, "password", "wrong password")
+}
+
+/// `POST /api/v1/logout`: ends the session named by the cookie (if any).
+pub async fn logout(State(a): State<Arc<Access>>, headers: HeaderMap) -> Response {
+    if let Some(id) = cookie(&headers, SESSION_COOKIE) {
+        a.lock().sessions.close(&id);
+    }
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"
+    )) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+/// `GET /api/v1/tokens`: the names of the API tokens (never the tokens).
+pub async fn tokens(State(a): State<Arc<Access>>) -> Json<serde_json::Value> {
+    let mut names: Vec<String> = a.lock().tokens.keys().cloned().collect();
+    names.sort();
+    Json(serde_json::json!(
+        names
+            .iter()
+            .map(|n| serde_json::json!({ "name": n }))
+            .collect::<Vec<_>>()
+    ))
+}
+
+/// `POST /api/v1/tokens`: a new API token, shown this once.
+pub async fn token_create(State(a): State<Arc<Access>>, body: axum::body::Bytes) -> Response {
+    let body: TokenBody = match parse(&body) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    let name = body.name.trim().to_string();
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    if !valid {
+        return field_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "name",
+            "1–64 characters: letters, digits, - _ .",
+        );
+    }
+    if a.lock().tokens.contains_key(&name) {
+        return field_error(StatusCode::CONFLICT, "name", "a token of that name exists");
+    }
+    let token = format!("fc_{}", random_token());
+    let hash = sha256_hex(&token);
+    let (access, key, h) = (a.clone(), format!("{TOKEN_PREFIX}{name}"), hash.clone());
+    let stored =
+        tokio::task::spawn_blocking(move || access.controller.credential_put(&key, &h, true)).await;
+    match stored {
+        Ok(Ok(true)) => {
+            a.lock().tokens.insert(name.clone(), hash);
+            (
+                StatusCode::CREATED,
+                Json(serde_json::json!({ "name": name, "token": token })),
+            )
+                .into_response()
+        }
+        Ok(Ok(false)) => field_error(StatusCode::CONFLICT, "name", "a token of that name exists"),
+        _ => field_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "",
+            "could not store the token",
+        ),
+    }
+}
+
+/// `DELETE /api/v1/tokens/{name}`.
+pub async fn token_delete(
+    State(a): State<Arc<Access>>,
+    UrlPath(name): UrlPath<String>,
+) -> Response {
+    if a.lock().tokens.remove(&name).is_none() {
+        return field_error(
+            StatusCode::NOT_FOUND,
+            "name",
+            format!("no token named {name:?}"),
+        );
+    }
+    let (access, key) = (a.clone(), format!("{TOKEN_PREFIX}{name}"));
+    let _ = tokio::task::spawn_blocking(move || access.controller.credential_delete(&key)).await;
+    StatusCode::NO_CONTENT.into_response()
+}
+
+fn signed_in(a: &Access, status: StatusCode) -> Response {
+    let (id, csrf) = a.open_session();
+    let mut r = (status, Json(serde_json::json!({ "csrf": csrf }))).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict"
+    )) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+fn throttled(a: &Access, source: IpAddr, retry_after_s: u64) -> Response {
+    a.controller.emit(Event::LoginThrottled {
+        source: source.to_string(),
+        retry_after_s,
+    });
+    let mut r = field_error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "password",
+        format!("too many failed logins: try again in {retry_after_s} s"),
+    );
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_s));
+    r
+}
+
+/// A JSON body, strictly: unknown fields and wrong types are a 400 naming the field.
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Box<Response>> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." { String::new() } else { path };
+        Box::new(field_error(
+            StatusCode::BAD_REQUEST,
+            &path,
+            e.into_inner().to_string(),
+        ))
+    })
+}
+
+fn field_error(status: StatusCode, path: &str, message: impl Into<String>) -> Response {
+    (
+        status,
+        Json(serde_json::json!({ "error": { "path": path, "message": message.into() } })),
+    )
+        .into_response()
+}
+
+fn denied(status: StatusCode, message: &str) -> Response {
+    field_error(status, "", message)
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+fn hash_password(password: &str) -> anyhow::Result<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| anyhow::anyhow!("argon2: {e}"))
+}
+
+fn verify_password(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc)
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// 32 random bytes, base64url.
+fn random_token() -> String {
+    let mut b = [0u8; 32];
+    OsRng.fill_bytes(&mut b);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+fn sha256_hex(s: &str) -> String {
+    Sha256::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn constant_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_verifies_only_against_its_own_hash() {
+        let phc = hash_password("correct horse battery").unwrap();
+        assert!(phc.starts_with("$argon2id$"), "{phc}");
+        assert!(verify_password("correct horse battery", &phc));
+        assert!(!verify_password("correct horse batterY", &phc));
+        assert!(!verify_password("x", "not a hash"));
+        assert_ne!(
+            phc,
+            hash_password("correct horse battery").unwrap(),
+            "salted"
+        );
+    }
+
+    #[test]
+    fn cookies_and_bearer_tokens_are_read_from_their_headers() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; fourcast_session=abc; b=2"),
+        );
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer fc_xyz"),
+        );
+        assert_eq!(cookie(&h, SESSION_COOKIE).as_deref(), Some("abc"));
+        assert_eq!(cookie(&h, "nope"), None);
+        assert_eq!(bearer(&h), Some("fc_xyz"));
+    }
+
+    #[test]
+    fn tokens_are_random_and_stored_only_as_a_digest() {
+        let (a, b) = (random_token(), random_token());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43);
+        assert_eq!(sha256_hex("abc").len(), 64);
+        assert!(constant_eq(&sha256_hex("abc"), &sha256_hex("abc")));
+        assert!(!constant_eq(&sha256_hex("abc"), &sha256_hex("abd")));
+    }
+}
