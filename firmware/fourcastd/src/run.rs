@@ -216,8 +216,8 @@ fn print_urls(addr: SocketAddr) {
     };
     let base = format!("http://{host}:{}", addr.port());
     println!("fourcastd is live");
-    println!("  web UI:  {base}/");
+    println!("  web UI:  {base}/   (first visit: set the admin password; there is no default)");
     println!("  HLS:     {base}/hls/master.m3u8");
-    println!("  status:  {base}/api/v1/status");
+    println!("  status:  {base}/api/v1/status   (signed in, or with an API token)");
     println!("  metrics: {base}/metrics");
 }
