@@ -47,6 +47,11 @@ fn every_control_route_needs_a_token_or_a_session() {
     }
     // Nothing started recording while refused.
     assert!(d.status()["recording"].is_null(), "{}", d.status());
+    // The API's description is open, and describes the guarded routes.
+    let doc = http_request(d.port, "GET", "/api/v1/openapi.json", &[]).unwrap();
+    assert_eq!(doc.status, 200);
+    let doc = json(&doc);
+    assert!(doc["paths"]["/api/v1/status"]["get"].is_object(), "{doc}");
     // Outputs stay open: the HLS origin, the page, metrics on loopback.
     assert_eq!(http_request(d.port, "GET", "/", &[]).unwrap().status, 200);
     assert_eq!(

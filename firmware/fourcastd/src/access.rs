@@ -36,7 +36,12 @@ pub const MIN_PASSWORD: usize = 10;
 const ADMIN: &str = "admin";
 const TOKEN_PREFIX: &str = "token:";
 /// Routes anyone may call: how else would one sign in?
-const OPEN: &[&str] = &["/api/v1/setup", "/api/v1/login", "/api/v1/logout"];
+const OPEN: &[&str] = &[
+    "/api/v1/setup",
+    "/api/v1/login",
+    "/api/v1/logout",
+    "/api/v1/openapi.json",
+];
 
 pub struct Access {
     controller: Controller,

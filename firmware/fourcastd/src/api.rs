@@ -20,6 +20,7 @@ pub fn router(controller: Controller, access: Arc<Access>) -> Router {
             "/api/v1/setup",
             get(access::setup_state).post(access::setup),
         )
+        .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/login", post(access::login))
         .route("/api/v1/logout", post(access::logout))
         .route(
@@ -51,6 +52,13 @@ pub fn router(controller: Controller, access: Arc<Access>) -> Router {
         .layer(axum::middleware::from_fn_with_state(access, access::guard))
         // Every request body is small: a config is a few kB.
         .layer(axum::extract::DefaultBodyLimit::max(256 * 1024))
+}
+
+/// The OpenAPI 3 document of this API (a unit test keeps it true to the routes here).
+const OPENAPI: &str = include_str!("openapi.json");
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
 async fn index() -> Html<&'static str> {
@@ -158,6 +166,72 @@ fn safe_join(base: &Path, rel: &str) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// (METHOD, path) of every `.route(…)` in this file, read from its source: the routes
+    /// as the code declares them.
+    fn declared_routes() -> std::collections::BTreeSet<(String, String)> {
+        let src = include_str!("api.rs");
+        let src = &src[..src.find("#[cfg(test)]").unwrap_or(src.len())];
+        let mut out = std::collections::BTreeSet::new();
+        for chunk in src.split(".route(").skip(1) {
+            // The call's text, up to its closing parenthesis.
+            let mut depth = 1;
+            let end = chunk
+                .char_indices()
+                .find(|&(_, c)| {
+                    depth += match c {
+                        '(' => 1,
+                        ')' => -1,
+                        _ => 0,
+                    };
+                    depth == 0
+                })
+                .map_or(chunk.len(), |(i, _)| i);
+            let call = &chunk[..end];
+            let path = call.split('"').nth(1).unwrap_or_default().to_string();
+            for method in ["get", "post", "put", "patch", "delete"] {
+                let used = call
+                    .match_indices(&format!("{method}("))
+                    .any(|(i, _)| i == 0 || !call.as_bytes()[i - 1].is_ascii_alphanumeric());
+                if used {
+                    out.insert((method.to_uppercase(), path.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_openapi_document_lists_exactly_the_api_routes() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI).expect("valid JSON");
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+        let documented: std::collections::BTreeSet<(String, String)> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .flat_map(|(path, ops)| {
+                ops.as_object()
+                    .unwrap()
+                    .keys()
+                    .map(move |m| (m.to_uppercase(), path.clone()))
+            })
+            .collect();
+        let declared: std::collections::BTreeSet<(String, String)> = declared_routes()
+            .into_iter()
+            .filter(|(_, p)| p.starts_with("/api/") || p == "/metrics")
+            .collect();
+        assert!(declared.len() >= 15, "{declared:?}");
+        let missing: Vec<_> = declared.difference(&documented).collect();
+        let stale: Vec<_> = documented.difference(&declared).collect();
+        assert!(
+            missing.is_empty(),
+            "routes not in openapi.json: {missing:?}"
+        );
+        assert!(
+            stale.is_empty(),
+            "openapi.json lists routes that do not exist: {stale:?}"
+        );
+    }
 
     #[test]
     fn hls_paths_cannot_leave_the_origin() {
