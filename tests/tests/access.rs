@@ -98,54 +98,41 @@ fn setup_happens_once_and_a_session_needs_its_csrf_token() {
     // Reading with the session works; changing needs the CSRF token.
     let r = http_request(d.port, "GET", "/api/v1/status", &[("Cookie", &cookie)]).unwrap();
     assert_eq!(r.status, 200);
-    let r = http_send(
-        d.port,
-        "POST",
-        "/api/v1/tokens",
-        &[("Cookie", &cookie)],
-        br#"{"name":"ci"}"#,
-    )
-    .unwrap();
+    let make_token = |csrf: Option<&str>| {
+        let mut headers = vec![("Cookie", cookie.as_str())];
+        headers.extend(csrf.map(|c| ("X-CSRF-Token", c)));
+        http_send(
+            d.port,
+            "POST",
+            "/api/v1/tokens",
+            &headers,
+            br#"{"name":"ci"}"#,
+        )
+        .unwrap()
+    };
+    let r = make_token(None);
     assert_eq!(r.status, 403, "no CSRF header: {}", r.text());
-    let r = http_send(
-        d.port,
-        "POST",
-        "/api/v1/tokens",
-        &[("Cookie", &cookie), ("X-CSRF-Token", "forged")],
-        br#"{"name":"ci"}"#,
-    )
-    .unwrap();
-    assert_eq!(r.status, 403, "forged CSRF header");
-    let r = http_send(
-        d.port,
-        "POST",
-        "/api/v1/tokens",
-        &[("Cookie", &cookie), ("X-CSRF-Token", &csrf)],
-        br#"{"name":"ci"}"#,
-    )
-    .unwrap();
+    assert_eq!(make_token(Some("forged")).status, 403, "forged CSRF header");
+    let r = make_token(Some(&csrf));
     assert_eq!(r.status, 201, "{}", r.text());
     let token = json(&r)["token"].as_str().unwrap().to_string();
-    let r = http_request(
-        d.port,
-        "GET",
-        "/api/v1/status",
-        &[("Authorization", &format!("Bearer {token}"))],
-    )
-    .unwrap();
-    assert_eq!(r.status, 200);
+    let status_with = |token: &str| {
+        let bearer = format!("Bearer {token}");
+        http_request(
+            d.port,
+            "GET",
+            "/api/v1/status",
+            &[("Authorization", &bearer)],
+        )
+        .unwrap()
+        .status
+    };
+    assert_eq!(status_with(&token), 200);
     // Token names are listed, the tokens never are; a deleted token stops working.
     let list = d.get("/api/v1/tokens").text();
     assert!(list.contains("\"ci\"") && !list.contains(&token), "{list}");
     assert_eq!(d.request("DELETE", "/api/v1/tokens/ci", &[]).status, 204);
-    let r = http_request(
-        d.port,
-        "GET",
-        "/api/v1/status",
-        &[("Authorization", &format!("Bearer {token}"))],
-    )
-    .unwrap();
-    assert_eq!(r.status, 401);
+    assert_eq!(status_with(&token), 401);
 
     // Logging out ends the session.
     let out = http_request(d.port, "POST", "/api/v1/logout", &[("Cookie", &cookie)]).unwrap();

@@ -86,6 +86,18 @@ pub struct Store {
     db: Database,
 }
 
+/// A table for reading, or `None` if nothing was ever written to it.
+fn open_if_exists<K: redb::Key + 'static, V: redb::Value + 'static>(
+    tx: &redb::ReadTransaction,
+    table: TableDefinition<K, V>,
+) -> Result<Option<redb::ReadOnlyTable<K, V>>, StoreError> {
+    match tx.open_table(table) {
+        Ok(t) => Ok(Some(t)),
+        Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 impl Store {
     /// Opens (or creates) the store at `path`.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
@@ -118,10 +130,8 @@ impl Store {
     /// Every recording's index entry, oldest first.
     pub fn recordings(&self) -> Result<Vec<(u64, String)>, StoreError> {
         let tx = self.db.begin_read()?;
-        let t = match tx.open_table(RECORDINGS) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
+        let Some(t) = open_if_exists(&tx, RECORDINGS)? else {
+            return Ok(Vec::new());
         };
         let mut out = Vec::new();
         for row in t.iter()? {
@@ -141,10 +151,8 @@ impl Store {
     /// A credential (see `CREDENTIALS`), if set.
     pub fn credential(&self, key: &str) -> Result<Option<String>, StoreError> {
         let tx = self.db.begin_read()?;
-        let t = match tx.open_table(CREDENTIALS) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(e.into()),
+        let Some(t) = open_if_exists(&tx, CREDENTIALS)? else {
+            return Ok(None);
         };
         Ok(t.get(key)?.map(|v| v.value().to_string()))
     }
@@ -181,10 +189,8 @@ impl Store {
     /// Every credential whose key starts with `prefix`, as (key, value).
     pub fn credentials(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreError> {
         let tx = self.db.begin_read()?;
-        let t = match tx.open_table(CREDENTIALS) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
+        let Some(t) = open_if_exists(&tx, CREDENTIALS)? else {
+            return Ok(Vec::new());
         };
         let mut out = Vec::new();
         for row in t.iter()? {
@@ -234,10 +240,9 @@ impl Store {
     /// The current revision, if any was ever stored.
     pub fn current(&self) -> Result<Option<Revision>, StoreError> {
         let tx = self.db.begin_read()?;
-        let id = match tx.open_table(META) {
-            Ok(meta) => meta.get(CURRENT)?.map(|v| v.value()),
-            Err(redb::TableError::TableDoesNotExist(_)) => None,
-            Err(e) => return Err(e.into()),
+        let id = match open_if_exists(&tx, META)? {
+            Some(meta) => meta.get(CURRENT)?.map(|v| v.value()),
+            None => None,
         };
         match id {
             Some(id) => self.revision(id),
@@ -248,10 +253,8 @@ impl Store {
     /// One revision by id.
     pub fn revision(&self, id: u64) -> Result<Option<Revision>, StoreError> {
         let tx = self.db.begin_read()?;
-        let revisions = match tx.open_table(REVISIONS) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(e.into()),
+        let Some(revisions) = open_if_exists(&tx, REVISIONS)? else {
+            return Ok(None);
         };
         let Some(raw) = revisions.get(id)? else {
             return Ok(None);
@@ -262,10 +265,8 @@ impl Store {
     /// Every kept revision, oldest first.
     pub fn history(&self) -> Result<Vec<Revision>, StoreError> {
         let tx = self.db.begin_read()?;
-        let revisions = match tx.open_table(REVISIONS) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
+        let Some(revisions) = open_if_exists(&tx, REVISIONS)? else {
+            return Ok(Vec::new());
         };
         let mut out = Vec::new();
         for entry in revisions.iter()? {
