@@ -1,7 +1,7 @@
 //! Authentication policy for the control API, as pure state with time passed in: login
 //! throttling with backoff, sessions with idle and absolute expiry, CSRF tokens bound to a
-//! session. The HTTP layer (not yet wired: issue 6) makes the random tokens, sets the
-//! cookies and calls these.
+//! session. The HTTP layer (`fourcastd`'s `access` module) makes the random tokens, sets
+//! the cookies and calls these.
 //!
 //! Everything here is bounded: a flood of addresses or logins evicts the oldest entries, it
 //! cannot grow memory.
