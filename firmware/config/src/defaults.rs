@@ -1,7 +1,8 @@
 use fourcast_board::{BoardError, Profile};
 
 use crate::{
-    Audio, Config, Http, Input, InputKind, Ladder, Layout, Outputs, Pattern, Program, Rung, Storage,
+    Audio, Config, Http, Input, InputKind, Ladder, Layout, Outputs, Pattern, Pip, Program, Rung,
+    Scene, Storage,
 };
 
 /// Tones for the virtual cameras: distinct, easy to tell apart by ear and by FFT.
@@ -38,7 +39,8 @@ fn from_profile(p: &Profile) -> Config {
             tone_hz: Some(TONES_HZ[i % TONES_HZ.len()]),
             path: None,
         })
-        .collect();
+        .collect::<Vec<Input>>();
+    let scenes = default_scenes(&inputs);
     Config {
         board: p.name.clone(),
         program: Program {
@@ -46,9 +48,12 @@ fn from_profile(p: &Profile) -> Config {
             height: p.program.height,
             fps: p.program.fps,
             layout: Layout::Grid,
+            inputs: Vec::new(),
+            pip: Pip::default(),
         },
         audio: Audio::default(),
         inputs,
+        scenes,
         ladder: Ladder {
             encoder: "auto".into(),
             x264_preset: "veryfast".into(),
@@ -68,4 +73,33 @@ fn from_profile(p: &Profile) -> Config {
         http: Http::default(),
         storage: Storage::default(),
     }
+}
+
+/// A scene per layout, with the cameras in config order: something to switch to from the
+/// first start.
+fn default_scenes(inputs: &[Input]) -> Vec<Scene> {
+    let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
+    let first = |n: usize| names.iter().take(n).cloned().collect::<Vec<_>>();
+    let mut scenes = vec![Scene {
+        name: "all".into(),
+        layout: Layout::Grid,
+        inputs: Vec::new(),
+        pip: Pip::default(),
+    }];
+    for (name, layout, n) in [
+        ("main", Layout::Single, 1),
+        ("two-up", Layout::SideBySide, 2),
+        ("inset", Layout::Pip, 2),
+        ("spotlight", Layout::Spotlight, 4),
+    ] {
+        if names.len() >= n.min(2) {
+            scenes.push(Scene {
+                name: name.into(),
+                layout,
+                inputs: first(n),
+                pip: Pip::default(),
+            });
+        }
+    }
+    scenes
 }

@@ -7,6 +7,7 @@
 
 mod defaults;
 mod error;
+mod scene;
 mod secret;
 mod uplink;
 mod validate;
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub use defaults::default_for_board;
 pub use error::{ConfigErrors, FieldError};
+pub use scene::{Corner, Layout, Pip, Scene, Shot};
 pub use secret::{REDACTED, SEALED_PREFIX, Secret, SecretRef};
 pub use uplink::{DEFAULT_SRT_LATENCY_MS, RtmpOutput, RtmpUrl, SrtMode, SrtOutput};
 pub use validate::srt_adaptive_range;
@@ -36,6 +38,9 @@ pub struct Config {
     #[serde(default)]
     pub audio: Audio,
     pub inputs: Vec<Input>,
+    /// Named shots to switch the program to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scenes: Vec<Scene>,
     pub ladder: Ladder,
     #[serde(default)]
     pub outputs: Outputs,
@@ -54,16 +59,23 @@ pub struct Program {
     pub width: u32,
     pub height: u32,
     pub fps: u32,
+    /// What the program shows at start (see [`Shot`]).
     #[serde(default)]
     pub layout: Layout,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<String>,
+    #[serde(default)]
+    pub pip: Pip,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Layout {
-    /// Every input in an equal cell, aspect kept.
-    #[default]
-    Grid,
+impl Program {
+    pub fn shot(&self) -> Shot {
+        Shot {
+            layout: self.layout,
+            inputs: self.inputs.clone(),
+            pip: self.pip,
+        }
+    }
 }
 
 /// The program's audio: a mix of every input's audio, encoded once as AAC-LC.
@@ -135,6 +147,12 @@ pub enum Pattern {
     Spokes,
     Gradient,
     Circular,
+    /// Solid colours: easy to tell apart by one pixel.
+    Red,
+    Green,
+    Blue,
+    White,
+    Black,
 }
 
 impl Pattern {
@@ -151,6 +169,11 @@ impl Pattern {
             Pattern::Spokes => "spokes",
             Pattern::Gradient => "gradient",
             Pattern::Circular => "circular",
+            Pattern::Red => "red",
+            Pattern::Green => "green",
+            Pattern::Blue => "blue",
+            Pattern::White => "white",
+            Pattern::Black => "black",
         }
     }
 
@@ -170,6 +193,11 @@ const ALL_PATTERNS: &[Pattern] = &[
     Pattern::Spokes,
     Pattern::Gradient,
     Pattern::Circular,
+    Pattern::Red,
+    Pattern::Green,
+    Pattern::Blue,
+    Pattern::White,
+    Pattern::Black,
 ];
 
 /// The adaptive-bitrate ladder: one H.264 encode per rung, all fed from the program.

@@ -33,6 +33,7 @@ pub(crate) fn check(c: &Config) -> Vec<FieldError> {
     http(c, &mut errs);
     storage(c, &mut errs);
     recording(c, &mut errs);
+    crate::scene::check(c, &mut errs);
     errs
 }
 
@@ -138,7 +139,7 @@ fn audio(c: &Config, errs: &mut Vec<FieldError>) {
     );
 }
 
-fn valid_name(name: &str) -> bool {
+pub(crate) fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 32
         && name

@@ -4,6 +4,7 @@
 //! ```text
 //! appsrc(video) ─ tee ─┬─ queue ─ scale ─ H.264 enc ─ h264parse ─┐
 //!                      └─ …one branch per rung…                   ├─ splitmuxsink(mpegtsmux) per rung
+//!   (a rung half the size of another is scaled from that rung's picture: `scale_sources`)
 //! appsrc(audio) ─ AAC enc ─ aacparse ─ tee ───────────────────────┘
 //! ```
 //! Each rung's encoded frames and the AAC also go to an appsink tap feeding the
@@ -92,21 +93,12 @@ impl Ladder {
         })?;
 
         let segment_ns = u64::from(config.outputs.hls.segment_seconds) * 1_000_000_000;
-        let gop_frames = config.outputs.hls.segment_seconds * p.fps;
         let frame_ns = 1_000_000_000 / u64::from(p.fps);
         let mut rungs = Vec::new();
-        for rung in &config.ladder.rungs {
+        let chains = rung_chains(&pipeline, &video_tee, config, encoder_name)?;
+        for (rung, chain) in config.ladder.rungs.iter().zip(chains) {
             let n = &rung.name;
-            let RungChain { queue, enc, h264 } = rung_chain(
-                &pipeline,
-                rung,
-                (p.width, p.height),
-                encoder_name,
-                gop_frames * 2,
-                &config.ladder.x264_preset,
-                encoder::x264_threads(config.ladder.rungs.len(), encoder::cores()),
-            )?;
-            tee_to(&video_tee, &queue)?;
+            let RungChain { enc, h264, .. } = chain;
 
             let frames = Arc::new(FrameCounter::default());
             watch_encoded(&h264, n, &frames, frame_ns, &origin);
@@ -259,38 +251,124 @@ impl Ladder {
     }
 }
 
-/// One rung's video chain, program frames in, H.264 access units out:
-/// `queue ! [scaler] ! encoder ! h264parse ! capsfilter`. The live ladder and the offline
-/// render build their rungs with this, so both scale and encode alike.
+/// One rung's video chain, frames in, H.264 access units out:
+/// `queue ! [scaler] ! [tee ! queue] ! encoder ! h264parse ! capsfilter`. The live ladder and
+/// the offline render build their rungs with this (through [`rung_chains`]), so both scale
+/// and encode alike.
 pub(crate) struct RungChain {
     pub queue: gst::Element,
+    /// The rung's scaled picture, for smaller rungs scaled from it (see [`scale_sources`]).
+    pub scaled: Option<gst::Element>,
     pub enc: gst::Element,
     pub h264: gst::Element,
 }
 
-pub(crate) fn rung_chain(
+/// The encoder settings every rung shares.
+struct RungEncoding<'a> {
+    pub encoder: &'a str,
+    pub max_gop_frames: u32,
+    pub x264_preset: &'a str,
+    pub threads: u32,
+}
+
+/// Which picture each rung is scaled from: `None` is the program; `Some(k)` is rung `k`'s
+/// scaled picture when it is exactly twice as wide and as tall (the smallest such). Halving
+/// 720p for 360p reads a 720p frame instead of a 1080p one, with the sharper halving filter
+/// instead of a 3×3 box. Other ratios are scaled from the program: cascading 1080p → 720p
+/// → 480p measured 0.16 dB worse at 480p than scaling from the program.
+pub(crate) fn scale_sources(program: (u32, u32), rungs: &[(u32, u32)]) -> Vec<Option<usize>> {
+    let big_enough = |from: (u32, u32), to: (u32, u32)| from == (to.0 * 2, to.1 * 2);
+    rungs
+        .iter()
+        .map(|&to| {
+            if to == program {
+                return None;
+            }
+            rungs
+                .iter()
+                .enumerate()
+                .filter(|&(_, &from)| from != program && big_enough(from, to))
+                .min_by_key(|&(_, &(w, h))| u64::from(w) * u64::from(h))
+                .map(|(k, _)| k)
+        })
+        .collect()
+}
+
+/// Every rung's chain, each linked to `program_tee` or to the rung it is scaled from, with
+/// the config's encoder settings (`encoder`: the element chosen for this machine).
+pub(crate) fn rung_chains(
+    pipeline: &gst::Pipeline,
+    program_tee: &gst::Element,
+    config: &Config,
+    encoder: &str,
+) -> Result<Vec<RungChain>, EngineError> {
+    let p = &config.program;
+    let rungs = &config.ladder.rungs;
+    let program = (p.width, p.height);
+    let encoding = RungEncoding {
+        encoder,
+        // Keyframes are forced once per segment; x264's own limit is twice that.
+        max_gop_frames: config.outputs.hls.segment_seconds * p.fps * 2,
+        x264_preset: &config.ladder.x264_preset,
+        threads: encoder::x264_threads(rungs.len(), encoder::cores()),
+    };
+    let sizes: Vec<(u32, u32)> = rungs.iter().map(|r| (r.width, r.height)).collect();
+    let sources = scale_sources(program, &sizes);
+    let chains = rungs
+        .iter()
+        .enumerate()
+        .map(|(i, rung)| {
+            let from = sources[i].map_or(program, |k| sizes[k]);
+            rung_chain(pipeline, rung, from, sources.contains(&Some(i)), &encoding)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    for (chain, source) in chains.iter().zip(&sources) {
+        let tee = match source {
+            None => program_tee,
+            Some(k) => chains[*k]
+                .scaled
+                .as_ref()
+                .ok_or(EngineError::Link("rung tee"))?,
+        };
+        tee_to(tee, &chain.queue)?;
+    }
+    Ok(chains)
+}
+
+fn rung_chain(
     pipeline: &gst::Pipeline,
     rung: &fourcast_config::Rung,
-    program: (u32, u32),
-    encoder_name: &str,
-    max_gop_frames: u32,
-    x264_preset: &str,
-    threads: u32,
+    from: (u32, u32),
+    feeds_others: bool,
+    encoding: &RungEncoding,
 ) -> Result<RungChain, EngineError> {
     let n = &rung.name;
-    let queue = make("queue", &format!("{n}-queue"))?;
     // Bounded, not leaky: a slow rung holds the tee back and (live) the bridge drops and
     // counts whole frames for every rung alike.
-    queue.set_property("max-size-buffers", 3u32);
-    queue.set_property("max-size-bytes", 0u32);
-    queue.set_property("max-size-time", 0u64);
+    let queue = bounded_queue(&format!("{n}-queue"))?;
     let mut chain = vec![queue.clone()];
-    if (rung.width, rung.height) != program {
+    if (rung.width, rung.height) != from {
         chain.extend(crate::scaler(&format!("{n}-"), rung.width, rung.height)?);
     }
-    let enc = make(encoder_name, &format!("{n}-encoder"))?;
-    encoder::configure_video(&enc, rung.bitrate_kbps, max_gop_frames, x264_preset);
-    encoder::set_threads(&enc, threads);
+    let mut scaled = None;
+    if feeds_others {
+        // queue ! [scaler] ! tee ─┬─ queue ! encoder…  (and the smaller rungs' queues)
+        let tee = make("tee", &format!("{n}-scaled"))?;
+        chain.push(tee.clone());
+        pipeline.add_many(&chain)?;
+        gst::Element::link_many(&chain)?;
+        let to_encoder = bounded_queue(&format!("{n}-encoder-queue"))?;
+        chain = vec![to_encoder];
+        scaled = Some(tee);
+    }
+    let enc = make(encoding.encoder, &format!("{n}-encoder"))?;
+    encoder::configure_video(
+        &enc,
+        rung.bitrate_kbps,
+        encoding.max_gop_frames,
+        encoding.x264_preset,
+    );
+    encoder::set_threads(&enc, encoding.threads);
     let parse = make("h264parse", &format!("{n}-parse"))?;
     parse.set_property("config-interval", -1i32);
     let h264 = make("capsfilter", &format!("{n}-h264"))?;
@@ -304,7 +382,23 @@ pub(crate) fn rung_chain(
     chain.extend([enc.clone(), parse, h264.clone()]);
     pipeline.add_many(&chain)?;
     gst::Element::link_many(&chain)?;
-    Ok(RungChain { queue, enc, h264 })
+    if let Some(tee) = &scaled {
+        tee_to(tee, &chain[0])?;
+    }
+    Ok(RungChain {
+        queue,
+        scaled,
+        enc,
+        h264,
+    })
+}
+
+fn bounded_queue(name: &str) -> Result<gst::Element, EngineError> {
+    let queue = make("queue", name)?;
+    queue.set_property("max-size-buffers", 3u32);
+    queue.set_property("max-size-bytes", 0u32);
+    queue.set_property("max-size-time", 0u64);
+    Ok(queue)
 }
 
 pub(crate) fn tee_to(tee: &gst::Element, next: &gst::Element) -> Result<(), EngineError> {

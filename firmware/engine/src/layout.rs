@@ -165,6 +165,39 @@ pub fn place(arrangement: Arrangement, width: u32, height: u32, shown: &[usize])
     }
 }
 
+/// The tiles of a configured shot in `config`'s program: its layout with the inputs it
+/// names (by index in `config.inputs`). Names not among the inputs are left out; config
+/// validation reports them.
+pub fn shot_tiles(
+    config: &fourcast_config::Config,
+    shot: &fourcast_config::Shot,
+) -> Vec<Placement> {
+    use fourcast_config::{Corner as C, Layout as L};
+    let shown: Vec<usize> = shot
+        .shown(config)
+        .iter()
+        .filter_map(|name| config.inputs.iter().position(|i| i.name == *name))
+        .collect();
+    let arrangement = match shot.layout {
+        L::Single => Arrangement::Single,
+        L::SideBySide => Arrangement::SideBySide,
+        L::Grid => Arrangement::Grid,
+        L::Spotlight => Arrangement::Spotlight,
+        L::Pip => Arrangement::Pip {
+            corner: match shot.pip.corner {
+                C::TopLeft => Corner::TopLeft,
+                C::TopRight => Corner::TopRight,
+                C::BottomLeft => Corner::BottomLeft,
+                C::BottomRight => Corner::BottomRight,
+            },
+            size_pct: shot.pip.size_pct,
+            margin_pct: shot.pip.margin_pct,
+        },
+    };
+    let p = &config.program;
+    place(arrangement, p.width, p.height, &shown)
+}
+
 /// The largest `aspect_w`:`aspect_h` picture that fits the cell, centred, on even pixels.
 fn fit(x: u32, y: u32, cell_w: u32, cell_h: u32, aspect_w: u32, aspect_h: u32) -> Rect {
     let (mut w, mut h) = (

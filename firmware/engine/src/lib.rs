@@ -9,12 +9,14 @@
 
 pub mod adaptive;
 mod bridge;
+pub mod compose;
 pub mod destination;
 mod encoder;
 mod file_input;
 mod ladder;
 pub mod layout;
 pub mod mix;
+pub mod mix_element;
 mod origin;
 pub mod plan;
 mod program;
@@ -205,7 +207,22 @@ pub struct Engine {
     ticker: Option<JoinHandle<()>>,
     program_builds: u64,
     ladder_builds: u64,
+    /// What the program shows when switched live (`take`); `None`: the config's shot.
+    shot: Option<fourcast_config::Shot>,
 }
+
+/// How a take changes the picture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    Cut,
+    /// A cross-fade over this many milliseconds.
+    Fade {
+        ms: u32,
+    },
+}
+
+/// Longest fade a take may ask for.
+pub const MAX_FADE_MS: u32 = 10_000;
 
 impl Engine {
     /// An idle engine serving HLS from `hls_dir` (emptied now).
@@ -243,6 +260,7 @@ impl Engine {
             ticker,
             program_builds: 0,
             ladder_builds: 0,
+            shot: None,
         })
     }
 
@@ -374,8 +392,10 @@ impl Engine {
 
     fn rebuild_program(&mut self, config: &Config) -> Result<(), EngineError> {
         let events = self.events.clone();
+        let shot = self.shot_for(config);
         let new = Program::build(
             config,
+            &shot,
             self.epoch,
             self.shared.bridge.clone(),
             self.shared.program_frames.clone(),
@@ -529,6 +549,57 @@ impl Engine {
     pub fn status(&self) -> EngineStatus {
         status::collect(self)
     }
+
+    /// The shot on program: the last one taken if it still fits `config`, else the
+    /// config's own.
+    fn shot_for(&self, config: &Config) -> fourcast_config::Shot {
+        match &self.shot {
+            Some(s) if s.check(config, "shot").is_empty() => s.clone(),
+            _ => config.program.shot(),
+        }
+    }
+
+    /// What the program shows now.
+    pub fn shot(&self) -> Option<fourcast_config::Shot> {
+        self.config.as_ref().map(|c| self.shot_for(c))
+    }
+
+    /// Puts `shot` on program from the next frame, with `transition`. Nothing restarts.
+    /// A bad shot (unknown input, too many inputs, inset outside the frame) is refused with
+    /// errors naming each field, and the program keeps what it showed.
+    pub fn take(
+        &mut self,
+        shot: fourcast_config::Shot,
+        transition: Transition,
+    ) -> Result<u64, EngineError> {
+        let (Some(config), Some(program)) = (&self.config, &self.program) else {
+            return Err(EngineError::State("program"));
+        };
+        let errs = shot.check(config, "shot");
+        if !errs.is_empty() {
+            return Err(EngineError::Config(ConfigErrors(errs)));
+        }
+        let fade_frames = match transition {
+            Transition::Cut => 0,
+            Transition::Fade { ms } => {
+                if ms > MAX_FADE_MS {
+                    return Err(EngineError::Config(ConfigErrors::one(
+                        "duration_ms",
+                        format!("{ms}: a fade lasts at most {MAX_FADE_MS} ms"),
+                    )));
+                }
+                (u64::from(ms) * u64::from(config.program.fps)).div_ceil(1000) as u32
+            }
+        };
+        let generation = program.show(layout::shot_tiles(config, &shot), fade_frames);
+        self.shot = Some(shot);
+        Ok(generation)
+    }
+
+    /// The last take and how long it took to reach a program frame.
+    pub fn last_switch(&self) -> Option<mix_element::Switch> {
+        self.program.as_ref().map(Program::last_switch)
+    }
 }
 
 impl Drop for Engine {
@@ -571,6 +642,14 @@ pub(crate) fn make(factory: &str, name: &str) -> Result<gst::Element, EngineErro
         .name(name)
         .build()
         .map_err(|_| EngineError::MissingElement(factory.to_string()))
+}
+
+/// The engine's program mixer (`fourcastmix`, see `compose`): request pad `sink_N` is input N.
+pub(crate) fn mixer(name: &str) -> Result<mix_element::FourcastMix, EngineError> {
+    mix_element::register().map_err(|_| EngineError::MissingElement(mix_element::NAME.into()))?;
+    make(mix_element::NAME, name)?
+        .downcast()
+        .map_err(|_| EngineError::MissingElement(mix_element::NAME.into()))
 }
 
 /// The engine scaler (`fourcastscale`, see `scale`) and a capsfilter: I420 in, `width`×`height`

@@ -1,4 +1,5 @@
-//! The program pipeline: every input, the compositor grid and the audio mix.
+//! The program pipeline: every input, the mixer (`fourcastmix`, painting the current shot)
+//! and the audio mix.
 //!
 //! It ends in two appsinks whose frames go through the [`Bridge`] to the ladder, so the
 //! program can be rebuilt (inputs changed) while the encoders keep running, and the
@@ -30,15 +31,17 @@ pub struct InputCounter {
 
 pub struct Program {
     pipeline: gst::Pipeline,
+    mixer: crate::mix_element::FourcastMix,
     players: Vec<FilePlayer>,
     bus_thread: Option<crate::BusWatch>,
     pub inputs: Vec<InputCounter>,
 }
 
 impl Program {
-    /// Builds (but does not start) the program for `config`.
+    /// Builds (but does not start) the program for `config`, showing `shot`.
     pub fn build(
         config: &Config,
+        shot: &fourcast_config::Shot,
         epoch: gst::ClockTime,
         bridge: Arc<Bridge>,
         program_frames: Arc<FrameCounter>,
@@ -47,8 +50,8 @@ impl Program {
     ) -> Result<Program, EngineError> {
         let p = &config.program;
         let pipeline = gst::Pipeline::with_name("program");
-        let compositor = make("compositor", "mixer")?;
-        compositor.set_property_from_str("background", "black");
+        let mixer = crate::mixer("mixer")?;
+        let compositor: gst::Element = mixer.clone().upcast();
         let video_caps = video_caps(config);
         let video_filter = make("capsfilter", "program-video-caps")?;
         video_filter.set_property("caps", &video_caps);
@@ -79,10 +82,12 @@ impl Program {
             meter_audio(&pad, program_levels);
         }
 
+        // Virtual cameras and file inputs deliver pictures the size of a grid cell (what
+        // they cost before the mixer scaled); the mixer scales them to any shot's tiles.
         let tiles = layout::grid(config.inputs.len(), p.width, p.height);
         let mut inputs = Vec::new();
         let mut players = Vec::new();
-        for (input, tile) in config.inputs.iter().zip(tiles) {
+        for (n, (input, tile)) in config.inputs.iter().zip(tiles).enumerate() {
             let frames = Arc::new(FrameCounter::default());
             let (video_src, audio_src) = match input.kind {
                 InputKind::Test => test_input(&pipeline, input, tile, p.fps, config)?,
@@ -99,13 +104,10 @@ impl Program {
                     (v, a)
                 }
             };
+            // Input n is the mixer's sink_n: the shot's tiles name inputs by index.
             let pad = compositor
-                .request_pad_simple("sink_%u")
-                .ok_or(EngineError::Link("compositor sink pad"))?;
-            pad.set_property("xpos", tile.x as i32);
-            pad.set_property("ypos", tile.y as i32);
-            pad.set_property("width", tile.width as i32);
-            pad.set_property("height", tile.height as i32);
+                .request_pad_simple(&format!("sink_{n}"))
+                .ok_or(EngineError::Link("mixer sink pad"))?;
             count_frames(&pad, &frames);
             link_pad(&video_src, &pad)?;
             let apad = audiomixer
@@ -151,13 +153,24 @@ impl Program {
                 .build(),
         );
 
+        mixer.set_scene(layout::shot_tiles(config, shot), 0);
         let bus_thread = Some(crate::watch_bus(&pipeline, "program", events)?);
         Ok(Program {
             pipeline,
+            mixer,
             players,
             bus_thread,
             inputs,
         })
+    }
+
+    /// Shows `tiles` from the next frame on, cut or faded over `fade_frames`.
+    pub fn show(&self, tiles: Vec<layout::Placement>, fade_frames: u32) -> u64 {
+        self.mixer.set_scene(tiles, fade_frames)
+    }
+
+    pub fn last_switch(&self) -> crate::mix_element::Switch {
+        self.mixer.last_switch()
     }
 
     pub fn start(&self) -> Result<(), EngineError> {

@@ -3,8 +3,8 @@
 //! engine; made for benchmarks and for checking a config against known input.
 //!
 //! ```text
-//! file ─ [decode] ─ [scaler to tile] ─┐
-//! …one per input…                      ├─ compositor ─ tee ─ rung chain ─ hlssink2 (per rung)
+//! file ─ [decode] ─┐
+//! …one per source…  ├─ fourcastmix (scales into the tiles) ─ tee ─ rung chain ─ hlssink2 (per rung)
 //! ```
 //! Video only: the standard workload has no audio.
 
@@ -17,7 +17,7 @@ use fourcast_config::Config;
 use gst::prelude::*;
 
 use crate::bridge::KeyframeClock;
-use crate::ladder::{RungChain, rung_chain, tee_to};
+use crate::ladder::{RungChain, rung_chains};
 use crate::{EngineError, encoder, layout, make};
 
 /// One input file. Raw I420 frames need their size (a `.yuv` file has no header).
@@ -64,57 +64,41 @@ pub fn render(
         .map_err(|e| EngineError::Render(format!("{}: {e}", out.display())))?;
 
     let pipeline = gst::Pipeline::with_name("render");
-    let compositor = make("compositor", "mixer")?;
-    compositor.set_property_from_str("background", "black");
+    let mixer = crate::mixer("mixer")?;
     let program_caps = make("capsfilter", "program-caps")?;
     program_caps.set_property("caps", crate::program::video_caps(config));
     let tee = make("tee", "program-tee")?;
-    pipeline.add_many([&compositor, &program_caps, &tee])?;
-    gst::Element::link_many([&compositor, &program_caps, &tee])?;
+    pipeline.add_many([mixer.upcast_ref(), &program_caps, &tee])?;
+    gst::Element::link_many([mixer.upcast_ref(), &program_caps, &tee])?;
 
-    let tiles = layout::grid(inputs.len(), p.width, p.height);
-    for (n, feed) in feeds(inputs, &tiles).iter().enumerate() {
-        let src = input_chain(&pipeline, n, &inputs[feed.input], p.fps)?;
-        let by_size = fan_out(&pipeline, &src, &format!("source{n}"), feed.sizes.len())?;
-        for (k, ((size, shown), from)) in feed.sizes.iter().zip(by_size).enumerate() {
-            let mut chain = vec![from];
-            chain.extend(crate::scaler(&format!("source{n}-{k}-"), size.0, size.1)?);
-            pipeline.add_many(&chain[1..])?;
-            gst::Element::link_many(&chain)?;
-            let scaled = chain.last().cloned().ok_or(EngineError::Link("scaler"))?;
-            let by_tile = fan_out(&pipeline, &scaled, &format!("source{n}-{k}"), shown.len())?;
-            for (&t, from) in shown.iter().zip(by_tile) {
-                let pad = compositor
-                    .request_pad_simple("sink_%u")
-                    .ok_or(EngineError::Link("compositor sink pad"))?;
-                pad.set_property("xpos", tiles[t].x as i32);
-                pad.set_property("ypos", tiles[t].y as i32);
-                from.static_pad("src")
-                    .ok_or(EngineError::Link("input src"))?
-                    .link(&pad)
-                    .map_err(|_| EngineError::Link("input to mixer"))?;
-            }
-        }
+    // One mixer input per distinct source; the mixer scales each straight into its tiles,
+    // once per tile size.
+    let (firsts, source_of) = sources(inputs);
+    for (n, &first) in firsts.iter().enumerate() {
+        let src = input_chain(&pipeline, n, &inputs[first], p.fps)?;
+        let pad = mixer
+            .request_pad_simple(&format!("sink_{n}"))
+            .ok_or(EngineError::Link("mixer sink pad"))?;
+        src.static_pad("src")
+            .ok_or(EngineError::Link("input src"))?
+            .link(&pad)
+            .map_err(|_| EngineError::Link("input to mixer"))?;
     }
+    let scene = layout::grid(inputs.len(), p.width, p.height)
+        .into_iter()
+        .zip(&source_of)
+        .map(|(rect, &input)| layout::Placement { input, rect, z: 0 })
+        .collect();
+    mixer.set_scene(scene, 0);
 
     // Keyframes on the live engine's segment clock, so segments are one GOP each.
     let segment_ns = u64::from(config.outputs.hls.segment_seconds) * 1_000_000_000;
     let frames = Arc::new(AtomicU64::new(0));
     force_keyframes(&program_caps, segment_ns, frames.clone());
 
-    let gop_frames = config.outputs.hls.segment_seconds * p.fps;
     let mut rungs = Vec::new();
-    for rung in &config.ladder.rungs {
-        let RungChain { queue, h264, .. } = rung_chain(
-            &pipeline,
-            rung,
-            (p.width, p.height),
-            &encoder_name,
-            gop_frames * 2,
-            &config.ladder.x264_preset,
-            encoder::x264_threads(config.ladder.rungs.len(), encoder::cores()),
-        )?;
-        tee_to(&tee, &queue)?;
+    let chains = rung_chains(&pipeline, &tee, config, &encoder_name)?;
+    for (rung, RungChain { h264, .. }) in config.ladder.rungs.iter().zip(chains) {
         let dir = out.join(&rung.name);
         std::fs::create_dir_all(&dir)
             .map_err(|e| EngineError::Render(format!("{}: {e}", dir.display())))?;
@@ -159,63 +143,23 @@ pub fn render(
     })
 }
 
-/// One source opened once however many tiles show it, scaled once per distinct tile size.
-#[derive(Debug, Clone, PartialEq)]
-struct Feed {
-    /// The first input naming this source.
-    input: usize,
-    /// Each tile size wanted, with the tiles (indices) of that size.
-    sizes: Vec<((u32, u32), Vec<usize>)>,
-}
-
-/// Groups the inputs by source (same file, same raw size) and their tiles by size: reading
-/// and scaling a source is then done once, not once per tile.
-fn feeds(inputs: &[RenderInput], tiles: &[layout::Rect]) -> Vec<Feed> {
-    let mut feeds: Vec<Feed> = Vec::new();
-    for (i, (input, tile)) in inputs.iter().zip(tiles).enumerate() {
-        let size = (tile.width, tile.height);
-        let same = |f: &&mut Feed| {
-            let first = &inputs[f.input];
-            first.path == input.path && first.raw_size == input.raw_size
-        };
-        match feeds.iter_mut().find(|f| same(f)) {
-            Some(feed) => match feed.sizes.iter_mut().find(|(s, _)| *s == size) {
-                Some((_, shown)) => shown.push(i),
-                None => feed.sizes.push((size, vec![i])),
-            },
-            None => feeds.push(Feed {
-                input: i,
-                sizes: vec![(size, vec![i])],
-            }),
+/// The distinct sources among `inputs` (same file, same raw size): the first input of each,
+/// and which source each input is. A source shown in several tiles is read once.
+fn sources(inputs: &[RenderInput]) -> (Vec<usize>, Vec<usize>) {
+    let mut firsts: Vec<usize> = Vec::new();
+    let mut source_of = Vec::new();
+    for (i, input) in inputs.iter().enumerate() {
+        let same =
+            |&&f: &&usize| inputs[f].path == input.path && inputs[f].raw_size == input.raw_size;
+        match firsts.iter().position(|f| same(&f)) {
+            Some(n) => source_of.push(n),
+            None => {
+                source_of.push(firsts.len());
+                firsts.push(i);
+            }
         }
     }
-    feeds
-}
-
-/// `count` outputs of `element`: itself if one, else a tee with a small queue per branch.
-fn fan_out(
-    pipeline: &gst::Pipeline,
-    element: &gst::Element,
-    name: &str,
-    count: usize,
-) -> Result<Vec<gst::Element>, EngineError> {
-    if count <= 1 {
-        return Ok(vec![element.clone()]);
-    }
-    let tee = make("tee", &format!("{name}-tee"))?;
-    pipeline.add(&tee)?;
-    element.link(&tee)?;
-    (0..count)
-        .map(|k| {
-            let queue = make("queue", &format!("{name}-branch{k}"))?;
-            queue.set_property("max-size-buffers", 2u32);
-            queue.set_property("max-size-bytes", 0u32);
-            queue.set_property("max-size-time", 0u64);
-            pipeline.add(&queue)?;
-            tee_to(&tee, &queue)?;
-            Ok(queue)
-        })
-        .collect()
+    (firsts, source_of)
 }
 
 /// The input's frames as I420 at the program rate: raw frames are parsed, anything else is
@@ -226,30 +170,17 @@ fn input_chain(
     input: &RenderInput,
     fps: u32,
 ) -> Result<gst::Element, EngineError> {
+    if let Some(size) = input.raw_size {
+        return raw_frames(pipeline, i, &input.path, size, fps);
+    }
     let filesrc = make("filesrc", &format!("input{i}-file"))?;
     filesrc.set_property("location", input.path.to_string_lossy().as_ref());
     let caps = make("capsfilter", &format!("input{i}-caps"))?;
     let i420 = gst_video::VideoCapsBuilder::new()
         .format(gst_video::VideoFormat::I420)
         .framerate(gst::Fraction::new(fps as i32, 1));
-    match input.raw_size {
-        Some((w, h)) => {
-            // One frame per read, so buffers need no re-chunking.
-            let frame = gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, w, h)
-                .build()
-                .map_err(|_| EngineError::Link("raw frame size"))?
-                .size();
-            filesrc.set_property("blocksize", frame as u32);
-            let parse = make("rawvideoparse", &format!("input{i}-parse"))?;
-            parse.set_property("width", w as i32);
-            parse.set_property("height", h as i32);
-            parse.set_property_from_str("format", "i420");
-            parse.set_property("framerate", gst::Fraction::new(fps as i32, 1));
-            caps.set_property("caps", i420.width(w as i32).height(h as i32).build());
-            pipeline.add_many([&filesrc, &parse, &caps])?;
-            gst::Element::link_many([&filesrc, &parse, &caps])?;
-        }
-        None => {
+    {
+        {
             let decode = make("decodebin", &format!("input{i}-decode"))?;
             let convert = make("videoconvert", &format!("input{i}-convert"))?;
             let rate = make("videorate", &format!("input{i}-rate"))?;
@@ -273,6 +204,80 @@ fn input_chain(
         }
     }
     Ok(caps)
+}
+
+/// Raw I420 frames read straight into a small pool of frame buffers (no parser copying
+/// each frame, no fresh memory per frame), stamped at the program rate.
+fn raw_frames(
+    pipeline: &gst::Pipeline,
+    i: usize,
+    path: &Path,
+    (w, h): (u32, u32),
+    fps: u32,
+) -> Result<gst::Element, EngineError> {
+    let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, w, h)
+        .fps(gst::Fraction::new(fps as i32, 1))
+        .build()
+        .map_err(|_| EngineError::Render(format!("{w}x{h}: not a frame size")))?;
+    let caps = info
+        .to_caps()
+        .map_err(|_| EngineError::Render(format!("{w}x{h}: not a frame size")))?;
+    let mut file = std::fs::File::open(path)
+        .map_err(|e| EngineError::Render(format!("{}: {e}", path.display())))?;
+    let pool = gst::BufferPool::new();
+    let mut pool_config = pool.config();
+    pool_config.set_params(Some(&caps), info.size() as u32, 4, 8);
+    pool.set_config(pool_config)
+        .and_then(|_| pool.set_active(true))
+        .map_err(|_| EngineError::Render("raw frame pool".into()))?;
+    let src = gst_app::AppSrc::builder()
+        .name(format!("input{i}-raw"))
+        .caps(&caps)
+        .format(gst::Format::Time)
+        .block(true)
+        .max_buffers(4)
+        .build();
+    pipeline.add(&src)?;
+    let frame_ns = 1_000_000_000 / u64::from(fps.max(1));
+    let what = path.display().to_string();
+    let feeder = src.clone();
+    std::thread::Builder::new()
+        .name(format!("raw-reader-{i}"))
+        .spawn(move || {
+            use std::io::Read;
+            let mut n = 0u64;
+            while let Ok(mut buffer) = pool.acquire_buffer(None) {
+                let Some(b) = buffer.get_mut() else { break };
+                let read = match b.map_writable() {
+                    Ok(mut map) => file.read_exact(map.as_mut_slice()),
+                    Err(_) => break,
+                };
+                match read {
+                    Ok(()) => {}
+                    // A partial last frame is not a frame.
+                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && n > 0 => break,
+                    Err(e) => {
+                        let why = if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                            format!("{what}: holds no whole {w}x{h} I420 frame")
+                        } else {
+                            format!("{what}: {e}")
+                        };
+                        gst::element_error!(feeder, gst::ResourceError::Read, ["{}", why]);
+                        break;
+                    }
+                }
+                b.set_pts(gst::ClockTime::from_nseconds(n * frame_ns));
+                b.set_duration(gst::ClockTime::from_nseconds(frame_ns));
+                if feeder.push_buffer(buffer).is_err() {
+                    break;
+                }
+                n += 1;
+            }
+            let _ = feeder.end_of_stream();
+            let _ = pool.set_active(false);
+        })
+        .map_err(|e| EngineError::Render(format!("raw reader: {e}")))?;
+    Ok(src.upcast())
 }
 
 /// Forces a keyframe on every rung at the first frame of each segment, as the live bridge
@@ -356,28 +361,20 @@ mod tests {
     }
 
     #[test]
-    fn one_clip_in_four_tiles_is_read_and_scaled_once() {
+    fn one_clip_in_four_tiles_is_read_once() {
         let inputs = vec![input("a.yuv"); 4];
-        let tiles = layout::grid(4, 1920, 1080);
-        assert_eq!(
-            feeds(&inputs, &tiles),
-            vec![Feed {
-                input: 0,
-                sizes: vec![((960, 540), vec![0, 1, 2, 3])]
-            }]
-        );
+        assert_eq!(sources(&inputs), (vec![0], vec![0, 0, 0, 0]));
     }
 
     #[test]
     fn different_clips_or_sizes_are_kept_apart() {
-        let mut inputs = vec![input("a.yuv"), input("b.yuv"), input("a.yuv")];
+        let mut inputs = vec![
+            input("a.yuv"),
+            input("b.yuv"),
+            input("a.yuv"),
+            input("b.yuv"),
+        ];
         inputs[2].raw_size = Some((1280, 720));
-        let tiles = layout::grid(3, 1920, 1080);
-        let f = feeds(&inputs, &tiles);
-        assert_eq!(f.len(), 3, "{f:?}");
-        assert!(
-            f.iter()
-                .all(|f| f.sizes.len() == 1 && f.sizes[0].1.len() == 1)
-        );
+        assert_eq!(sources(&inputs), (vec![0, 1, 2], vec![0, 1, 2, 1]));
     }
 }

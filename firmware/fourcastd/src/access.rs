@@ -364,7 +364,7 @@ fn throttled(a: &Access, source: IpAddr, retry_after_s: u64) -> Response {
 }
 
 /// A JSON body, strictly: unknown fields and wrong types are a 400 naming the field.
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Box<Response>> {
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Box<Response>> {
     let mut de = serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -377,7 +377,7 @@ fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Box<Response>
     })
 }
 
-fn field_error(status: StatusCode, path: &str, message: impl Into<String>) -> Response {
+pub(crate) fn field_error(status: StatusCode, path: &str, message: impl Into<String>) -> Response {
     (
         status,
         Json(serde_json::json!({ "error": { "path": path, "message": message.into() } })),

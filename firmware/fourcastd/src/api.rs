@@ -38,6 +38,8 @@ pub fn router(controller: Controller, access: Arc<Access>) -> Router {
         .route("/api/v1/status", get(status))
         .route("/api/v1/events", get(events))
         .route("/api/v1/config", get(config))
+        .route("/api/v1/program", get(crate::switcher::program))
+        .route("/api/v1/program/take", post(crate::switcher::take))
         .route("/api/v1/recording/start", post(recording_start))
         .route("/api/v1/recording/stop", post(recording_stop))
         .route("/api/v1/recordings", get(recordings_list))

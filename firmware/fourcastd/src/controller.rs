@@ -38,6 +38,14 @@ pub enum Event {
         source: String,
         retry_after_s: u64,
     },
+    /// The program was switched live.
+    ProgramTaken {
+        generation: u64,
+        layout: String,
+        inputs: Vec<String>,
+        scene: Option<String>,
+        transition: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -103,6 +111,19 @@ pub struct Controller {
     overrides: Overrides,
     started: Instant,
     recent: Arc<Mutex<VecDeque<Event>>>,
+}
+
+/// What the program shows, for the API.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProgramView {
+    pub layout: String,
+    pub inputs: Vec<String>,
+    pub pip: fourcast_config::Pip,
+    pub scenes: Vec<fourcast_config::Scene>,
+    /// Counts takes since the program was built.
+    pub generation: u64,
+    /// From the last take's command to the first program frame painted with it.
+    pub last_switch_ms: Option<f64>,
 }
 
 /// Events kept for `/api/v1/events` (segment notices are not kept: they would crowd out
@@ -249,6 +270,69 @@ impl Controller {
             .engine
             .start_recording(&config)
             .map_err(|e| e.to_string())
+    }
+
+    /// Switches the program to `shot` (named `scene`, if it is one) with `transition`. A bad
+    /// shot is refused with errors naming each field; the program keeps what it showed.
+    pub fn take(
+        &self,
+        shot: fourcast_config::Shot,
+        scene: Option<String>,
+        transition: fourcast_engine::Transition,
+    ) -> Result<u64, ConfigErrors> {
+        let mut inner = lock(&self.inner);
+        let shown: Vec<String> = shot
+            .shown(&inner.config)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        let layout = shot.layout.nick().to_string();
+        let generation = inner.engine.take(shot, transition).map_err(|e| match e {
+            fourcast_engine::EngineError::Config(errs) => errs,
+            other => ConfigErrors::one("program", other.to_string()),
+        })?;
+        drop(inner);
+        self.emit(Event::ProgramTaken {
+            generation,
+            layout,
+            inputs: shown,
+            scene,
+            transition: match transition {
+                fourcast_engine::Transition::Cut => "cut".into(),
+                fourcast_engine::Transition::Fade { ms } => format!("fade {ms} ms"),
+            },
+        });
+        Ok(generation)
+    }
+
+    /// The shot on program, the configured scenes and the last switch.
+    pub fn program(&self) -> ProgramView {
+        let inner = lock(&self.inner);
+        let shot = inner
+            .engine
+            .shot()
+            .unwrap_or_else(|| inner.config.program.shot());
+        let switch = inner.engine.last_switch();
+        ProgramView {
+            layout: shot.layout.nick().to_string(),
+            inputs: shot
+                .shown(&inner.config)
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
+            pip: shot.pip,
+            scenes: inner.config.scenes.clone(),
+            generation: switch.map_or(0, |s| s.generation),
+            last_switch_ms: switch
+                .and_then(|s| s.latency)
+                .map(|d| d.as_secs_f64() * 1000.0),
+        }
+    }
+
+    /// A configured scene by name.
+    pub fn scene(&self, name: &str) -> Option<fourcast_config::Scene> {
+        let inner = lock(&self.inner);
+        inner.config.scenes.iter().find(|s| s.name == name).cloned()
     }
 
     /// Stops recording; false if it was not recording.

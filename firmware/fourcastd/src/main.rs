@@ -12,6 +12,7 @@ mod metrics;
 mod recordings;
 mod run;
 mod secrets;
+mod switcher;
 
 /// The Fourcast live-video box: four inputs mixed into one program, encoded as an ABR
 /// ladder and served as live HLS.

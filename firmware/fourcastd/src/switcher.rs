@@ -1,0 +1,144 @@
+//! Live switching over HTTP: what the program shows, and takes (a scene by name, or a
+//! layout with its inputs) with a cut or a fade.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Json, Response};
+use fourcast_config::{Layout, Pip, Shot};
+use fourcast_engine::{MAX_FADE_MS, Transition};
+use serde::Deserialize;
+
+use crate::access::{field_error, parse};
+use crate::controller::Controller;
+
+/// A fade with no duration given lasts this long.
+const DEFAULT_FADE_MS: u32 = 500;
+
+#[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+enum TransitionKind {
+    #[default]
+    Cut,
+    Fade,
+}
+
+/// `POST /api/v1/program/take`: either `scene`, or `layout` (with `inputs` and `pip`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Take {
+    scene: Option<String>,
+    layout: Option<Layout>,
+    #[serde(default)]
+    inputs: Vec<String>,
+    pip: Option<Pip>,
+    #[serde(default)]
+    transition: TransitionKind,
+    duration_ms: Option<u32>,
+}
+
+pub async fn program(State(c): State<Controller>) -> Response {
+    Json(c.program()).into_response()
+}
+
+pub async fn take(State(c): State<Controller>, body: Bytes) -> Response {
+    let take: Take = match parse(&body) {
+        Ok(t) => t,
+        Err(r) => return *r,
+    };
+    let (shot, scene) = match resolve(&c, &take) {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let transition = match (take.transition, take.duration_ms) {
+        (TransitionKind::Cut, Some(_)) => {
+            return field_error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "duration_ms",
+                "a cut has no duration (use \"transition\": \"fade\")",
+            );
+        }
+        (TransitionKind::Cut, None) => Transition::Cut,
+        (TransitionKind::Fade, ms) => Transition::Fade {
+            ms: ms.unwrap_or(DEFAULT_FADE_MS),
+        },
+    };
+    if let Transition::Fade { ms } = transition
+        && !(1..=MAX_FADE_MS).contains(&ms)
+    {
+        return field_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "duration_ms",
+            format!("{ms}: a fade lasts 1–{MAX_FADE_MS} ms"),
+        );
+    }
+    let controller = c.clone();
+    let scene_name = scene.clone();
+    match tokio::task::spawn_blocking(move || controller.take(shot, scene_name, transition)).await {
+        Ok(Ok(generation)) => {
+            let mut view = serde_json::to_value(c.program()).unwrap_or_default();
+            if let Some(o) = view.as_object_mut() {
+                o.insert("taken".into(), generation.into());
+                o.insert("scene".into(), scene.into());
+            }
+            Json(view).into_response()
+        }
+        Ok(Err(errs)) => {
+            let errors: Vec<_> = errs
+                .0
+                .iter()
+                .map(|e| serde_json::json!({ "path": e.path, "message": e.message }))
+                .collect();
+            let first = errs.0.first();
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(serde_json::json!({
+                    "error": {
+                        "path": first.map(|e| e.path.as_str()).unwrap_or(""),
+                        "message": first.map(|e| e.message.as_str()).unwrap_or("refused"),
+                    },
+                    "errors": errors,
+                })),
+            )
+                .into_response()
+        }
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// The shot a take asks for: a configured scene, or the layout given.
+fn resolve(c: &Controller, take: &Take) -> Result<(Shot, Option<String>), Box<Response>> {
+    let unprocessable = |path: &str, msg: String| {
+        Box::new(field_error(StatusCode::UNPROCESSABLE_ENTITY, path, msg))
+    };
+    match (&take.scene, take.layout) {
+        (Some(_), Some(_)) => Err(unprocessable(
+            "scene",
+            "give a scene or a layout, not both".into(),
+        )),
+        (None, None) => Err(unprocessable(
+            "layout",
+            "give a scene name or a layout (single, side-by-side, grid, pip, spotlight)".into(),
+        )),
+        (Some(name), None) => {
+            if !take.inputs.is_empty() || take.pip.is_some() {
+                return Err(unprocessable(
+                    "inputs",
+                    "a scene brings its own inputs and inset".into(),
+                ));
+            }
+            let scene = c
+                .scene(name)
+                .ok_or_else(|| unprocessable("scene", format!("{name}: no such scene")))?;
+            Ok((scene.shot(), Some(scene.name)))
+        }
+        (None, Some(layout)) => Ok((
+            Shot {
+                layout,
+                inputs: take.inputs.clone(),
+                pip: take.pip.unwrap_or_default(),
+            },
+            None,
+        )),
+    }
+}
