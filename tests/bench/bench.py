@@ -345,15 +345,21 @@ def probes():
     line = subprocess.run([str(ROOT / "target/release/fourcast-g2g"), "--seconds", "20"],
                           cwd=ROOT, capture_output=True, text=True, check=True).stdout
     result["glass_to_glass_srt"] = json.loads((OUT / "g2g.json").read_text())
-    result["layout_command_to_changed_frame"] = None
-    result["layout_command_to_changed_frame_note"] = (
-        "not measured: live layout switching is issue 4 and has not landed")
+    # Layout command -> first changed program frame (see tests/bench/switch-latency.sh).
+    out = subprocess.run(["bash", str(ROOT / "tests/bench/switch-latency.sh"), "30"],
+                         capture_output=True, text=True, check=True).stdout
+    m = re.search(r"(\d+) takes \| median ([\d.]+) ms \| p95 ([\d.]+) ms \| max ([\d.]+) ms"
+                  r" \| API round trip median ([\d.]+) ms", out)
+    switch_line = out.strip().splitlines()[-1] if out.strip() else "no output"
+    result["layout_command_to_changed_frame_ms"] = None if not m else {
+        "takes": int(m.group(1)), "median": float(m.group(2)), "p95": float(m.group(3)),
+        "max": float(m.group(4)), "api_round_trip_median": float(m.group(5))}
     print("\nLive probes (virtual board):")
     s = result["start_to_first_segment_s"]
     print(f"  process start -> first HLS segment: median {s['median']} s "
           f"(min {s['min']}, max {s['max']}, {s['runs']} starts)")
     print(f"  {line.strip()}")
-    print("  layout command -> first changed frame: not measured (layouts: issue 4)")
+    print(f"  {switch_line}")
     return result
 
 

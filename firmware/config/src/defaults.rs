@@ -38,6 +38,8 @@ fn from_profile(p: &Profile) -> Config {
             ),
             tone_hz: Some(TONES_HZ[i % TONES_HZ.len()]),
             path: None,
+            gain_db: 0.0,
+            mute: false,
         })
         .collect::<Vec<Input>>();
     let scenes = default_scenes(&inputs);

@@ -21,7 +21,7 @@ pub use error::{ConfigErrors, FieldError};
 pub use scene::{Corner, Layout, Pip, Scene, Shot};
 pub use secret::{REDACTED, SEALED_PREFIX, Secret, SecretRef};
 pub use uplink::{DEFAULT_SRT_LATENCY_MS, RtmpOutput, RtmpUrl, SrtMode, SrtOutput};
-pub use validate::srt_adaptive_range;
+pub use validate::{check_gain_db, srt_adaptive_range};
 
 /// Most inputs a box mixes.
 pub const MAX_INPUTS: usize = 4;
@@ -85,6 +85,10 @@ pub struct Audio {
     pub sample_rate: u32,
     pub channels: u32,
     pub bitrate_kbps: u32,
+    /// Only the inputs on program are heard (audio follows video).
+    pub follow_video: bool,
+    /// Gain on the whole mix, dB (−96…+20).
+    pub master_gain_db: f64,
 }
 
 impl Default for Audio {
@@ -93,6 +97,8 @@ impl Default for Audio {
             sample_rate: 48_000,
             channels: 2,
             bitrate_kbps: 128,
+            follow_video: false,
+            master_gain_db: 0.0,
         }
     }
 }
@@ -116,6 +122,16 @@ pub struct Input {
     /// `file` only: the media file to play in a loop.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<PathBuf>,
+    /// The input's gain on the audio mix, dB (−96…+20).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub gain_db: f64,
+    /// Silent on the audio mix.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mute: bool,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 impl Input {

@@ -137,6 +137,23 @@ fn audio(c: &Config, errs: &mut Vec<FieldError>) {
         &AUDIO_KBPS,
         " kbit/s",
     );
+    if let Err(m) = check_gain_db(a.master_gain_db) {
+        err(errs, "audio.master_gain_db", m);
+    }
+    for (i, input) in c.inputs.iter().enumerate() {
+        if let Err(m) = check_gain_db(input.gain_db) {
+            err(errs, format!("inputs[{i}].gain_db"), m);
+        }
+    }
+}
+
+/// A gain on the audio mix: −96 dB (silence) to +20 dB.
+pub fn check_gain_db(db: f64) -> Result<(), String> {
+    if db.is_finite() && (-96.0..=20.0).contains(&db) {
+        Ok(())
+    } else {
+        Err(format!("{db} dB: must be −96…+20 dB"))
+    }
 }
 
 pub(crate) fn valid_name(name: &str) -> bool {

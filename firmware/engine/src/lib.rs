@@ -209,6 +209,8 @@ pub struct Engine {
     ladder_builds: u64,
     /// What the program shows when switched live (`take`); `None`: the config's shot.
     shot: Option<fourcast_config::Shot>,
+    /// The live audio mix (set from the config, changed by `set_mix`).
+    mix: Option<mix::MixState>,
 }
 
 /// How a take changes the picture.
@@ -261,6 +263,7 @@ impl Engine {
             program_builds: 0,
             ladder_builds: 0,
             shot: None,
+            mix: None,
         })
     }
 
@@ -326,8 +329,16 @@ impl Engine {
             }
             _ => None,
         };
+        if plan.shot {
+            // The config's own shot replaces a live take.
+            self.shot = None;
+        }
         if plan.program {
             self.rebuild_program(config)?;
+        } else if plan.shot
+            && let Some(program) = &self.program
+        {
+            program.show(layout::shot_tiles(config, &config.program.shot()), 0);
         }
         match (&plan.ladder, ladder_parts) {
             (LadderChange::Rebuild, Some((venc, aenc))) => {
@@ -358,7 +369,38 @@ impl Engine {
         }
         self.reconcile_destinations(config, self.ladder_builds != ladder_rebuilt_before);
         self.config = Some(config.clone());
+        if plan.mix || self.mix.is_none() {
+            self.mix = Some(mix::MixState::from_config(config));
+        }
+        if plan.program || plan.shot || plan.mix {
+            self.apply_gains();
+        }
         Ok(plan)
+    }
+
+    /// Sets every input's gain on the running program from the live mix and what is on
+    /// program (for audio-follows-video).
+    fn apply_gains(&self) {
+        let (Some(mix), Some(program), Some(shot)) = (&self.mix, &self.program, self.shot()) else {
+            return;
+        };
+        let Some(config) = &self.config else { return };
+        program.set_gains(&mix.gains(&shot.shown(config)));
+    }
+
+    /// The live audio mix.
+    pub fn mix(&self) -> Option<mix::MixState> {
+        self.mix.clone()
+    }
+
+    /// Changes the live mix (gain, mute, solo per input; follow-video; master). A bad
+    /// change is refused whole, naming each field.
+    pub fn set_mix(&mut self, change: &mix::MixChange) -> Result<mix::MixState, EngineError> {
+        let current = self.mix.as_ref().ok_or(EngineError::State("program"))?;
+        let next = current.changed(change).map_err(EngineError::Config)?;
+        self.mix = Some(next.clone());
+        self.apply_gains();
+        Ok(next)
     }
 
     /// Starts, stops or restarts destinations so they match `config`; one whose spec is
@@ -593,6 +635,7 @@ impl Engine {
         };
         let generation = program.show(layout::shot_tiles(config, &shot), fade_frames);
         self.shot = Some(shot);
+        self.apply_gains();
         Ok(generation)
     }
 

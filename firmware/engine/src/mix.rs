@@ -1,8 +1,7 @@
 //! The audio mixer's policy, pure: which inputs are heard and how loud (gain in dB, mute,
 //! solo, audio-follows-video, master gain), and level metering in dBFS for the meters.
 //! The meters are live (per input and for the program, in status and metrics); the gains
-//! are not wired yet (issue 4): the pipeline will set them as the `audiomixer` pads'
-//! `volume`.
+//! are set live as the `audiomixer` pads' `volume` (see [`MixState`]).
 
 use std::sync::Mutex;
 
@@ -30,7 +29,7 @@ impl Default for Strip {
 /// Linear gain per input. A muted input is silent. If any input is soloed, only soloed
 /// inputs are heard. With `follow_video`, an input not on the program is silent (unless
 /// soloed: solo is how a technician listens to a source off air). The master gain applies
-/// to all. Gains are clamped to −96…+24 dB.
+/// to all. Gains are clamped to −96…+20 dB (the mixer's volume goes up to ×10).
 pub fn gains(
     strips: &[Strip],
     on_program: &[bool],
@@ -50,12 +49,128 @@ pub fn gains(
                     !follow_video || shown
                 };
             if heard {
-                db_to_linear(s.gain_db.clamp(FLOOR_DBFS, 24.0) + master_db.clamp(FLOOR_DBFS, 24.0))
+                db_to_linear(
+                    (s.gain_db.clamp(FLOOR_DBFS, 20.0) + master_db.clamp(FLOOR_DBFS, 20.0))
+                        .min(20.0),
+                )
             } else {
                 0.0
             }
         })
         .collect()
+}
+
+/// The live audio mix: a strip per input (config order), audio-follows-video and master.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct MixState {
+    pub follow_video: bool,
+    pub master_gain_db: f64,
+    pub inputs: Vec<StripState>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StripState {
+    pub name: String,
+    pub gain_db: f64,
+    pub mute: bool,
+    pub solo: bool,
+}
+
+/// A change to the live mix; what is `None` stays.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MixChange {
+    pub follow_video: Option<bool>,
+    pub master_gain_db: Option<f64>,
+    #[serde(default)]
+    pub inputs: std::collections::BTreeMap<String, StripChange>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StripChange {
+    pub gain_db: Option<f64>,
+    pub mute: Option<bool>,
+    pub solo: Option<bool>,
+}
+
+impl MixState {
+    /// The config's mix (nothing soloed).
+    pub fn from_config(c: &fourcast_config::Config) -> MixState {
+        MixState {
+            follow_video: c.audio.follow_video,
+            master_gain_db: c.audio.master_gain_db,
+            inputs: c
+                .inputs
+                .iter()
+                .map(|i| StripState {
+                    name: i.name.clone(),
+                    gain_db: i.gain_db,
+                    mute: i.mute,
+                    solo: false,
+                })
+                .collect(),
+        }
+    }
+
+    /// `change` applied, or every problem with it (field paths as in the request).
+    pub fn changed(&self, change: &MixChange) -> Result<MixState, fourcast_config::ConfigErrors> {
+        let mut next = self.clone();
+        let mut errs = Vec::new();
+        if let Some(f) = change.follow_video {
+            next.follow_video = f;
+        }
+        if let Some(db) = change.master_gain_db {
+            match fourcast_config::check_gain_db(db) {
+                Ok(()) => next.master_gain_db = db,
+                Err(m) => errs.push(fourcast_config::FieldError::new("master_gain_db", m)),
+            }
+        }
+        for (name, c) in &change.inputs {
+            let Some(strip) = next.inputs.iter_mut().find(|s| s.name == *name) else {
+                errs.push(fourcast_config::FieldError::new(
+                    format!("inputs.{name}"),
+                    format!("{name}: no such input"),
+                ));
+                continue;
+            };
+            if let Some(db) = c.gain_db {
+                match fourcast_config::check_gain_db(db) {
+                    Ok(()) => strip.gain_db = db,
+                    Err(m) => errs.push(fourcast_config::FieldError::new(
+                        format!("inputs.{name}.gain_db"),
+                        m,
+                    )),
+                }
+            }
+            strip.mute = c.mute.unwrap_or(strip.mute);
+            strip.solo = c.solo.unwrap_or(strip.solo);
+        }
+        if errs.is_empty() {
+            Ok(next)
+        } else {
+            Err(fourcast_config::ConfigErrors(errs))
+        }
+    }
+
+    /// Linear gain per input given which inputs (names) are on program.
+    pub fn gains(&self, on_program: &[&str]) -> Vec<f64> {
+        let strips: Vec<Strip> = self
+            .inputs
+            .iter()
+            .map(|s| Strip {
+                gain_db: s.gain_db,
+                mute: s.mute,
+                solo: s.solo,
+            })
+            .collect();
+        let shown: Vec<bool> = self
+            .inputs
+            .iter()
+            .map(|s| on_program.contains(&s.name.as_str()))
+            .collect();
+        gains(&strips, &shown, self.follow_video, self.master_gain_db)
+    }
 }
 
 pub fn db_to_linear(db: f64) -> f64 {
@@ -231,7 +346,7 @@ mod tests {
             false,
             0.0,
         );
-        assert!((linear_to_db(g[0]) - 24.0).abs() < 1e-9);
+        assert!((linear_to_db(g[0]) - 20.0).abs() < 1e-9);
         assert_eq!(g[1], 0.0);
     }
 

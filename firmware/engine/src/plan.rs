@@ -7,6 +7,10 @@ use fourcast_config::Config;
 pub struct Plan {
     /// Rebuild the program pipeline (inputs, mixer). The ladder keeps running across it.
     pub program: bool,
+    /// The configured shot changed: show it (on a running program, a cut).
+    pub shot: bool,
+    /// The configured gains changed: set them.
+    pub mix: bool,
     pub ladder: LadderChange,
 }
 
@@ -21,8 +25,17 @@ pub enum LadderChange {
 
 impl Plan {
     pub fn is_empty(&self) -> bool {
-        !self.program && self.ladder == LadderChange::Keep
+        !self.program && !self.shot && !self.mix && self.ladder == LadderChange::Keep
     }
+}
+
+/// What an input is, without its place on the audio mix.
+fn source(i: &fourcast_config::Input) -> impl PartialEq + '_ {
+    (&i.name, &i.label, i.kind, i.pattern, i.tone_hz, &i.path)
+}
+
+fn strip(i: &fourcast_config::Input) -> (&str, u64, bool) {
+    (&i.name, i.gain_db.to_bits(), i.mute)
 }
 
 /// Plans the change from `old` (none: nothing running) to `new`.
@@ -30,6 +43,8 @@ pub fn plan(old: Option<&Config>, new: &Config) -> Plan {
     let Some(old) = old else {
         return Plan {
             program: true,
+            shot: true,
+            mix: true,
             ladder: LadderChange::Rebuild,
         };
     };
@@ -39,10 +54,23 @@ pub fn plan(old: Option<&Config>, new: &Config) -> Plan {
         || old.program.fps != new.program.fps
         || old.audio.sample_rate != new.audio.sample_rate
         || old.audio.channels != new.audio.channels;
+    // A new shot or new gains are set on the running program; only what it is made of
+    // (its size, its inputs' sources) rebuilds it.
     let program = format_changed
         || old.board != new.board
-        || old.program != new.program
-        || old.inputs != new.inputs;
+        || old
+            .inputs
+            .iter()
+            .map(source)
+            .ne(new.inputs.iter().map(source));
+    let shot = old.program.shot() != new.program.shot();
+    let mix = old.audio.follow_video != new.audio.follow_video
+        || old.audio.master_gain_db != new.audio.master_gain_db
+        || old
+            .inputs
+            .iter()
+            .map(strip)
+            .ne(new.inputs.iter().map(strip));
     let ladder = if format_changed
         || old.ladder.encoder != new.ladder.encoder
         || old.ladder.x264_preset != new.ladder.x264_preset
@@ -66,7 +94,12 @@ pub fn plan(old: Option<&Config>, new: &Config) -> Plan {
             (true, false) => LadderChange::Bitrates(bitrates),
         }
     };
-    Plan { program, ladder }
+    Plan {
+        program,
+        shot,
+        mix,
+        ladder,
+    }
 }
 
 #[cfg(test)]
@@ -116,6 +149,19 @@ mod tests {
         new.inputs[0].pattern = Some(Pattern::Snow);
         let p = plan(Some(&base()), &new);
         assert_eq!((p.program, p.ladder), (true, LadderChange::Keep));
+    }
+
+    #[test]
+    fn a_new_layout_or_gain_is_set_live_without_a_rebuild() {
+        let mut new = base();
+        new.program.layout = fourcast_config::Layout::Pip;
+        let p = plan(Some(&base()), &new);
+        assert!(p.shot && !p.mix && !p.program && p.ladder == LadderChange::Keep);
+        let mut new = base();
+        new.inputs[1].mute = true;
+        new.audio.master_gain_db = -6.0;
+        let p = plan(Some(&base()), &new);
+        assert!(p.mix && !p.shot && !p.program && p.ladder == LadderChange::Keep);
     }
 
     #[test]

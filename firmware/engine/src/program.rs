@@ -32,6 +32,8 @@ pub struct InputCounter {
 pub struct Program {
     pipeline: gst::Pipeline,
     mixer: crate::mix_element::FourcastMix,
+    /// The audio mixer's input pads, in input order: their `volume` is each input's gain.
+    audio_pads: Vec<gst::Pad>,
     players: Vec<FilePlayer>,
     bus_thread: Option<crate::BusWatch>,
     pub inputs: Vec<InputCounter>,
@@ -87,6 +89,7 @@ impl Program {
         let tiles = layout::grid(config.inputs.len(), p.width, p.height);
         let mut inputs = Vec::new();
         let mut players = Vec::new();
+        let mut audio_pads = Vec::new();
         for (n, (input, tile)) in config.inputs.iter().zip(tiles).enumerate() {
             let frames = Arc::new(FrameCounter::default());
             let (video_src, audio_src) = match input.kind {
@@ -114,6 +117,7 @@ impl Program {
                 .request_pad_simple("sink_%u")
                 .ok_or(EngineError::Link("audiomixer sink pad"))?;
             link_pad(&audio_src, &apad)?;
+            audio_pads.push(apad.clone());
             let levels = Arc::new(LevelMeter::default());
             meter_audio(&apad, levels.clone());
             inputs.push(InputCounter {
@@ -158,6 +162,7 @@ impl Program {
         Ok(Program {
             pipeline,
             mixer,
+            audio_pads,
             players,
             bus_thread,
             inputs,
@@ -167,6 +172,13 @@ impl Program {
     /// Shows `tiles` from the next frame on, cut or faded over `fade_frames`.
     pub fn show(&self, tiles: Vec<layout::Placement>, fade_frames: u32) -> u64 {
         self.mixer.set_scene(tiles, fade_frames)
+    }
+
+    /// Sets each input's linear gain on the audio mix (input order; the mixer takes 0–10).
+    pub fn set_gains(&self, gains: &[f64]) {
+        for (pad, g) in self.audio_pads.iter().zip(gains) {
+            pad.set_property("volume", g.clamp(0.0, 10.0));
+        }
     }
 
     pub fn last_switch(&self) -> crate::mix_element::Switch {

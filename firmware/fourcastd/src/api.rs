@@ -40,6 +40,10 @@ pub fn router(controller: Controller, access: Arc<Access>) -> Router {
         .route("/api/v1/config", get(config))
         .route("/api/v1/program", get(crate::switcher::program))
         .route("/api/v1/program/take", post(crate::switcher::take))
+        .route(
+            "/api/v1/audio",
+            get(crate::switcher::audio).post(crate::switcher::audio_change),
+        )
         .route("/api/v1/recording/start", post(recording_start))
         .route("/api/v1/recording/stop", post(recording_stop))
         .route("/api/v1/recordings", get(recordings_list))

@@ -38,6 +38,10 @@ pub enum Event {
         source: String,
         retry_after_s: u64,
     },
+    /// The live audio mix changed.
+    MixChanged {
+        mix: fourcast_engine::mix::MixState,
+    },
     /// The program was switched live.
     ProgramTaken {
         generation: u64,
@@ -327,6 +331,27 @@ impl Controller {
                 .and_then(|s| s.latency)
                 .map(|d| d.as_secs_f64() * 1000.0),
         }
+    }
+
+    /// The live audio mix.
+    pub fn mix(&self) -> Option<fourcast_engine::mix::MixState> {
+        lock(&self.inner).engine.mix()
+    }
+
+    /// Changes the live audio mix; a bad change is refused whole with errors per field.
+    pub fn set_mix(
+        &self,
+        change: &fourcast_engine::mix::MixChange,
+    ) -> Result<fourcast_engine::mix::MixState, ConfigErrors> {
+        let mix = lock(&self.inner)
+            .engine
+            .set_mix(change)
+            .map_err(|e| match e {
+                fourcast_engine::EngineError::Config(errs) => errs,
+                other => ConfigErrors::one("audio", other.to_string()),
+            })?;
+        self.emit(Event::MixChanged { mix: mix.clone() });
+        Ok(mix)
     }
 
     /// A configured scene by name.

@@ -1,5 +1,5 @@
-//! Live switching over HTTP: what the program shows, and takes (a scene by name, or a
-//! layout with its inputs) with a cut or a fade.
+//! Live production over HTTP: what the program shows, takes (a scene by name, or a layout
+//! with its inputs) with a cut or a fade, and the audio mix.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -83,27 +83,68 @@ pub async fn take(State(c): State<Controller>, body: Bytes) -> Response {
             }
             Json(view).into_response()
         }
-        Ok(Err(errs)) => {
-            let errors: Vec<_> = errs
-                .0
-                .iter()
-                .map(|e| serde_json::json!({ "path": e.path, "message": e.message }))
-                .collect();
-            let first = errs.0.first();
-            (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Json(serde_json::json!({
-                    "error": {
-                        "path": first.map(|e| e.path.as_str()).unwrap_or(""),
-                        "message": first.map(|e| e.message.as_str()).unwrap_or("refused"),
-                    },
-                    "errors": errors,
-                })),
-            )
-                .into_response()
-        }
+        Ok(Err(errs)) => refused(&errs),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
+}
+
+/// 422 with every problem: `error` is the first (as elsewhere in the API), `errors` all.
+fn refused(errs: &fourcast_config::ConfigErrors) -> Response {
+    let errors: Vec<_> = errs
+        .0
+        .iter()
+        .map(|e| serde_json::json!({ "path": e.path, "message": e.message }))
+        .collect();
+    let first = errs.0.first();
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Json(serde_json::json!({
+            "error": {
+                "path": first.map(|e| e.path.as_str()).unwrap_or(""),
+                "message": first.map(|e| e.message.as_str()).unwrap_or("refused"),
+            },
+            "errors": errors,
+        })),
+    )
+        .into_response()
+}
+
+/// `GET /api/v1/audio`: the live mix with each input's levels and the program's.
+pub async fn audio(State(c): State<Controller>) -> Response {
+    let Some(mix) = c.mix() else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    Json(with_levels(&c, mix)).into_response()
+}
+
+/// `POST /api/v1/audio`: a partial change of the live mix.
+pub async fn audio_change(State(c): State<Controller>, body: Bytes) -> Response {
+    let change: fourcast_engine::mix::MixChange = match parse(&body) {
+        Ok(t) => t,
+        Err(r) => return *r,
+    };
+    let controller = c.clone();
+    match tokio::task::spawn_blocking(move || controller.set_mix(&change)).await {
+        Ok(Ok(mix)) => Json(with_levels(&c, mix)).into_response(),
+        Ok(Err(errs)) => refused(&errs),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+fn with_levels(c: &Controller, mix: fourcast_engine::mix::MixState) -> serde_json::Value {
+    let status = serde_json::to_value(c.snapshot().engine).unwrap_or_default();
+    let mut view = serde_json::to_value(mix).unwrap_or_default();
+    if let Some(inputs) = view["inputs"].as_array_mut() {
+        for strip in inputs {
+            let level = status["inputs"]
+                .as_array()
+                .and_then(|a| a.iter().find(|i| i["name"] == strip["name"]))
+                .map(|i| i["audio"].clone());
+            strip["levels"] = level.unwrap_or_default();
+        }
+    }
+    view["program_levels"] = status["program"]["audio"].clone();
+    view
 }
 
 /// The shot a take asks for: a configured scene, or the layout given.
