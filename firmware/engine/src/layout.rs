@@ -383,20 +383,14 @@ mod tests {
             for (w, h) in [(1280, 720), (1920, 1080), (854, 480), (720, 576)] {
                 let tiles = grid(n, w, h);
                 assert_eq!(tiles.len(), n);
-                for (i, a) in tiles.iter().enumerate() {
+                for a in &tiles {
                     assert!(
                         a.x + a.width <= w && a.y + a.height <= h,
                         "{n} {w}x{h}: {a:?}"
                     );
                     assert!(a.x % 2 == 0 && a.y % 2 == 0 && a.width % 2 == 0 && a.height % 2 == 0);
-                    for b in &tiles[i + 1..] {
-                        let apart = a.x + a.width <= b.x
-                            || b.x + b.width <= a.x
-                            || a.y + a.height <= b.y
-                            || b.y + b.height <= a.y;
-                        assert!(apart, "{n} {w}x{h}: {a:?} overlaps {b:?}");
-                    }
                 }
+                assert_apart(&tiles, &format!("{n} {w}x{h}"));
             }
         }
     }
