@@ -72,6 +72,7 @@ fn from_profile(p: &Profile) -> Config {
         },
         outputs: Outputs::default(),
         recording: Default::default(),
+        multiview: Default::default(),
         http: Http::default(),
         storage: Storage::default(),
     }

@@ -50,6 +50,22 @@ pub struct Config {
     pub storage: Storage,
     #[serde(default)]
     pub recording: Recording,
+    #[serde(default)]
+    pub multiview: Multiview,
+}
+
+/// Small JPEG pictures of every input and of the program, for the web UI.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Multiview {
+    /// Thumbnails per second of each source (0–10; 0: none).
+    pub fps: u32,
+}
+
+impl Default for Multiview {
+    fn default() -> Self {
+        Self { fps: 2 }
+    }
 }
 
 /// The mixed program every rung is scaled from.

@@ -33,6 +33,13 @@ pub(crate) fn check(c: &Config) -> Vec<FieldError> {
     http(c, &mut errs);
     storage(c, &mut errs);
     recording(c, &mut errs);
+    in_range(
+        &mut errs,
+        "multiview.fps",
+        c.multiview.fps,
+        &(0..=10),
+        " per second",
+    );
     crate::scene::check(c, &mut errs);
     errs
 }

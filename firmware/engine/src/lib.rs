@@ -29,6 +29,7 @@ pub mod stamp;
 mod stats;
 mod status;
 mod tap;
+pub mod thumbs;
 pub mod ts_scan;
 
 use std::path::{Path, PathBuf};
@@ -183,6 +184,7 @@ struct Shared {
     rungs: Mutex<Vec<RungMeta>>,
     encoder: Mutex<String>,
     stop: AtomicBool,
+    thumbs: Arc<thumbs::Thumbs>,
 }
 
 #[derive(Clone)]
@@ -247,6 +249,7 @@ impl Engine {
             rungs: Mutex::new(Vec::new()),
             encoder: Mutex::new(String::new()),
             stop: AtomicBool::new(false),
+            thumbs: thumbs::Thumbs::new(0),
         });
         let ticker = Some(spawn_ticker(shared.clone()));
         Ok(Engine {
@@ -329,6 +332,7 @@ impl Engine {
             }
             _ => None,
         };
+        self.shared.thumbs.set_fps(config.multiview.fps);
         if plan.shot {
             // The config's own shot replaces a live take.
             self.shot = None;
@@ -440,8 +444,11 @@ impl Engine {
             &shot,
             self.epoch,
             self.shared.bridge.clone(),
-            self.shared.program_frames.clone(),
-            self.shared.program_levels.clone(),
+            program::ProgramMeters {
+                frames: self.shared.program_frames.clone(),
+                levels: self.shared.program_levels.clone(),
+                thumbs: self.shared.thumbs.clone(),
+            },
             events,
         )?;
         if let Some(old) = self.program.take() {
@@ -637,6 +644,11 @@ impl Engine {
         self.shot = Some(shot);
         self.apply_gains();
         Ok(generation)
+    }
+
+    /// The multiview thumbnails (an input's by its name, the program's as `program`).
+    pub fn thumbs(&self) -> Arc<thumbs::Thumbs> {
+        self.shared.thumbs.clone()
     }
 
     /// The last take and how long it took to reach a program frame.

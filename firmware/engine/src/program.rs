@@ -29,6 +29,13 @@ pub struct InputCounter {
     pub levels: Arc<LevelMeter>,
 }
 
+/// What watches the program's output, kept across rebuilds.
+pub struct ProgramMeters {
+    pub frames: Arc<FrameCounter>,
+    pub levels: Arc<LevelMeter>,
+    pub thumbs: Arc<crate::thumbs::Thumbs>,
+}
+
 pub struct Program {
     pipeline: gst::Pipeline,
     mixer: crate::mix_element::FourcastMix,
@@ -46,10 +53,14 @@ impl Program {
         shot: &fourcast_config::Shot,
         epoch: gst::ClockTime,
         bridge: Arc<Bridge>,
-        program_frames: Arc<FrameCounter>,
-        program_levels: Arc<LevelMeter>,
+        meters: ProgramMeters,
         events: EventSink,
     ) -> Result<Program, EngineError> {
+        let ProgramMeters {
+            frames: program_frames,
+            levels: program_levels,
+            thumbs,
+        } = meters;
         let p = &config.program;
         let pipeline = gst::Pipeline::with_name("program");
         let mixer = crate::mixer("mixer")?;
@@ -78,6 +89,9 @@ impl Program {
         gst::Element::link_many([&compositor, &video_filter, video_sink.upcast_ref()])?;
         if crate::stamp::enabled() {
             stamp_frames(&video_filter);
+        }
+        if let Some(pad) = video_filter.static_pad("src") {
+            thumbs.watch(&pad, crate::thumbs::PROGRAM);
         }
         gst::Element::link_many([&audiomixer, &audio_filter, audio_sink.upcast_ref()])?;
         if let Some(pad) = audio_filter.static_pad("src") {
@@ -112,6 +126,7 @@ impl Program {
                 .request_pad_simple(&format!("sink_{n}"))
                 .ok_or(EngineError::Link("mixer sink pad"))?;
             count_frames(&pad, &frames);
+            thumbs.watch(&pad, &input.name);
             link_pad(&video_src, &pad)?;
             let apad = audiomixer
                 .request_pad_simple("sink_%u")

@@ -249,6 +249,15 @@ pub async fn login(
     field_error(StatusCode::UNAUTHORIZED, "password", "wrong password")
 }
 
+/// `GET /api/v1/session`: the signed-in session's CSRF token again (a reloaded page has
+/// lost it; the cookie alone is not enough to change anything).
+pub async fn session(State(a): State<Arc<Access>>, headers: HeaderMap) -> Response {
+    let csrf = cookie(&headers, SESSION_COOKIE)
+        .and_then(|id| a.session(&id))
+        .map(|s| s.csrf);
+    Json(serde_json::json!({ "csrf": csrf })).into_response()
+}
+
 /// `POST /api/v1/logout`: ends the session named by the cookie (if any).
 pub async fn logout(State(a): State<Arc<Access>>, headers: HeaderMap) -> Response {
     if let Some(id) = cookie(&headers, SESSION_COOKIE) {

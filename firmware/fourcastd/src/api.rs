@@ -12,9 +12,18 @@ use serde::Serialize;
 use std::sync::Arc;
 
 use crate::access::{self, Access};
+use crate::config_api;
 use crate::controller::Controller;
+use crate::device::{self, Device};
 
-pub fn router(controller: Controller, access: Arc<Access>) -> Router {
+pub fn router(device: Device, access: Arc<Access>) -> Router {
+    let controller = device.controller.clone();
+    let box_routes = Router::new()
+        .route("/api/v1/device", get(device::info))
+        .route("/api/v1/device/log", get(device::log))
+        .route("/api/v1/device/reboot", post(device::reboot))
+        .route("/api/v1/device/factory-reset", post(device::factory_reset))
+        .with_state(device);
     let auth = Router::new()
         .route(
             "/api/v1/setup",
@@ -23,6 +32,7 @@ pub fn router(controller: Controller, access: Arc<Access>) -> Router {
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/login", post(access::login))
         .route("/api/v1/logout", post(access::logout))
+        .route("/api/v1/session", get(access::session))
         .route(
             "/api/v1/tokens",
             get(access::tokens).post(access::token_create),
@@ -37,7 +47,29 @@ pub fn router(controller: Controller, access: Arc<Access>) -> Router {
         .route("/hls/{*path}", get(hls))
         .route("/api/v1/status", get(status))
         .route("/api/v1/events", get(events))
-        .route("/api/v1/config", get(config))
+        .route("/api/v1/events/stream", get(crate::events::stream))
+        .route(
+            "/api/v1/config",
+            get(config_api::read)
+                .put(config_api::replace)
+                .patch(config_api::patch),
+        )
+        .route("/api/v1/config/export", get(config_api::export))
+        .route("/api/v1/config/history", get(config_api::history))
+        .route("/api/v1/config/rollback", post(config_api::rollback))
+        .route(
+            "/api/v1/outputs/{name}/{action}",
+            post(config_api::output_action),
+        )
+        .route("/api/v1/inputs", get(crate::inputs::list))
+        .route(
+            "/api/v1/inputs/{name}/thumbnail.jpg",
+            get(crate::inputs::thumbnail),
+        )
+        .route(
+            "/api/v1/program/thumbnail.jpg",
+            get(crate::inputs::program_thumbnail),
+        )
         .route("/api/v1/program", get(crate::switcher::program))
         .route("/api/v1/program/take", post(crate::switcher::take))
         .route(
@@ -55,6 +87,7 @@ pub fn router(controller: Controller, access: Arc<Access>) -> Router {
         .route("/metrics", get(metrics))
         .with_state(controller)
         .merge(auth)
+        .merge(box_routes)
         .layer(axum::middleware::from_fn_with_state(access, access::guard))
         // Every request body is small: a config is a few kB.
         .layer(axum::extract::DefaultBodyLimit::max(256 * 1024))
@@ -72,7 +105,7 @@ async fn index() -> Html<&'static str> {
 }
 
 #[derive(Serialize)]
-struct Status {
+pub struct Status {
     version: &'static str,
     board: String,
     uptime_s: f64,
@@ -81,34 +114,22 @@ struct Status {
     engine: fourcast_engine::EngineStatus,
 }
 
-async fn status(State(c): State<Controller>) -> Json<Status> {
-    let s = tokio::task::spawn_blocking(move || c.snapshot()).await;
-    let s = s.expect("snapshot does not panic: it only reads counters");
-    Json(Status {
+async fn status(State(c): State<Controller>) -> Response {
+    match tokio::task::spawn_blocking(move || status_of(&c)).await {
+        Ok(s) => Json(s).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// The status document (blocking: it takes the controller's lock).
+pub fn status_of(c: &Controller) -> Status {
+    let s = c.snapshot();
+    Status {
         version: env!("CARGO_PKG_VERSION"),
         board: s.config.board.clone(),
         uptime_s: s.uptime_s,
         config_revision: s.revision,
         engine: s.engine,
-    })
-}
-
-#[derive(Serialize)]
-struct ConfigView {
-    revision: u64,
-    /// The running config; every secret reads `***`.
-    config: fourcast_config::Config,
-}
-
-/// The running config, secrets redacted.
-async fn config(State(c): State<Controller>) -> Response {
-    match tokio::task::spawn_blocking(move || c.snapshot()).await {
-        Ok(s) => Json(ConfigView {
-            revision: s.revision,
-            config: s.config,
-        })
-        .into_response(),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }
 

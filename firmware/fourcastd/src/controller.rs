@@ -98,6 +98,12 @@ pub enum ChangeError {
     /// The engine could not reach the new config (what ran before was put back).
     #[error("engine: {0}")]
     Engine(String),
+    /// The change was based on an older revision than the one running.
+    #[error("based on revision {base}, but revision {current} is running: reload and retry")]
+    Stale { base: u64, current: u64 },
+    /// There is no such revision to roll back to.
+    #[error("no revision {0} is kept")]
+    NoRevision(u64),
 }
 
 struct Inner {
@@ -399,7 +405,19 @@ impl Controller {
     /// A whole new config document from a control surface (`reload`, `api`, …).
     /// Blocking: call from a blocking context.
     pub fn change(&self, text: &str, source: &str) -> Result<u64, ChangeError> {
-        let result = self.try_change(text, source);
+        self.change_based(text, source, None)
+    }
+
+    /// Like [`Controller::change`], but refused with [`ChangeError::Stale`] unless `base` is
+    /// the running revision (checked under the same lock as the change, so two technicians
+    /// cannot overwrite each other's edits unseen).
+    pub fn change_based(
+        &self,
+        text: &str,
+        source: &str,
+        base: Option<u64>,
+    ) -> Result<u64, ChangeError> {
+        let result = self.try_change(text, source, base);
         if let Err(e) = &result {
             let errors = match e {
                 ChangeError::Invalid(errs) => errs
@@ -423,10 +441,18 @@ impl Controller {
         result
     }
 
-    fn try_change(&self, text: &str, source: &str) -> Result<u64, ChangeError> {
+    fn try_change(&self, text: &str, source: &str, base: Option<u64>) -> Result<u64, ChangeError> {
         let mut config = Config::parse(text).map_err(ChangeError::Invalid)?;
         self.overrides.apply(&mut config);
         let mut inner = lock(&self.inner);
+        if let Some(base) = base
+            && base != inner.revision
+        {
+            return Err(ChangeError::Stale {
+                base,
+                current: inner.revision,
+            });
+        }
         crate::secrets::resolve(&mut config, &inner.vault, Some(&inner.config))
             .map_err(ChangeError::Invalid)?;
         config.validate().map_err(ChangeError::Invalid)?;
@@ -479,6 +505,34 @@ impl Controller {
         }
     }
 
+    /// Every kept revision, oldest first, without its text.
+    pub fn history(&self) -> Result<Vec<RevisionInfo>, fourcast_store::StoreError> {
+        let inner = lock(&self.inner);
+        let current = inner.revision;
+        Ok(inner
+            .store
+            .history()?
+            .into_iter()
+            .map(|r| RevisionInfo {
+                current: r.id == current,
+                id: r.id,
+                created_ms: r.created_ms,
+                source: r.source,
+            })
+            .collect())
+    }
+
+    /// Runs a kept revision again, as a new revision (history is never rewritten).
+    pub fn rollback(&self, id: u64, base: Option<u64>) -> Result<u64, ChangeError> {
+        let text = lock(&self.inner)
+            .store
+            .revision(id)
+            .map_err(ChangeError::Store)?
+            .ok_or(ChangeError::NoRevision(id))?
+            .text;
+        self.change_based(&text, &format!("rollback to {id}"), base)
+    }
+
     pub fn snapshot(&self) -> Snapshot {
         let inner = lock(&self.inner);
         Snapshot {
@@ -489,6 +543,12 @@ impl Controller {
         }
     }
 
+    /// The latest thumbnail of an input (by name) or of the program (`program`).
+    pub fn thumbnail(&self, source: &str) -> Option<fourcast_engine::thumbs::Thumbnail> {
+        let thumbs = lock(&self.inner).engine.thumbs();
+        thumbs.get(source)
+    }
+
     pub fn hls_dir(&self) -> PathBuf {
         lock(&self.inner).engine.hls_dir()
     }
@@ -497,6 +557,16 @@ impl Controller {
     pub fn shutdown(&self) {
         lock(&self.inner).engine.shutdown();
     }
+}
+
+/// One kept config revision, for the history list.
+#[derive(Debug, Clone, Serialize)]
+pub struct RevisionInfo {
+    pub id: u64,
+    pub created_ms: u64,
+    pub source: String,
+    /// The one running.
+    pub current: bool,
 }
 
 pub struct Snapshot {

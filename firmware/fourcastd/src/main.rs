@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 
 mod access;
 mod api;
+mod config_api;
 mod controller;
+mod device;
+mod events;
+mod inputs;
 mod metrics;
 mod recordings;
 mod run;

@@ -13,6 +13,7 @@ use fourcast_store::{Store, Vault};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::controller::{Controller, Overrides};
+use crate::device::{Device, Power};
 
 pub struct Options {
     pub config: Option<PathBuf>,
@@ -34,7 +35,11 @@ pub fn main(opts: Options) -> ExitCode {
         }
     };
     match runtime.block_on(serve(opts)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok((Power::Run, _)) => ExitCode::SUCCESS,
+        Ok((power, board)) => {
+            drop(runtime);
+            restart(power, &board)
+        }
         Err(e) => {
             tracing::error!("{e:#}");
             eprintln!("fourcastd: {e:#}");
@@ -47,9 +52,12 @@ fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("FOURCAST_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let json = std::env::var("FOURCAST_LOG_FORMAT").is_ok_and(|v| v == "json");
+    use tracing_subscriber::fmt::writer::MakeWriterExt;
+    // Every line also goes to the in-memory tail the web UI shows.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_ansi(false)
+        .with_writer(std::io::stderr.and(|| crate::device::RingWriter));
     if json {
         builder.json().init();
     } else {
@@ -57,7 +65,9 @@ fn init_logging() {
     }
 }
 
-async fn serve(opts: Options) -> anyhow::Result<()> {
+/// Serves until a signal or a reboot asked for over the API; returns what was asked and
+/// the board it ran on.
+async fn serve(opts: Options) -> anyhow::Result<(Power, String)> {
     let overrides = Overrides {
         data_dir: opts.data_dir.clone(),
         listen: opts.listen.clone(),
@@ -86,8 +96,13 @@ async fn serve(opts: Options) -> anyhow::Result<()> {
         let c = controller.clone();
         tokio::task::spawn_blocking(move || crate::access::Access::load(c)).await??
     };
-    let app = crate::api::router(controller.clone(), access)
-        .into_make_service_with_connect_info::<SocketAddr>();
+    let (power_tx, mut power_rx) = tokio::sync::watch::channel(Power::Run);
+    let device = Device {
+        controller: controller.clone(),
+        power: Arc::new(power_tx),
+    };
+    let app =
+        crate::api::router(device, access).into_make_service_with_connect_info::<SocketAddr>();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server = tokio::spawn(async move {
         let mut rx = stop_rx;
@@ -106,8 +121,10 @@ async fn serve(opts: Options) -> anyhow::Result<()> {
             _ = term.recv() => break,
             _ = int.recv() => break,
             _ = hup.recv() => reload(&controller, opts.config.as_deref()).await,
+            _ = power_rx.changed() => break,
         }
     }
+    let power = *power_rx.borrow();
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
     let c = controller.clone();
@@ -115,7 +132,46 @@ async fn serve(opts: Options) -> anyhow::Result<()> {
     // Open connections (a player holding a keep-alive) must not hold the exit up.
     let _ = tokio::time::timeout(Duration::from_millis(500), server).await;
     tracing::info!("stopped");
-    Ok(())
+    let snapshot = controller.snapshot();
+    if power == Power::FactoryReset {
+        let dir = &snapshot.config.storage.data_dir;
+        for file in ["store.redb", "device.key"] {
+            match std::fs::remove_file(dir.join(file)) {
+                Ok(()) => tracing::warn!("factory reset: erased {file}"),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => tracing::error!("factory reset: cannot erase {file}: {e}"),
+            }
+        }
+    }
+    Ok((power, snapshot.config.board))
+}
+
+/// After a clean stop: the virtual board restarts this daemon in place (same process id,
+/// same arguments); a real board reboots the machine.
+fn restart(power: Power, board: &str) -> ExitCode {
+    if crate::device::reboot_kind(board) == "restarts the daemon" {
+        use std::os::unix::process::CommandExt;
+        let Ok(exe) = std::env::current_exe() else {
+            eprintln!("fourcastd: cannot find its own executable to restart");
+            return ExitCode::FAILURE;
+        };
+        eprintln!("fourcastd: restarting ({power:?})");
+        let e = std::process::Command::new(exe)
+            .args(std::env::args_os().skip(1))
+            .exec();
+        eprintln!("fourcastd: restart failed: {e}");
+        return ExitCode::FAILURE;
+    }
+    match std::process::Command::new("systemctl")
+        .arg("reboot")
+        .status()
+    {
+        Ok(s) if s.success() => ExitCode::SUCCESS,
+        other => {
+            eprintln!("fourcastd: systemctl reboot: {other:?}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// The config to start with: the file given (if valid), else the stored revision, else

@@ -10,6 +10,7 @@ use fourcast_engine::{MAX_FADE_MS, Transition};
 use serde::Deserialize;
 
 use crate::access::{field_error, parse};
+use crate::config_api::refused;
 use crate::controller::Controller;
 
 /// A fade with no duration given lasts this long.
@@ -86,27 +87,6 @@ pub async fn take(State(c): State<Controller>, body: Bytes) -> Response {
         Ok(Err(errs)) => refused(&errs),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
-}
-
-/// 422 with every problem: `error` is the first (as elsewhere in the API), `errors` all.
-fn refused(errs: &fourcast_config::ConfigErrors) -> Response {
-    let errors: Vec<_> = errs
-        .0
-        .iter()
-        .map(|e| serde_json::json!({ "path": e.path, "message": e.message }))
-        .collect();
-    let first = errs.0.first();
-    (
-        StatusCode::UNPROCESSABLE_ENTITY,
-        Json(serde_json::json!({
-            "error": {
-                "path": first.map(|e| e.path.as_str()).unwrap_or(""),
-                "message": first.map(|e| e.message.as_str()).unwrap_or("refused"),
-            },
-            "errors": errors,
-        })),
-    )
-        .into_response()
 }
 
 /// `GET /api/v1/audio`: the live mix with each input's levels and the program's.

@@ -1,0 +1,357 @@
+//! The config over HTTP: read (secrets redacted), change whole (`PUT`) or in part
+//! (`PATCH`, a JSON merge patch), each based on the revision the client read (a stale one
+//! gets 409), the kept history, rollback, export, and starting or stopping a destination.
+//!
+//! Every change goes through [`Controller::change_based`]: validated with errors naming
+//! each field, and a refused change leaves the stored config and what runs untouched.
+
+use axum::body::Bytes;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Json, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::access::{field_error, parse};
+use crate::controller::{ChangeError, Controller};
+
+#[derive(Serialize)]
+struct ConfigView {
+    revision: u64,
+    /// The running config; every secret reads `***`.
+    config: fourcast_config::Config,
+}
+
+/// `GET /api/v1/config`: the running config, secrets redacted.
+pub async fn read(State(c): State<Controller>) -> Response {
+    match tokio::task::spawn_blocking(move || c.snapshot()).await {
+        Ok(s) => Json(ConfigView {
+            revision: s.revision,
+            config: s.config,
+        })
+        .into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// `GET /api/v1/config/export`: the running config as a TOML file, secrets redacted (an
+/// import of it keeps the box's secrets: `***` means "keep").
+pub async fn export(State(c): State<Controller>) -> Response {
+    let Ok(s) = tokio::task::spawn_blocking(move || c.snapshot()).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let mut r = s.config.to_toml().into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/toml; charset=utf-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"fourcast-r{}.toml\"",
+        s.revision
+    )) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    r
+}
+
+/// `PUT /api/v1/config`: a whole document, as JSON (`config`) or TOML text (`toml`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Replace {
+    base_revision: u64,
+    config: Option<Value>,
+    toml: Option<String>,
+}
+
+/// `PATCH /api/v1/config`: a JSON merge patch (RFC 7396) on the running config.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Patch {
+    base_revision: u64,
+    patch: Value,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Rollback {
+    base_revision: u64,
+    revision: u64,
+}
+
+pub async fn replace(State(c): State<Controller>, body: Bytes) -> Response {
+    let req: Replace = match parse(&body) {
+        Ok(r) => r,
+        Err(r) => return *r,
+    };
+    let text = match (req.config, req.toml) {
+        (Some(json), None) => match toml_of(json) {
+            Ok(t) => t,
+            Err(e) => return refused(&e),
+        },
+        (None, Some(text)) => text,
+        _ => {
+            return field_error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "config",
+                "give the document as `config` (JSON) or `toml` (text), one of them",
+            );
+        }
+    };
+    apply(c, text, Some(req.base_revision)).await
+}
+
+pub async fn patch(State(c): State<Controller>, body: Bytes) -> Response {
+    let req: Patch = match parse(&body) {
+        Ok(r) => r,
+        Err(r) => return *r,
+    };
+    if !req.patch.is_object() {
+        return field_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "patch",
+            "a merge patch is a JSON object",
+        );
+    }
+    let controller = c.clone();
+    let Ok(snapshot) = tokio::task::spawn_blocking(move || controller.snapshot()).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    // The running config as the client sees it (secrets `***`, which keeps them).
+    let mut doc = serde_json::to_value(&snapshot.config).unwrap_or(Value::Null);
+    merge_patch(&mut doc, &req.patch);
+    match toml_of(doc) {
+        Ok(text) => apply(c, text, Some(req.base_revision)).await,
+        Err(e) => refused(&e),
+    }
+}
+
+/// `GET /api/v1/config/history`: the kept revisions, oldest first.
+pub async fn history(State(c): State<Controller>) -> Response {
+    match tokio::task::spawn_blocking(move || c.history()).await {
+        Ok(Ok(h)) => Json(h).into_response(),
+        _ => field_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "",
+            "could not read the history",
+        ),
+    }
+}
+
+/// `POST /api/v1/config/rollback`: runs a kept revision again (as a new revision).
+pub async fn rollback(State(c): State<Controller>, body: Bytes) -> Response {
+    let req: Rollback = match parse(&body) {
+        Ok(r) => r,
+        Err(r) => return *r,
+    };
+    let controller = c.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        controller.rollback(req.revision, Some(req.base_revision))
+    })
+    .await;
+    answer(&c, result.ok())
+}
+
+/// `POST /api/v1/outputs/{name}/{start|stop}`: enables or disables one SRT or RTMP
+/// destination, as a config change (so it holds across a restart).
+pub async fn output_action(
+    State(c): State<Controller>,
+    UrlPath((name, action)): UrlPath<(String, String)>,
+) -> Response {
+    let enabled = match action.as_str() {
+        "start" => true,
+        "stop" => false,
+        other => {
+            return field_error(
+                StatusCode::NOT_FOUND,
+                "action",
+                format!("{other}: use start or stop"),
+            );
+        }
+    };
+    let controller = c.clone();
+    let Ok(snapshot) = tokio::task::spawn_blocking(move || controller.snapshot()).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let mut config = snapshot.config;
+    let srt = config.outputs.srt.iter_mut().find(|o| o.name == name);
+    let flag = match srt {
+        Some(o) => &mut o.enabled,
+        None => match config.outputs.rtmp.iter_mut().find(|o| o.name == name) {
+            Some(o) => &mut o.enabled,
+            None => {
+                return field_error(
+                    StatusCode::NOT_FOUND,
+                    "name",
+                    format!("no destination named {name:?}"),
+                );
+            }
+        },
+    };
+    *flag = enabled;
+    apply(c, config.to_toml(), Some(snapshot.revision)).await
+}
+
+async fn apply(c: Controller, text: String, base: Option<u64>) -> Response {
+    let controller = c.clone();
+    let result =
+        tokio::task::spawn_blocking(move || controller.change_based(&text, "api", base)).await;
+    answer(&c, result.ok())
+}
+
+fn answer(c: &Controller, result: Option<Result<u64, ChangeError>>) -> Response {
+    match result {
+        Some(Ok(revision)) => {
+            let s = c.snapshot();
+            Json(ConfigView {
+                revision,
+                config: s.config,
+            })
+            .into_response()
+        }
+        Some(Err(ChangeError::Invalid(errs))) => refused(&errs),
+        Some(Err(e @ ChangeError::Stale { current, .. })) => (
+            StatusCode::CONFLICT,
+            Json(serde_json::json!({
+                "error": { "path": "base_revision", "message": e.to_string() },
+                "current_revision": current,
+            })),
+        )
+            .into_response(),
+        Some(Err(e @ ChangeError::NoRevision(_))) => {
+            field_error(StatusCode::NOT_FOUND, "revision", e.to_string())
+        }
+        Some(Err(e)) => field_error(StatusCode::INTERNAL_SERVER_ERROR, "", e.to_string()),
+        None => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// 422 naming every field: `error` is the first (as elsewhere in the API), `errors` all.
+pub(crate) fn refused(errs: &fourcast_config::ConfigErrors) -> Response {
+    let errors: Vec<_> = errs
+        .0
+        .iter()
+        .map(|e| serde_json::json!({ "path": e.path, "message": e.message }))
+        .collect();
+    let first = errs.0.first();
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Json(serde_json::json!({
+            "error": {
+                "path": first.map(|e| e.path.as_str()).unwrap_or(""),
+                "message": first.map(|e| e.message.as_str()).unwrap_or("refused"),
+            },
+            "errors": errors,
+        })),
+    )
+        .into_response()
+}
+
+/// A JSON config document as the TOML the controller takes; a field of the wrong shape is
+/// named by its path under `config`.
+fn toml_of(json: Value) -> Result<String, fourcast_config::ConfigErrors> {
+    let config: fourcast_config::Config = serde_path_to_error::deserialize(json).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." {
+            "(document)".to_string()
+        } else {
+            path
+        };
+        fourcast_config::ConfigErrors::one(path, e.into_inner().to_string())
+    })?;
+    Ok(config.to_toml())
+}
+
+/// RFC 7396 JSON merge patch: objects merge key by key, `null` removes a key, anything
+/// else (arrays included) replaces.
+pub fn merge_patch(target: &mut Value, patch: &Value) {
+    let Value::Object(changes) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(serde_json::Map::new());
+    }
+    let Value::Object(doc) = target else {
+        return;
+    };
+    for (key, value) in changes {
+        if value.is_null() {
+            doc.remove(key);
+        } else {
+            merge_patch(doc.entry(key.clone()).or_insert(Value::Null), value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_merge_patch_merges_objects_removes_nulls_and_replaces_the_rest() {
+        // The examples of RFC 7396, appendix A (a selection).
+        let cases = [
+            (json!({"a": "b"}), json!({"a": "c"}), json!({"a": "c"})),
+            (
+                json!({"a": "b"}),
+                json!({"b": "c"}),
+                json!({"a": "b", "b": "c"}),
+            ),
+            (json!({"a": "b"}), json!({"a": null}), json!({})),
+            (
+                json!({"a": "b", "b": "c"}),
+                json!({"a": null}),
+                json!({"b": "c"}),
+            ),
+            (json!({"a": ["b"]}), json!({"a": "c"}), json!({"a": "c"})),
+            (json!({"a": "c"}), json!({"a": ["b"]}), json!({"a": ["b"]})),
+            (
+                json!({"a": {"b": "c"}}),
+                json!({"a": {"b": "d", "c": null}}),
+                json!({"a": {"b": "d"}}),
+            ),
+            (
+                json!({"a": [{"b": "c"}]}),
+                json!({"a": [1]}),
+                json!({"a": [1]}),
+            ),
+            (
+                json!({"e": null}),
+                json!({"a": 1}),
+                json!({"e": null, "a": 1}),
+            ),
+            (
+                json!([1, 2]),
+                json!({"a": "b", "c": null}),
+                json!({"a": "b"}),
+            ),
+            (
+                json!({}),
+                json!({"a": {"bb": {"ccc": null}}}),
+                json!({"a": {"bb": {}}}),
+            ),
+        ];
+        for (mut doc, patch, want) in cases {
+            merge_patch(&mut doc, &patch);
+            assert_eq!(doc, want, "patch {patch}");
+        }
+    }
+
+    #[test]
+    fn a_json_document_of_the_wrong_shape_is_named_by_field() {
+        let doc = fourcast_config::default_for_board(fourcast_board::DEFAULT_BOARD).unwrap();
+        let mut json = serde_json::to_value(&doc).unwrap();
+        json["ladder"]["rungs"][1]["bitrate_kbps"] = json!("fast");
+        let e = toml_of(json).unwrap_err();
+        assert_eq!(e.0[0].path, "ladder.rungs[1].bitrate_kbps", "{e}");
+        let mut json = serde_json::to_value(&doc).unwrap();
+        json["program"]["colour"] = json!("red");
+        let e = toml_of(json).unwrap_err();
+        assert!(e.0[0].message.contains("colour"), "{e}");
+        // And a good one round-trips to the same config.
+        let text = toml_of(serde_json::to_value(&doc).unwrap()).unwrap();
+        assert_eq!(fourcast_config::Config::parse(&text).unwrap(), doc);
+    }
+}
