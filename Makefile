@@ -8,10 +8,10 @@ APT_PACKAGES := build-essential pkg-config libclang-dev \
 	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav \
 	ffmpeg fonts-dejavu-core
 # Real peers the tests talk to: SRT receivers, an RTMP server, network namespaces and tc.
-TEST_PACKAGES := srt-tools nginx libnginx-mod-rtmp iproute2 python3 curl
+TEST_PACKAGES := srt-tools nginx libnginx-mod-rtmp iproute2 python3 curl chromium
 CARGO ?= cargo
 
-.PHONY: deps test-deps run test lint build bench
+.PHONY: deps test-deps web run test lint build bench
 
 ## Installs the system packages and Rust components the build and the box use.
 deps:
@@ -33,7 +33,14 @@ test-deps: deps
 		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-build: deps
+## The web UI (web-ui/dist, embedded into the daemon at build time): hls.js and the
+## browser-test driver from npm (package-lock.json), then our files and their gzip copies.
+web: deps
+	@command -v npm >/dev/null || { export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends nodejs npm; }
+	cd web-ui && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
+
+build: deps web
 	$(CARGO) build --locked --release -p fourcastd
 
 ## Runs the box on the virtual board: web UI, HLS and status on port 8080 (URLs printed).
@@ -53,6 +60,6 @@ bench: test-deps build
 	$(CARGO) build --locked --release -p fourcast-e2e --bin fourcast-g2g
 	python3 tests/bench/bench.py $(BENCH_ARGS)
 
-lint: deps
+lint: deps web
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings

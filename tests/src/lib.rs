@@ -75,6 +75,13 @@ impl Daemon {
         Daemon::spawn(data, free_port(), config_file, true, None)
     }
 
+    /// Starts the daemon on the board default with no admin password set: the test does
+    /// first-boot setup itself (as the browser test does).
+    pub fn start_unset() -> Daemon {
+        let none = Some((String::new(), String::new()));
+        Daemon::spawn(TempDir::new("box"), free_port(), None, true, none)
+    }
+
     /// Starts the daemon again on the same data dir and port, from its stored config
     /// (no --config), after the previous process has exited.
     pub fn restart(mut old: Daemon) -> Daemon {

@@ -5,7 +5,7 @@ use std::path::{Component, Path, PathBuf};
 use axum::Router;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Json, Response};
+use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
 use serde::Serialize;
 
@@ -43,7 +43,7 @@ pub fn router(device: Device, access: Arc<Access>) -> Router {
         )
         .with_state(access.clone());
     Router::new()
-        .route("/", get(index))
+        .route("/", get(crate::web::asset))
         .route("/hls/{*path}", get(hls))
         .route("/api/v1/status", get(status))
         .route("/api/v1/events", get(events))
@@ -88,6 +88,7 @@ pub fn router(device: Device, access: Arc<Access>) -> Router {
         .with_state(controller)
         .merge(auth)
         .merge(box_routes)
+        .fallback(get(crate::web::asset))
         .layer(axum::middleware::from_fn_with_state(access, access::guard))
         // Every request body is small: a config is a few kB.
         .layer(axum::extract::DefaultBodyLimit::max(256 * 1024))
@@ -98,10 +99,6 @@ const OPENAPI: &str = include_str!("openapi.json");
 
 async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
-}
-
-async fn index() -> Html<&'static str> {
-    Html(include_str!("index.html"))
 }
 
 #[derive(Serialize)]

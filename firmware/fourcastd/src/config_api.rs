@@ -84,12 +84,9 @@ pub async fn replace(State(c): State<Controller>, body: Bytes) -> Response {
         Ok(r) => r,
         Err(r) => return *r,
     };
-    let text = match (req.config, req.toml) {
-        (Some(json), None) => match toml_of(json) {
-            Ok(t) => t,
-            Err(e) => return refused(&e),
-        },
-        (None, Some(text)) => text,
+    let config = match (req.config, req.toml) {
+        (Some(json), None) => config_of(json),
+        (None, Some(text)) => fourcast_config::Config::parse(&text),
         _ => {
             return field_error(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -98,7 +95,10 @@ pub async fn replace(State(c): State<Controller>, body: Bytes) -> Response {
             );
         }
     };
-    apply(c, text, Some(req.base_revision)).await
+    match config {
+        Ok(config) => apply(c, config, Some(req.base_revision)).await,
+        Err(e) => refused(&e),
+    }
 }
 
 pub async fn patch(State(c): State<Controller>, body: Bytes) -> Response {
@@ -120,8 +120,8 @@ pub async fn patch(State(c): State<Controller>, body: Bytes) -> Response {
     // The running config as the client sees it (secrets `***`, which keeps them).
     let mut doc = serde_json::to_value(&snapshot.config).unwrap_or(Value::Null);
     merge_patch(&mut doc, &req.patch);
-    match toml_of(doc) {
-        Ok(text) => apply(c, text, Some(req.base_revision)).await,
+    match config_of(doc) {
+        Ok(config) => apply(c, config, Some(req.base_revision)).await,
         Err(e) => refused(&e),
     }
 }
@@ -189,13 +189,13 @@ pub async fn output_action(
         },
     };
     *flag = enabled;
-    apply(c, config.to_toml(), Some(snapshot.revision)).await
+    apply(c, config, Some(snapshot.revision)).await
 }
 
-async fn apply(c: Controller, text: String, base: Option<u64>) -> Response {
+async fn apply(c: Controller, config: fourcast_config::Config, base: Option<u64>) -> Response {
     let controller = c.clone();
     let result =
-        tokio::task::spawn_blocking(move || controller.change_based(&text, "api", base)).await;
+        tokio::task::spawn_blocking(move || controller.change_config(config, "api", base)).await;
     answer(&c, result.ok())
 }
 
@@ -247,10 +247,10 @@ pub(crate) fn refused(errs: &fourcast_config::ConfigErrors) -> Response {
         .into_response()
 }
 
-/// A JSON config document as the TOML the controller takes; a field of the wrong shape is
-/// named by its path under `config`.
-fn toml_of(json: Value) -> Result<String, fourcast_config::ConfigErrors> {
-    let config: fourcast_config::Config = serde_path_to_error::deserialize(json).map_err(|e| {
+/// A JSON config document, strictly (unknown fields refused); a field of the wrong shape is
+/// named by its path.
+fn config_of(json: Value) -> Result<fourcast_config::Config, fourcast_config::ConfigErrors> {
+    serde_path_to_error::deserialize(json).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." {
             "(document)".to_string()
@@ -258,8 +258,7 @@ fn toml_of(json: Value) -> Result<String, fourcast_config::ConfigErrors> {
             path
         };
         fourcast_config::ConfigErrors::one(path, e.into_inner().to_string())
-    })?;
-    Ok(config.to_toml())
+    })
 }
 
 /// RFC 7396 JSON merge patch: objects merge key by key, `null` removes a key, anything
@@ -344,14 +343,14 @@ mod tests {
         let doc = fourcast_config::default_for_board(fourcast_board::DEFAULT_BOARD).unwrap();
         let mut json = serde_json::to_value(&doc).unwrap();
         json["ladder"]["rungs"][1]["bitrate_kbps"] = json!("fast");
-        let e = toml_of(json).unwrap_err();
+        let e = config_of(json).unwrap_err();
         assert_eq!(e.0[0].path, "ladder.rungs[1].bitrate_kbps", "{e}");
         let mut json = serde_json::to_value(&doc).unwrap();
         json["program"]["colour"] = json!("red");
-        let e = toml_of(json).unwrap_err();
+        let e = config_of(json).unwrap_err();
         assert!(e.0[0].message.contains("colour"), "{e}");
         // And a good one round-trips to the same config.
-        let text = toml_of(serde_json::to_value(&doc).unwrap()).unwrap();
-        assert_eq!(fourcast_config::Config::parse(&text).unwrap(), doc);
+        let back = config_of(serde_json::to_value(&doc).unwrap()).unwrap();
+        assert_eq!(back, doc);
     }
 }

@@ -417,7 +417,26 @@ impl Controller {
         source: &str,
         base: Option<u64>,
     ) -> Result<u64, ChangeError> {
-        let result = self.try_change(text, source, base);
+        let parsed = Config::parse(text).map_err(ChangeError::Invalid);
+        self.report(
+            source,
+            parsed.and_then(|c| self.try_change(c, source, base)),
+        )
+    }
+
+    /// A whole config already parsed (from JSON): its secrets may be plain, `***` (keep)
+    /// or sealed, as in a document.
+    pub fn change_config(
+        &self,
+        config: Config,
+        source: &str,
+        base: Option<u64>,
+    ) -> Result<u64, ChangeError> {
+        self.report(source, self.try_change(config, source, base))
+    }
+
+    /// Logs and announces a refused change.
+    fn report(&self, source: &str, result: Result<u64, ChangeError>) -> Result<u64, ChangeError> {
         if let Err(e) = &result {
             let errors = match e {
                 ChangeError::Invalid(errs) => errs
@@ -441,8 +460,12 @@ impl Controller {
         result
     }
 
-    fn try_change(&self, text: &str, source: &str, base: Option<u64>) -> Result<u64, ChangeError> {
-        let mut config = Config::parse(text).map_err(ChangeError::Invalid)?;
+    fn try_change(
+        &self,
+        mut config: Config,
+        source: &str,
+        base: Option<u64>,
+    ) -> Result<u64, ChangeError> {
         self.overrides.apply(&mut config);
         let mut inner = lock(&self.inner);
         if let Some(base) = base

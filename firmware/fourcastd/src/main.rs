@@ -17,6 +17,7 @@ mod recordings;
 mod run;
 mod secrets;
 mod switcher;
+mod web;
 
 /// The Fourcast live-video box: four inputs mixed into one program, encoded as an ABR
 /// ladder and served as live HLS.

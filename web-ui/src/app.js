@@ -1,0 +1,541 @@
+// The technician's web UI: one page, no framework. It talks to the box's REST API
+// (/api/v1, documented at /api/v1/openapi.json) and listens to its event stream.
+import { el, fmtBytes, fmtDuration, meterHeight } from './ui.js';
+
+const state = { csrf: null, status: null, program: null, inputs: [], config: null, revision: 0, events: null, hls: null };
+
+// ---- API ------------------------------------------------------------------------------
+
+async function api(method, path, body) {
+  const headers = {};
+  if (method !== 'GET') headers['X-CSRF-Token'] = state.csrf || '';
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await r.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = text; }
+  if (r.status === 401 && path !== '/api/v1/login') showAccess();
+  return { ok: r.ok, status: r.status, data };
+}
+
+/** The message of an error answer, with the field it names. */
+function problem(res) {
+  const e = res.data && res.data.error;
+  if (!e) return `${res.status}`;
+  const all = (res.data.errors || []).map((x) => (x.path ? `${x.path}: ${x.message}` : x.message));
+  if (all.length > 1) return all.join('; ');
+  return e.path ? `${e.path}: ${e.message}` : e.message;
+}
+
+/** A config change as a merge patch, based on the revision this page last read. */
+async function patchConfig(patch) {
+  await loadConfig();
+  const res = await api('PATCH', '/api/v1/config', { base_revision: state.revision, patch });
+  if (res.ok) { state.config = res.data.config; state.revision = res.data.revision; }
+  return res;
+}
+
+async function loadConfig() {
+  const res = await api('GET', '/api/v1/config');
+  if (res.ok) { state.config = res.data.config; state.revision = res.data.revision; }
+  return res;
+}
+
+// ---- Access: first-boot setup and sign-in ---------------------------------------------
+
+async function start() {
+  const s = await fetch('/api/v1/session');
+  if (s.ok) {
+    state.csrf = (await s.json()).csrf;
+    return showApp();
+  }
+  return showAccess();
+}
+
+async function showAccess() {
+  stopLive();
+  const needed = (await (await fetch('/api/v1/setup')).json()).needed;
+  for (const p of document.querySelectorAll('.page')) p.hidden = true;
+  document.getElementById('nav').hidden = true;
+  document.getElementById('logout').hidden = true;
+  document.getElementById('live').hidden = true;
+  const form = document.getElementById('access-form');
+  document.getElementById('access').hidden = false;
+  document.getElementById('access-title').textContent = needed ? 'Welcome: set up this box' : 'Sign in';
+  document.getElementById('access-help').textContent = needed
+    ? 'There is no default password. Choose the admin password (10 characters or more); you will need it to sign in.'
+    : 'Sign in with the admin password.';
+  document.getElementById('confirm-label').hidden = !needed;
+  document.getElementById('password').autocomplete = needed ? 'new-password' : 'current-password';
+  form.onsubmit = async (e) => {
+    e.preventDefault();
+    const msg = document.getElementById('access-msg');
+    const password = document.getElementById('password').value;
+    if (needed && password !== document.getElementById('password2').value) {
+      msg.textContent = 'The two passwords differ.';
+      return;
+    }
+    const res = await api('POST', needed ? '/api/v1/setup' : '/api/v1/login', { password });
+    if (!res.ok) {
+      msg.textContent = problem(res);
+      return;
+    }
+    msg.textContent = '';
+    form.reset();
+    state.csrf = res.data.csrf;
+    showApp();
+  };
+}
+
+// ---- Pages ----------------------------------------------------------------------------
+
+const pages = ['dashboard', 'program', 'inputs', 'outputs', 'recordings', 'device'];
+
+function showApp() {
+  document.getElementById('access').hidden = true;
+  document.getElementById('nav').hidden = false;
+  document.getElementById('logout').hidden = false;
+  startLive();
+  route();
+}
+
+function route() {
+  if (!state.csrf && document.getElementById('nav').hidden) return;
+  const page = pages.includes(location.hash.slice(1)) ? location.hash.slice(1) : 'dashboard';
+  for (const p of pages) document.getElementById(p).hidden = p !== page;
+  for (const a of document.querySelectorAll('nav a')) a.classList.toggle('on', a.getAttribute('href') === `#${page}`);
+  if (page === 'dashboard') startPreview(); else stopPreview();
+  const load = { program: loadProgram, inputs: loadInputs, outputs: loadOutputs, recordings: loadRecordings, device: loadDevice };
+  if (load[page]) load[page]();
+}
+
+// ---- Live: event stream, thumbnails ---------------------------------------------------
+
+let thumbTimer = null;
+
+function startLive() {
+  if (state.events) return;
+  const live = document.getElementById('live');
+  const es = new EventSource('/api/v1/events/stream');
+  state.events = es;
+  es.addEventListener('status', (m) => {
+    state.status = JSON.parse(m.data);
+    live.hidden = false;
+    live.textContent = `live · ${state.status.program.fps.toFixed(1)} fps`;
+    live.className = 'pill ok';
+    renderStatus();
+  });
+  es.onerror = () => { live.textContent = 'reconnecting…'; live.className = 'pill bad'; };
+  for (const type of ['error', 'warning', 'uplink_failed', 'recording_failed', 'config_rejected', 'login_throttled', 'recording_stopped']) {
+    es.addEventListener(type, (m) => alert(type, JSON.parse(m.data)));
+  }
+  for (const type of ['program_taken', 'config_applied', 'mix_changed']) {
+    es.addEventListener(type, () => refreshProgram());
+  }
+  refreshProgram();
+  thumbTimer = setInterval(refreshThumbs, 500);
+}
+
+function stopLive() {
+  if (state.events) state.events.close();
+  state.events = null;
+  clearInterval(thumbTimer);
+  stopPreview();
+}
+
+async function refreshProgram() {
+  const [p, i] = await Promise.all([api('GET', '/api/v1/program'), api('GET', '/api/v1/inputs')]);
+  if (p.ok) state.program = p.data;
+  if (i.ok) state.inputs = i.data;
+  renderMultiview();
+  if (!document.getElementById('program').hidden) renderProgramPage();
+}
+
+function refreshThumbs() {
+  if (document.hidden) return;
+  const t = Date.now();
+  for (const img of document.querySelectorAll('img[data-thumb]')) {
+    if (img.offsetParent === null) continue;
+    const next = new Image();
+    next.onload = () => { img.src = next.src; img.hidden = false; };
+    next.src = `${img.dataset.thumb}?t=${t}`;
+  }
+}
+
+function alert(type, data) {
+  const list = document.getElementById('alerts');
+  if (list.firstElementChild && !list.firstElementChild.dataset.at) list.innerHTML = '';
+  const text = data.message || (data.errors && data.errors.map((e) => `${e.path}: ${e.message}`).join('; '))
+    || data.reason || data.source || '';
+  const name = data.destination || data.name || '';
+  const li = el('li', { className: type === 'error' || type.endsWith('failed') ? 'error' : '' },
+    `${new Date().toLocaleTimeString()} · ${type.replace(/_/g, ' ')}${name ? ` (${name})` : ''}: ${text}`);
+  li.dataset.at = Date.now();
+  list.prepend(li);
+  while (list.children.length > 20) list.lastElementChild.remove();
+}
+
+// ---- Dashboard ------------------------------------------------------------------------
+
+function startPreview() {
+  const video = document.getElementById('preview');
+  if (state.hls || video.src) return;
+  const url = '/hls/master.m3u8';
+  if (window.Hls && window.Hls.isSupported()) {
+    const hls = new window.Hls({ liveSyncDurationCount: 2, maxBufferLength: 8, backBufferLength: 0 });
+    hls.loadSource(url);
+    hls.attachMedia(video);
+    hls.on(window.Hls.Events.ERROR, (_, d) => {
+      if (d.fatal) { document.getElementById('preview-note').textContent = `Preview: ${d.details}; retrying.`; hls.startLoad(); }
+    });
+    state.hls = hls;
+  } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
+    video.src = url;
+  } else {
+    document.getElementById('preview-note').textContent = 'This browser cannot play HLS: the multiview PROGRAM tile is the preview.';
+  }
+  video.play().catch(() => {});
+}
+
+function stopPreview() {
+  if (state.hls) { state.hls.destroy(); state.hls = null; }
+}
+
+function renderMultiview() {
+  const box = document.getElementById('multiview');
+  const onProgram = new Set((state.program && state.program.inputs) || []);
+  const want = state.inputs.map((i) => i.name).join(',');
+  if (box.dataset.names !== want) {
+    box.dataset.names = want;
+    const pgm = el('img', { alt: 'program' });
+    pgm.dataset.thumb = '/api/v1/program/thumbnail.jpg';
+    const programTile = el('div', { className: 'tile pgm', id: 'program-tile', title: 'The program, near live' }, pgm, el('span', {}, 'PROGRAM'));
+    box.replaceChildren(programTile, ...state.inputs.map((i) => {
+      const img = el('img', { alt: i.label });
+      img.dataset.thumb = i.thumbnail;
+      const tile = el('button', { className: 'tile', title: `Take ${i.label} full frame` }, img, el('span', {}, i.label));
+      tile.dataset.input = i.name;
+      tile.onclick = () => take({ layout: 'single', inputs: [i.name] });
+      return tile;
+    }));
+    refreshThumbs();
+  }
+  for (const tile of box.querySelectorAll('button.tile')) tile.classList.toggle('program', onProgram.has(tile.dataset.input));
+}
+
+function renderStatus() {
+  const s = state.status;
+  if (!performance.getEntriesByName('fourcast-interactive').length) {
+    // Signed in and showing live figures: what a technician waits for.
+    performance.mark('fourcast-interactive');
+  }
+  const meters = document.getElementById('meters');
+  const strips = [...s.inputs.map((i) => [i.name, i.audio]), ['program', s.program.audio]];
+  if (meters.children.length !== strips.length) {
+    meters.replaceChildren(...strips.map(([name]) => el('div', { className: 'meter' },
+      el('div', { className: 'bar' }, el('div', { className: 'rms' }), el('div', { className: 'peak' })),
+      el('span', { className: 'db' }, ''), el('span', {}, name))));
+  }
+  strips.forEach(([, levels], n) => {
+    const m = meters.children[n];
+    m.querySelector('.rms').style.height = `${meterHeight(levels.rms_dbfs)}%`;
+    m.querySelector('.peak').style.bottom = `${meterHeight(levels.peak_dbfs)}%`;
+    m.querySelector('.db').textContent = levels.rms_dbfs <= -96 ? '−∞' : levels.rms_dbfs.toFixed(0);
+  });
+  const rows = s.destinations.map((d) => el('tr', {},
+    el('td', {}, d.name), el('td', {}, d.kind), el('td', { className: `state-${d.state}` }, d.state),
+    el('td', {}, `${Math.round(d.bitrate_kbps)} kbit/s`), el('td', {}, d.srt ? `${d.srt.rtt_ms.toFixed(0)} ms` : '–'),
+    el('td', {}, String(d.reconnects)), el('td', {}, d.last_error || '')));
+  const hls = s.rungs.map((r) => el('tr', {}, el('td', {}, `HLS ${r.name}`), el('td', {}, 'hls'),
+    el('td', { className: 'state-live' }, `${r.segments} segments`), el('td', {}, `${Math.round(r.measured_kbps)} kbit/s`),
+    el('td', {}, '–'), el('td', {}, '–'), el('td', {}, r.dropped_frames ? `${r.dropped_frames} dropped` : '')));
+  const rec = s.recording ? [el('tr', {}, el('td', {}, 'recording'), el('td', {}, 'file'),
+    el('td', { className: `state-${s.recording.state}` }, s.recording.state), el('td', {}, fmtBytes(s.recording.file_bytes)),
+    el('td', {}, '–'), el('td', {}, '–'), el('td', {}, s.recording.last_error || ''))] : [];
+  document.getElementById('health').replaceChildren(el('div', { className: 'scroll' }, el('table', {},
+    el('thead', {}, el('tr', {}, ...['Output', 'Kind', 'State', 'Bitrate', 'RTT', 'Reconnects', 'Note'].map((h) => el('th', {}, h)))),
+    el('tbody', {}, ...hls, ...rows, ...rec))));
+  if (!document.getElementById('recordings').hidden) renderRecorder();
+  for (const row of document.querySelectorAll('#destination-table tbody tr')) {
+    const d = s.destinations.find((x) => x.name === row.dataset.name);
+    const cell = row.children[4];
+    if (d && cell.textContent !== d.state) { cell.textContent = d.state; cell.className = `state-${d.state}`; }
+  }
+}
+
+// ---- Program: scenes, layouts, audio mixer --------------------------------------------
+
+async function take(body) {
+  const res = await api('POST', '/api/v1/program/take', body);
+  document.getElementById('take-msg').textContent = res.ok ? '' : problem(res);
+  if (res.ok) refreshProgram();
+  return res;
+}
+
+async function loadProgram() {
+  await refreshProgram();
+  const mix = await api('GET', '/api/v1/audio');
+  if (mix.ok) renderMixer(mix.data);
+}
+
+function renderProgramPage() {
+  const p = state.program;
+  if (!p) return;
+  document.getElementById('scenes').replaceChildren(...p.scenes.map((s) => {
+    const b = el('button', { className: 'quiet', title: `${s.layout}: ${(s.inputs || []).join(', ') || 'all'}` }, s.name);
+    b.onclick = () => take({ scene: s.name, ...transition() });
+    return b;
+  }));
+  document.getElementById('on-air').textContent = `On program: ${p.layout} · ${p.inputs.join(', ')}`
+    + (p.last_switch_ms != null ? ` · last take reached the program in ${p.last_switch_ms.toFixed(0)} ms` : '');
+  const box = document.getElementById('take-inputs');
+  if (box.dataset.names !== state.inputs.map((i) => i.name).join(',')) {
+    box.dataset.names = state.inputs.map((i) => i.name).join(',');
+    box.replaceChildren(...state.inputs.map((i, n) => el('label', { className: 'inline' },
+      el('input', { type: 'checkbox', value: i.name, checked: n === 0 }), i.label)));
+  }
+}
+
+function transition() {
+  const kind = document.getElementById('take-transition').value;
+  return kind === 'fade' ? { transition: 'fade', duration_ms: Number(document.getElementById('take-duration').value) } : {};
+}
+
+document.getElementById('take-form').onsubmit = (e) => {
+  e.preventDefault();
+  const inputs = [...document.querySelectorAll('#take-inputs input:checked')].map((i) => i.value);
+  take({ layout: document.getElementById('take-layout').value, inputs, ...transition() });
+};
+
+function renderMixer(mix) {
+  document.getElementById('follow-video').checked = mix.follow_video;
+  const strip = (name, label, gain, extra) => el('div', { className: 'strip' }, el('strong', {}, label),
+    el('label', {}, `Gain ${gain.toFixed(1)} dB`, Object.assign(el('input', { type: 'range', min: -60, max: 20, step: 0.5, value: gain }),
+      { onchange: (e) => changeMix(name, { gain_db: Number(e.target.value) }) })), ...extra);
+  const toggle = (name, key, on, text) => {
+    const b = el('button', { className: on ? 'on danger' : 'quiet' }, text);
+    b.onclick = () => changeMix(name, { [key]: !on });
+    return b;
+  };
+  document.getElementById('mixer').replaceChildren(
+    ...mix.inputs.map((i) => strip(i.name, i.name, i.gain_db, [el('div', { className: 'buttons' },
+      toggle(i.name, 'mute', i.mute, 'Mute'), toggle(i.name, 'solo', i.solo, 'Solo'))])),
+    strip(null, 'Master', mix.master_gain_db, []));
+}
+
+async function changeMix(input, change) {
+  const body = input ? { inputs: { [input]: change } } : { master_gain_db: change.gain_db };
+  const res = await api('POST', '/api/v1/audio', body);
+  document.getElementById('mix-msg').textContent = res.ok ? '' : problem(res);
+  if (res.ok) renderMixer(res.data);
+}
+
+document.getElementById('follow-video').onchange = async (e) => {
+  const res = await api('POST', '/api/v1/audio', { follow_video: e.target.checked });
+  document.getElementById('mix-msg').textContent = res.ok ? '' : problem(res);
+};
+
+// ---- Inputs ---------------------------------------------------------------------------
+
+async function loadInputs() {
+  await refreshProgram();
+  document.getElementById('input-list').replaceChildren(...state.inputs.map((i) => {
+    const img = el('img', { alt: i.label });
+    img.dataset.thumb = i.thumbnail;
+    return el('div', { className: 'card' }, img, el('h3', {}, `${i.label} `, el('span', { className: 'small' }, i.name)),
+      el('p', { className: `state-${i.state}` }, `${i.state} · ${i.fps.toFixed(1)} fps · ${i.kind}${i.on_program ? ' · ON PROGRAM' : ''}`),
+      el('p', { className: 'small' }, `audio ${i.audio.rms_dbfs.toFixed(0)} dBFS RMS · ${i.frames} frames`));
+  }));
+  refreshThumbs();
+}
+
+// ---- Outputs --------------------------------------------------------------------------
+
+async function loadOutputs() {
+  await loadConfig();
+  const c = state.config;
+  document.getElementById('hls-url').href = '/hls/master.m3u8';
+  document.getElementById('ladder').replaceChildren(el('div', { className: 'scroll' }, el('table', {},
+    el('thead', {}, el('tr', {}, ...['Rung', 'Size', 'Bitrate'].map((h) => el('th', {}, h)))),
+    el('tbody', {}, ...c.ladder.rungs.map((r) => el('tr', {}, el('td', {}, r.name), el('td', {}, `${r.width}×${r.height}`),
+      el('td', {}, `${r.bitrate_kbps} kbit/s`)))))));
+  for (const sel of document.querySelectorAll('.rung-select')) {
+    sel.replaceChildren(...c.ladder.rungs.map((r) => el('option', { value: r.name }, r.name)));
+  }
+  const live = new Map(((state.status && state.status.destinations) || []).map((d) => [d.name, d]));
+  const all = [...(c.outputs.srt || []).map((o) => ['srt', o]), ...(c.outputs.rtmp || []).map((o) => ['rtmp', o])];
+  document.getElementById('destinations').replaceChildren(all.length === 0 ? el('p', { className: 'small' }, 'None yet.')
+    : el('div', { className: 'scroll' }, el('table', { id: 'destination-table' },
+      el('thead', {}, el('tr', {}, ...['Name', 'Kind', 'Target', 'Rung', 'State', ''].map((h) => el('th', {}, h)))),
+      el('tbody', {}, ...all.map(([kind, o]) => {
+        const s = live.get(o.name);
+        const target = kind === 'rtmp' ? o.url : `${o.mode} ${o.host || o.bind || ''}:${o.port}`;
+        const toggle = el('button', { className: 'quiet' }, o.enabled ? 'Stop' : 'Start');
+        toggle.onclick = () => outputAction(o.name, o.enabled ? 'stop' : 'start');
+        const remove = el('button', { className: 'danger' }, 'Remove');
+        remove.onclick = () => removeOutput(kind, o.name);
+        const row = el('tr', {}, el('td', {}, o.name), el('td', {}, kind), el('td', {}, target), el('td', {}, o.rung),
+          el('td', { className: `state-${s ? s.state : 'idle'}` }, s ? s.state : (o.enabled ? 'starting' : 'disabled')),
+          el('td', {}, el('div', { className: 'buttons' }, toggle, remove)));
+        row.dataset.name = o.name;
+        return row;
+      })))));
+}
+
+async function outputAction(name, action) {
+  const res = await api('POST', `/api/v1/outputs/${encodeURIComponent(name)}/${action}`);
+  document.getElementById('outputs-msg').textContent = res.ok ? '' : problem(res);
+  loadOutputs();
+}
+
+async function removeOutput(kind, name) {
+  if (!confirm(`Remove the destination ${name}?`)) return;
+  await loadConfig();
+  const list = (state.config.outputs[kind] || []).filter((o) => o.name !== name);
+  const res = await patchConfig({ outputs: { [kind]: list } });
+  document.getElementById('outputs-msg').textContent = res.ok ? '' : problem(res);
+  loadOutputs();
+}
+
+async function addOutput(kind, form) {
+  const f = Object.fromEntries(new FormData(form));
+  for (const k of Object.keys(f)) if (f[k] === '') delete f[k];
+  for (const k of ['port', 'latency_ms']) if (f[k] !== undefined) f[k] = Number(f[k]);
+  await loadConfig();
+  // Secrets already set read "***": sending that back keeps them.
+  const res = await patchConfig({ outputs: { [kind]: [...(state.config.outputs[kind] || []), { enabled: true, ...f }] } });
+  document.getElementById('outputs-msg').textContent = res.ok ? '' : problem(res);
+  if (res.ok) form.reset();
+  loadOutputs();
+}
+
+document.getElementById('rtmp-form').onsubmit = (e) => { e.preventDefault(); addOutput('rtmp', e.target); };
+document.getElementById('srt-form').onsubmit = (e) => { e.preventDefault(); addOutput('srt', e.target); };
+
+// ---- Recordings -----------------------------------------------------------------------
+
+async function loadRecordings() {
+  renderRecorder();
+  const res = await api('GET', '/api/v1/recordings');
+  if (!res.ok) return;
+  const list = res.data.recordings || res.data;
+  document.getElementById('recording-list').replaceChildren(list.length === 0 ? el('p', { className: 'small' }, 'No recordings.')
+    : el('div', { className: 'scroll' }, el('table', {},
+      el('thead', {}, el('tr', {}, ...['File', 'Started', 'Length', 'Size', 'State', ''].map((h) => el('th', {}, h)))),
+      el('tbody', {}, ...list.map((r) => {
+        const del = el('button', { className: 'danger' }, 'Delete');
+        del.onclick = async () => {
+          if (!confirm(`Delete ${r.file}?`)) return;
+          const d = await api('DELETE', `/api/v1/recordings/${r.id}`);
+          document.getElementById('rec-msg').textContent = d.ok ? '' : problem(d);
+          loadRecordings();
+        };
+        return el('tr', {}, el('td', {}, el('a', { href: `/api/v1/recordings/${r.id}/file`, download: '' }, r.file.split('/').pop())),
+          el('td', {}, new Date(r.start_ms).toLocaleString()), el('td', {}, fmtDuration(r.duration_s)), el('td', {}, fmtBytes(r.bytes)),
+          el('td', {}, r.state), el('td', {}, r.state === 'recording' ? '' : del));
+      })))));
+}
+
+function renderRecorder() {
+  const r = state.status && state.status.recording;
+  document.getElementById('recorder').replaceChildren(r
+    ? el('p', {}, el('span', { className: `state-${r.state}` }, r.state), ` · ${r.file ? r.file.split('/').pop() : '–'} · `,
+      `${fmtDuration(r.file_duration_s)} · ${fmtBytes(r.file_bytes)} · ${fmtBytes(r.free_bytes)} free`, r.last_error ? ` · ${r.last_error}` : '')
+    : el('p', { className: 'small' }, 'Not recording since the box started.'));
+}
+
+for (const [id, path] of [['rec-start', '/api/v1/recording/start'], ['rec-stop', '/api/v1/recording/stop']]) {
+  document.getElementById(id).onclick = async () => {
+    const res = await api('POST', path);
+    document.getElementById('rec-msg').textContent = res.ok ? '' : problem(res);
+    setTimeout(loadRecordings, 1200);
+  };
+}
+
+// ---- Device ---------------------------------------------------------------------------
+
+async function loadDevice() {
+  const [info, log, history] = await Promise.all([api('GET', '/api/v1/device'), api('GET', '/api/v1/device/log?lines=200'),
+    api('GET', '/api/v1/config/history')]);
+  if (info.ok) {
+    const d = info.data;
+    const facts = [['Version', d.version], ['Board', d.board], ['Host', d.hostname], ['Kernel', d.kernel], ['CPUs', d.cpus],
+      ['Up', fmtDuration(d.uptime_s)], ['Config revision', d.config_revision], ['Data', `${d.data_dir} (${d.data_free_mb} MiB free)`],
+      ['Reboot', d.reboot]];
+    document.getElementById('device-info').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, String(v))]));
+  }
+  if (log.ok) {
+    const pre = document.getElementById('log');
+    pre.textContent = log.data.join('\n');
+    pre.scrollTop = pre.scrollHeight;
+  }
+  if (history.ok) {
+    document.getElementById('history').replaceChildren(el('div', { className: 'scroll' }, el('table', {},
+      el('thead', {}, el('tr', {}, ...['Revision', 'When', 'From', ''].map((h) => el('th', {}, h)))),
+      el('tbody', {}, ...history.data.slice().reverse().slice(0, 20).map((r) => {
+        const back = el('button', { className: 'quiet' }, 'Roll back to this');
+        back.onclick = async () => {
+          await loadConfig();
+          const res = await api('POST', '/api/v1/config/rollback', { base_revision: state.revision, revision: r.id });
+          document.getElementById('config-msg').textContent = res.ok ? `Now running revision ${res.data.revision} (a copy of ${r.id}).` : problem(res);
+          loadDevice();
+        };
+        return el('tr', {}, el('td', {}, String(r.id)), el('td', {}, new Date(r.created_ms).toLocaleString()), el('td', {}, r.source),
+          el('td', {}, r.current ? 'running' : back));
+      })))));
+  }
+}
+
+document.getElementById('import').onchange = async (e) => {
+  const file = e.target.files[0];
+  if (!file) return;
+  const bar = document.getElementById('import-progress');
+  const msg = document.getElementById('config-msg');
+  bar.hidden = false;
+  bar.removeAttribute('value');
+  msg.textContent = `Checking and applying ${file.name}…`;
+  await loadConfig();
+  const res = await api('PUT', '/api/v1/config', { base_revision: state.revision, toml: await file.text() });
+  bar.hidden = true;
+  e.target.value = '';
+  msg.textContent = res.ok ? `Imported: running revision ${res.data.revision}.` : `Not imported, nothing changed: ${problem(res)}`;
+  loadDevice();
+};
+
+/** Waits for the box to answer again after a reboot or reset, then reloads the page. */
+async function waitForBox(text) {
+  stopLive();
+  const bar = document.getElementById('reboot-progress');
+  bar.hidden = false;
+  bar.removeAttribute('value');
+  document.getElementById('device-msg').textContent = text;
+  await new Promise((r) => setTimeout(r, 1500));
+  for (let i = 0; i < 120; i++) {
+    try {
+      if ((await fetch('/api/v1/setup')).ok) { location.reload(); return; }
+    } catch { /* still down */ }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  document.getElementById('device-msg').textContent = 'The box did not come back within 2 minutes.';
+}
+
+document.getElementById('reboot').onclick = async () => {
+  if (!confirm('Reboot the box? Streams and recordings stop until it is back.')) return;
+  const res = await api('POST', '/api/v1/device/reboot');
+  if (res.ok) waitForBox('Rebooting…'); else document.getElementById('device-msg').textContent = problem(res);
+};
+
+document.getElementById('reset-form').onsubmit = async (e) => {
+  e.preventDefault();
+  const res = await api('POST', '/api/v1/device/factory-reset', { confirm: document.getElementById('reset-confirm').value });
+  if (res.ok) waitForBox('Resetting…'); else document.getElementById('device-msg').textContent = problem(res);
+};
+
+document.getElementById('logout').onclick = async () => {
+  await api('POST', '/api/v1/logout');
+  state.csrf = null;
+  showAccess();
+};
+
+window.addEventListener('hashchange', route);
+start();
