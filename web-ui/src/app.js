@@ -126,8 +126,8 @@ function startLive() {
     renderStatus();
   });
   es.onerror = () => { live.textContent = 'reconnecting…'; live.className = 'pill bad'; };
-  for (const type of ['error', 'warning', 'uplink_failed', 'recording_failed', 'config_rejected', 'login_throttled', 'recording_stopped']) {
-    es.addEventListener(type, (m) => alert(type, JSON.parse(m.data)));
+  for (const type of ['engine_error', 'engine_warning', 'uplink_failed', 'recording_failed', 'config_rejected', 'login_throttled', 'recording_stopped']) {
+    es.addEventListener(type, (m) => { if (m.data) alert(type, JSON.parse(m.data)); });
   }
   for (const type of ['program_taken', 'config_applied', 'mix_changed']) {
     es.addEventListener(type, () => refreshProgram());
@@ -168,7 +168,7 @@ function alert(type, data) {
   const text = data.message || (data.errors && data.errors.map((e) => `${e.path}: ${e.message}`).join('; '))
     || data.reason || data.source || '';
   const name = data.destination || data.name || '';
-  const li = el('li', { className: type === 'error' || type.endsWith('failed') ? 'error' : '' },
+  const li = el('li', { className: type.endsWith('error') || type.endsWith('failed') ? 'error' : '' },
     `${new Date().toLocaleTimeString()} · ${type.replace(/_/g, ' ')}${name ? ` (${name})` : ''}: ${text}`);
   li.dataset.at = Date.now();
   list.prepend(li);
@@ -177,10 +177,13 @@ function alert(type, data) {
 
 // ---- Dashboard ------------------------------------------------------------------------
 
-function startPreview() {
+async function startPreview() {
   const video = document.getElementById('preview');
   if (state.hls || video.src) return;
-  const url = '/hls/master.m3u8';
+  // A signed URL plays whether the origin is open or signed-only.
+  const grant = await api('POST', '/api/v1/hls/sign', {});
+  if (!grant.ok || state.hls || video.src) return;
+  const url = grant.data.url;
   if (window.Hls && window.Hls.isSupported()) {
     const hls = new window.Hls({ liveSyncDurationCount: 2, maxBufferLength: 8, backBufferLength: 0 });
     hls.loadSource(url);
@@ -354,7 +357,9 @@ async function loadInputs() {
 async function loadOutputs() {
   await loadConfig();
   const c = state.config;
-  document.getElementById('hls-url').href = '/hls/master.m3u8';
+  const viewers = c.http.hls_access === 'signed'
+    ? 'signed URLs only: make one below' : `${location.origin}/hls/master.m3u8 (open)`;
+  document.getElementById('hls-url').textContent = viewers;
   document.getElementById('ladder').replaceChildren(el('div', { className: 'scroll' }, el('table', {},
     el('thead', {}, el('tr', {}, ...['Rung', 'Size', 'Bitrate'].map((h) => el('th', {}, h)))),
     el('tbody', {}, ...c.ladder.rungs.map((r) => el('tr', {}, el('td', {}, r.name), el('td', {}, `${r.width}×${r.height}`),
@@ -408,6 +413,12 @@ async function addOutput(kind, form) {
   if (res.ok) form.reset();
   loadOutputs();
 }
+
+document.getElementById('sign-link').onclick = async () => {
+  const hours = Number(document.getElementById('sign-hours').value) || 6;
+  const res = await api('POST', '/api/v1/hls/sign', { ttl_s: Math.round(hours * 3600) });
+  document.getElementById('signed-url').value = res.ok ? `${location.origin}${res.data.url}` : problem(res);
+};
 
 document.getElementById('rtmp-form').onsubmit = (e) => { e.preventDefault(); addOutput('rtmp', e.target); };
 document.getElementById('srt-form').onsubmit = (e) => { e.preventDefault(); addOutput('srt', e.target); };
@@ -532,6 +543,7 @@ document.getElementById('reset-form').onsubmit = async (e) => {
 };
 
 document.getElementById('logout').onclick = async () => {
+  stopLive();
   await api('POST', '/api/v1/logout');
   state.csrf = null;
   showAccess();

@@ -6,6 +6,8 @@
 //! Everything here is bounded: a flood of addresses or logins evicts the oldest entries, it
 //! cannot grow memory.
 
+pub mod hls_url;
+
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};

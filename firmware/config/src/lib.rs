@@ -309,14 +309,29 @@ impl Default for Hls {
 pub struct Http {
     /// Address the web UI, API and HLS origin listen on.
     pub listen: String,
+    /// Who may play the HLS origin: anyone who reaches the box (`open`), or only holders
+    /// of a URL the box signed, until it expires (`signed`).
+    pub hls_access: HlsAccess,
+    /// How long a signed HLS URL lasts unless asked otherwise, s (60–604800).
+    pub hls_url_ttl_s: u32,
 }
 
 impl Default for Http {
     fn default() -> Self {
         Self {
             listen: "0.0.0.0:8080".into(),
+            hls_access: HlsAccess::Open,
+            hls_url_ttl_s: 6 * 3600,
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HlsAccess {
+    #[default]
+    Open,
+    Signed,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

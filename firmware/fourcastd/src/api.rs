@@ -46,6 +46,7 @@ pub fn router(device: Device, access: Arc<Access>) -> Router {
         .route("/", get(crate::web::asset))
         .route("/hls/{*path}", get(hls))
         .route("/api/v1/status", get(status))
+        .route("/api/v1/hls/sign", post(hls_sign))
         .route("/api/v1/events", get(events))
         .route("/api/v1/events/stream", get(crate::events::stream))
         .route(
@@ -153,6 +154,24 @@ async fn metrics(State(c): State<Controller>) -> Response {
 /// Serves the HLS origin. Playlists change every segment: `no-cache`. Segment names are
 /// never reused (they carry the run's start time), so segments are immutable.
 async fn hls(State(c): State<Controller>, UrlPath(path): UrlPath<String>) -> Response {
+    let (policy, key) = c.hls_access();
+    let path = if let Some(rest) = path.strip_prefix("signed/") {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        match fourcast_auth::hls_url::verify(&key, rest, now) {
+            Ok(p) => p.to_string(),
+            Err(refusal) => return error(StatusCode::FORBIDDEN, "", refusal.to_string()),
+        }
+    } else if policy == fourcast_config::HlsAccess::Signed {
+        return error(
+            StatusCode::FORBIDDEN,
+            "",
+            "this box serves HLS only at signed URLs (POST /api/v1/hls/sign)".to_string(),
+        );
+    } else {
+        path
+    };
     let Some(file) = safe_join(&c.hls_dir(), &path) else {
         return (StatusCode::BAD_REQUEST, "bad path").into_response();
     };
@@ -175,6 +194,47 @@ async fn hls(State(c): State<Controller>, UrlPath(path): UrlPath<String>) -> Res
         }
         Err(_) => StatusCode::NOT_FOUND.into_response(),
     }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignRequest {
+    ttl_s: Option<u32>,
+}
+
+/// The longest a signed HLS URL may last: a week.
+const MAX_HLS_TTL_S: u32 = 604_800;
+
+/// `POST /api/v1/hls/sign`: a signed, expiring URL of the multivariant playlist.
+async fn hls_sign(State(c): State<Controller>, body: axum::body::Bytes) -> Response {
+    let req: SignRequest = if body.is_empty() {
+        SignRequest { ttl_s: None }
+    } else {
+        match crate::access::parse(&body) {
+            Ok(r) => r,
+            Err(r) => return *r,
+        }
+    };
+    let ttl = req.ttl_s.unwrap_or_else(|| c.hls_url_ttl_s());
+    if !(1..=MAX_HLS_TTL_S).contains(&ttl) {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "ttl_s",
+            format!("{ttl}: 1–{MAX_HLS_TTL_S} s"),
+        );
+    }
+    let expires = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+        + u64::from(ttl);
+    let (policy, key) = c.hls_access();
+    let prefix = fourcast_auth::hls_url::prefix(&key, expires);
+    Json(serde_json::json!({
+        "url": format!("{prefix}/master.m3u8"),
+        "expires": expires,
+        "hls_access": policy,
+    }))
+    .into_response()
 }
 
 /// `base/rel` if `rel` is a plain relative path (no `..`, no root, no prefix).

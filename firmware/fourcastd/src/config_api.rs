@@ -58,7 +58,7 @@ pub async fn export(State(c): State<Controller>) -> Response {
 /// `PUT /api/v1/config`: a whole document, as JSON (`config`) or TOML text (`toml`).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Replace {
+pub(crate) struct Replace {
     base_revision: u64,
     config: Option<Value>,
     toml: Option<String>,
@@ -67,14 +67,14 @@ struct Replace {
 /// `PATCH /api/v1/config`: a JSON merge patch (RFC 7396) on the running config.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Patch {
+pub(crate) struct Patch {
     base_revision: u64,
     patch: Value,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Rollback {
+pub(crate) struct Rollback {
     base_revision: u64,
     revision: u64,
 }
@@ -249,7 +249,9 @@ pub(crate) fn refused(errs: &fourcast_config::ConfigErrors) -> Response {
 
 /// A JSON config document, strictly (unknown fields refused); a field of the wrong shape is
 /// named by its path.
-fn config_of(json: Value) -> Result<fourcast_config::Config, fourcast_config::ConfigErrors> {
+pub(crate) fn config_of(
+    json: Value,
+) -> Result<fourcast_config::Config, fourcast_config::ConfigErrors> {
     serde_path_to_error::deserialize(json).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." {

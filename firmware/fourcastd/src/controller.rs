@@ -121,6 +121,8 @@ pub struct Controller {
     overrides: Overrides,
     started: Instant,
     recent: Arc<Mutex<VecDeque<Event>>>,
+    /// Signs HLS URLs (random, made on first start, kept in the store).
+    hls_key: Arc<Vec<u8>>,
 }
 
 /// What the program shows, for the API.
@@ -167,7 +169,9 @@ impl Controller {
         {
             tracing::error!("auto-record did not start: {e}");
         }
+        let hls_key = Arc::new(hls_key(&store)?);
         Ok(Controller {
+            hls_key,
             inner: Arc::new(Mutex::new(Inner {
                 config,
                 revision,
@@ -572,6 +576,17 @@ impl Controller {
         thumbs.get(source)
     }
 
+    /// Who may play HLS now, and the key signed URLs are checked with.
+    pub fn hls_access(&self) -> (fourcast_config::HlsAccess, Arc<Vec<u8>>) {
+        let access = lock(&self.inner).config.http.hls_access;
+        (access, self.hls_key.clone())
+    }
+
+    /// The default lifetime of a signed HLS URL, s.
+    pub fn hls_url_ttl_s(&self) -> u32 {
+        lock(&self.inner).config.http.hls_url_ttl_s
+    }
+
     pub fn hls_dir(&self) -> PathBuf {
         lock(&self.inner).engine.hls_dir()
     }
@@ -597,6 +612,32 @@ pub struct Snapshot {
     pub config: Config,
     pub engine: EngineStatus,
     pub uptime_s: f64,
+}
+
+/// The HLS signing key from the store, or a new random one stored (a factory reset erases
+/// it with the store, which revokes every signed URL).
+fn hls_key(store: &Store) -> anyhow::Result<Vec<u8>> {
+    use argon2::password_hash::rand_core::{OsRng, RngCore};
+    const KEY: &str = "hls:key";
+    if let Some(hex) = store.credential(KEY)? {
+        return decode_hex(&hex).ok_or_else(|| anyhow::anyhow!("stored {KEY} is not hex"));
+    }
+    let mut key = vec![0u8; 32];
+    OsRng.fill_bytes(&mut key);
+    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    if !store.credential_put(KEY, &hex, true)? {
+        // Another start stored one first: use that.
+        let hex = store.credential(KEY)?.unwrap_or(hex);
+        return decode_hex(&hex).ok_or_else(|| anyhow::anyhow!("stored {KEY} is not hex"));
+    }
+    Ok(key)
+}
+
+fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 fn store_if_changed(

@@ -101,7 +101,7 @@ pub async fn log(Query(q): Query<LogQuery>) -> Json<Vec<String>> {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Confirm {
+pub(crate) struct Confirm {
     confirm: String,
 }
 

@@ -65,8 +65,14 @@ async fn next(feed: &mut Feed) -> Option<SseEvent> {
 
 fn box_event(e: &Event) -> SseEvent {
     let json = serde_json::to_value(e).unwrap_or_default();
-    // Engine events are named by their own type (`input_lost`, `destination_state`, …).
-    let name = json["type"].as_str().unwrap_or("event").to_string();
+    // Engine events are named by their own type (`uplink_failed`, `recording_stopped`, …);
+    // `error` and `warning` become `engine_error` and `engine_warning`, because a browser's
+    // EventSource fires its own `error` for a lost connection.
+    let name = match json["type"].as_str().unwrap_or("event") {
+        "error" => "engine_error".to_string(),
+        "warning" => "engine_warning".to_string(),
+        other => other.to_string(),
+    };
     SseEvent::default()
         .event(name)
         .data(serde_json::to_string(&json).unwrap_or_default())

@@ -14,6 +14,8 @@ mod events;
 mod inputs;
 mod metrics;
 mod recordings;
+#[cfg(test)]
+mod request_props;
 mod run;
 mod secrets;
 mod switcher;

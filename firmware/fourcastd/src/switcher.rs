@@ -27,7 +27,7 @@ enum TransitionKind {
 /// `POST /api/v1/program/take`: either `scene`, or `layout` (with `inputs` and `pip`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Take {
+pub(crate) struct Take {
     scene: Option<String>,
     layout: Option<Layout>,
     #[serde(default)]
