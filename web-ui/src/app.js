@@ -472,7 +472,7 @@ async function loadDevice() {
     const d = info.data;
     const facts = [['Version', d.version], ['Board', d.board], ['Host', d.hostname], ['Kernel', d.kernel], ['CPUs', d.cpus],
       ['Up', fmtDuration(d.uptime_s)], ['Config revision', d.config_revision], ['Data', `${d.data_dir} (${d.data_free_mb} MiB free)`],
-      ['Reboot', d.reboot]];
+      ['Reboot', d.reboot], ['HTTPS', d.https ? `${d.https.address} · certificate SHA-256 ${d.https.fingerprint}` : 'off (http.https_listen)']];
     document.getElementById('device-info').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, String(v))]));
   }
   if (log.ok) {

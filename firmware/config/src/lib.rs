@@ -309,6 +309,10 @@ impl Default for Hls {
 pub struct Http {
     /// Address the web UI, API and HLS origin listen on.
     pub listen: String,
+    /// Also serve all of it over HTTPS on this address (e.g. `0.0.0.0:8443`), with a
+    /// per-device self-signed certificate made on first start. Off when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub https_listen: Option<String>,
     /// Who may play the HLS origin: anyone who reaches the box (`open`), or only holders
     /// of a URL the box signed, until it expires (`signed`).
     pub hls_access: HlsAccess,
@@ -320,6 +324,7 @@ impl Default for Http {
     fn default() -> Self {
         Self {
             listen: "0.0.0.0:8080".into(),
+            https_listen: None,
             hls_access: HlsAccess::Open,
             hls_url_ttl_s: 6 * 3600,
         }

@@ -326,3 +326,51 @@ fn a_missing_section_is_named() {
     let err = Config::from_toml("board = \"virtual\"").unwrap_err();
     assert!(err.to_string().contains("missing field `program`"), "{err}");
 }
+
+#[test]
+fn https_needs_an_address_of_its_own_and_ttls_are_bounded() {
+    let paths = |errs: Vec<FieldError>| errs.into_iter().map(|e| e.path).collect::<Vec<_>>();
+    let listen = default_doc()["http"]["listen"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        paths(errors_of(set(
+            &["http", "https_listen"],
+            Value::String(listen)
+        ))),
+        vec!["http.https_listen"]
+    );
+    assert_eq!(
+        paths(errors_of(set(
+            &["http", "https_listen"],
+            Value::String("8443".into())
+        ))),
+        vec!["http.https_listen"]
+    );
+    assert!(
+        errors_of(set(
+            &["http", "https_listen"],
+            Value::String("0.0.0.0:8443".into())
+        ))
+        .is_empty()
+    );
+    assert_eq!(
+        paths(errors_of(set(
+            &["http", "hls_url_ttl_s"],
+            Value::Integer(59)
+        ))),
+        vec!["http.hls_url_ttl_s"]
+    );
+    assert_eq!(
+        paths(errors_of(set(
+            &["http", "hls_access"],
+            Value::String("private".into())
+        ))),
+        vec!["http.hls_access"]
+    );
+    assert_eq!(
+        paths(errors_of(set(&["multiview", "fps"], Value::Integer(11)))),
+        vec!["multiview.fps"]
+    );
+}

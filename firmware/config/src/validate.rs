@@ -40,6 +40,13 @@ pub(crate) fn check(c: &Config) -> Vec<FieldError> {
         &(0..=10),
         " per second",
     );
+    in_range(
+        &mut errs,
+        "http.hls_url_ttl_s",
+        c.http.hls_url_ttl_s,
+        &(60..=604_800),
+        " s",
+    );
     crate::scene::check(c, &mut errs);
     errs
 }
@@ -541,6 +548,21 @@ fn http(c: &Config, errs: &mut Vec<FieldError>) {
                 c.http.listen
             ),
         );
+    }
+    if let Some(https) = &c.http.https_listen {
+        match https.parse::<SocketAddr>() {
+            Err(e) => err(
+                errs,
+                "http.https_listen",
+                format!("\"{https}\": {e}; expected address:port, e.g. 0.0.0.0:8443"),
+            ),
+            Ok(a) if https.parse::<SocketAddr>().ok() == c.http.listen.parse().ok() => err(
+                errs,
+                "http.https_listen",
+                format!("{a} is http.listen too: HTTPS needs its own port"),
+            ),
+            Ok(_) => {}
+        }
     }
 }
 

@@ -169,7 +169,11 @@ pub async fn setup_state(State(a): State<Arc<Access>>) -> Json<serde_json::Value
 }
 
 /// `POST /api/v1/setup`: sets the admin password, once, and signs in.
-pub async fn setup(State(a): State<Arc<Access>>, body: axum::body::Bytes) -> Response {
+pub async fn setup(
+    State(a): State<Arc<Access>>,
+    https: Option<axum::Extension<crate::tls::Https>>,
+    body: axum::body::Bytes,
+) -> Response {
     let body: PasswordBody = match parse(&body) {
         Ok(b) => b,
         Err(r) => return *r,
@@ -199,7 +203,7 @@ pub async fn setup(State(a): State<Arc<Access>>, body: axum::body::Bytes) -> Res
         Ok(Ok(Some(phc))) => {
             a.lock().admin = Some(phc);
             a.controller.emit(Event::AdminPasswordSet);
-            signed_in(&a, StatusCode::CREATED)
+            signed_in(&a, StatusCode::CREATED, https.is_some())
         }
         Ok(Ok(None)) => field_error(
             StatusCode::CONFLICT,
@@ -218,6 +222,7 @@ pub async fn setup(State(a): State<Arc<Access>>, body: axum::body::Bytes) -> Res
 pub async fn login(
     State(a): State<Arc<Access>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    https: Option<axum::Extension<crate::tls::Https>>,
     body: axum::body::Bytes,
 ) -> Response {
     let source = peer.ip();
@@ -240,7 +245,7 @@ pub async fn login(
         .unwrap_or(false);
     if ok {
         a.lock().throttle.succeeded(source);
-        return signed_in(&a, StatusCode::OK);
+        return signed_in(&a, StatusCode::OK, https.is_some());
     }
     let wait = a.lock().throttle.failed(source, Instant::now());
     if !wait.is_zero() {
@@ -346,11 +351,13 @@ pub async fn token_delete(
     StatusCode::NO_CONTENT.into_response()
 }
 
-fn signed_in(a: &Access, status: StatusCode) -> Response {
+fn signed_in(a: &Access, status: StatusCode, https: bool) -> Response {
     let (id, csrf) = a.open_session();
     let mut r = (status, Json(serde_json::json!({ "csrf": csrf }))).into_response();
+    // Over HTTPS the cookie is `Secure`: never sent back over plain HTTP.
+    let secure = if https { "; Secure" } else { "" };
     if let Ok(v) = HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict"
+        "{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict{secure}"
     )) {
         r.headers_mut().insert(header::SET_COOKIE, v);
     }

@@ -486,8 +486,11 @@ impl Controller {
         Engine::check(&config).map_err(ChangeError::Invalid)?;
         if config.storage.data_dir != inner.config.storage.data_dir
             || config.http.listen != inner.config.http.listen
+            || config.http.https_listen != inner.config.http.https_listen
         {
-            tracing::warn!("storage.data_dir and http.listen take effect at the next start");
+            tracing::warn!(
+                "storage.data_dir, http.listen and http.https_listen take effect at the next start"
+            );
         }
         if config == inner.config {
             return Ok(inner.revision);

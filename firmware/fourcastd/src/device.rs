@@ -36,6 +36,15 @@ pub const RESET_PHRASE: &str = "factory reset";
 pub struct Device {
     pub controller: Controller,
     pub power: Arc<watch::Sender<Power>>,
+    /// Where HTTPS is served, when it is.
+    pub https: Option<HttpsInfo>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HttpsInfo {
+    pub address: String,
+    /// SHA-256 of the box's certificate, to compare with what a browser shows.
+    pub fingerprint: String,
 }
 
 #[derive(Serialize)]
@@ -51,10 +60,12 @@ struct Info {
     data_free_mb: Option<u64>,
     /// What `POST /api/v1/device/reboot` does on this board.
     reboot: &'static str,
+    https: Option<HttpsInfo>,
 }
 
 /// `GET /api/v1/device`.
 pub async fn info(State(d): State<Device>) -> Response {
+    let https = d.https.clone();
     let Ok(s) = tokio::task::spawn_blocking(move || d.controller.snapshot()).await else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
@@ -70,6 +81,7 @@ pub async fn info(State(d): State<Device>) -> Response {
         config_revision: s.revision,
         data_free_mb: fourcast_engine::recorder::free_bytes(&data_dir).map(|b| b >> 20),
         data_dir: data_dir.display().to_string(),
+        https,
     })
     .into_response()
 }

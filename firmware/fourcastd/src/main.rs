@@ -19,6 +19,7 @@ mod request_props;
 mod run;
 mod secrets;
 mod switcher;
+mod tls;
 mod web;
 
 /// The Fourcast live-video box: four inputs mixed into one program, encoded as an ABR

@@ -83,6 +83,19 @@ async fn serve(opts: Options) -> anyhow::Result<(Power, String)> {
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     let bound = listener.local_addr()?;
+    let https = match &config.http.https_listen {
+        Some(text) => {
+            let addr: SocketAddr = text
+                .parse()
+                .with_context(|| format!("http.https_listen {text:?}"))?;
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?;
+            let identity = crate::tls::identity(&config.storage.data_dir, &addr)?;
+            Some((listener, identity))
+        }
+        None => None,
+    };
     let controller = tokio::task::spawn_blocking(move || {
         Controller::start(config, store, vault, overrides, &source)
     })
@@ -97,13 +110,30 @@ async fn serve(opts: Options) -> anyhow::Result<(Power, String)> {
         tokio::task::spawn_blocking(move || crate::access::Access::load(c)).await??
     };
     let (power_tx, mut power_rx) = tokio::sync::watch::channel(Power::Run);
+    let https_info = match &https {
+        Some((l, identity)) => Some(crate::device::HttpsInfo {
+            address: l.local_addr()?.to_string(),
+            fingerprint: identity.fingerprint.clone(),
+        }),
+        None => None,
+    };
     let device = Device {
         controller: controller.clone(),
         power: Arc::new(power_tx),
+        https: https_info,
     };
-    let app =
-        crate::api::router(device, access).into_make_service_with_connect_info::<SocketAddr>();
+    let router = crate::api::router(device, access);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    if let Some((listener, identity)) = https {
+        print_https(listener.local_addr()?, &identity.fingerprint);
+        tokio::spawn(crate::tls::serve(
+            listener,
+            identity.acceptor,
+            router.clone(),
+            stop_rx.clone(),
+        ));
+    }
+    let app = router.into_make_service_with_connect_info::<SocketAddr>();
     let server = tokio::spawn(async move {
         let mut rx = stop_rx;
         axum::serve(listener, app)
@@ -262,6 +292,18 @@ async fn reload(controller: &Controller, path: Option<&Path>) {
     };
     let c = controller.clone();
     let _ = tokio::task::spawn_blocking(move || c.change(&text, "reload")).await;
+}
+
+fn print_https(addr: SocketAddr, fingerprint: &str) {
+    let host = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        addr.ip().to_string()
+    };
+    println!(
+        "  https:   https://{host}:{}/   (self-signed; SHA-256 {fingerprint})",
+        addr.port()
+    );
 }
 
 fn print_urls(addr: SocketAddr) {
