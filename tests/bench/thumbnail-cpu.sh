@@ -12,8 +12,8 @@ WARMUP=8
 declare -A total
 for round in $(seq 1 "$REPEAT"); do
   for fps in 0 2 10; do
-    "$BIN" default-config > "$tmp/c.toml"
-    printf '\n[multiview]\nfps = %s\n' "$fps" >> "$tmp/c.toml"
+    "$BIN" default-config | sed "/^\[multiview\]/,/^\[/ s/^fps = .*/fps = $fps/" > "$tmp/c.toml"
+    grep -q "^fps = $fps" "$tmp/c.toml" || { echo "multiview.fps not set in the config"; exit 1; }
     port=$(free_port)
     "$BIN" run --config "$tmp/c.toml" --data-dir "$tmp/data-$round-$fps" --listen "127.0.0.1:$port" 2>/dev/null >/dev/null &
     pid=$!
