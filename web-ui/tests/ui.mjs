@@ -47,6 +47,21 @@ function difference(a, b) {
   return sum / (a.length * 0.75);
 }
 
+/** The page's load: time to interactive (its own mark), bytes of the UI's files. */
+async function loadFigures(page) {
+  return page.evaluate(() => {
+    const nav = performance.getEntriesByType('navigation')[0];
+    const assets = performance.getEntriesByType('resource').filter((r) => !r.name.includes('/api/') && !r.name.includes('/hls/'));
+    return {
+      interactive_ms: performance.getEntriesByName('fourcast-interactive')[0].startTime,
+      dom_content_loaded_ms: nav.domContentLoadedEventEnd,
+      transfer_bytes: nav.transferSize + assets.reduce((s, r) => s + r.transferSize, 0),
+      decoded_bytes: nav.decodedBodySize + assets.reduce((s, r) => s + r.decodedBodySize, 0),
+      files: 1 + assets.length,
+    };
+  });
+}
+
 async function noOverflow(page, what) {
   const { scroll, client } = await page.evaluate(() => ({
     scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth,
@@ -145,31 +160,13 @@ try {
   await page.goto(`${base}/#dashboard`);
   await page.reload();
   await page.waitForFunction(() => performance.getEntriesByName('fourcast-interactive').length > 0, null, { timeout: 20000 });
-  const perf = await page.evaluate(() => {
-    const nav = performance.getEntriesByType('navigation')[0];
-    const assets = performance.getEntriesByType('resource').filter((r) => !r.name.includes('/api/') && !r.name.includes('/hls/'));
-    return {
-      interactive_ms: performance.getEntriesByName('fourcast-interactive')[0].startTime,
-      dom_content_loaded_ms: nav.domContentLoadedEventEnd,
-      transfer_bytes: nav.transferSize + assets.reduce((s, r) => s + r.transferSize, 0),
-      decoded_bytes: nav.decodedBodySize + assets.reduce((s, r) => s + r.decodedBodySize, 0),
-      files: 1 + assets.length,
-    };
-  });
+  const perf = await loadFigures(page);
   // The same load with an empty cache (what a first visit transfers).
   const cold = await browser.newContext({ storageState: await context.storageState() });
   const coldPage = await cold.newPage();
   await coldPage.goto(`${base}/#dashboard`);
   await coldPage.waitForFunction(() => performance.getEntriesByName('fourcast-interactive').length > 0, null, { timeout: 20000 });
-  const coldPerf = await coldPage.evaluate(() => {
-    const nav = performance.getEntriesByType('navigation')[0];
-    const assets = performance.getEntriesByType('resource').filter((r) => !r.name.includes('/api/') && !r.name.includes('/hls/'));
-    return {
-      interactive_ms: performance.getEntriesByName('fourcast-interactive')[0].startTime,
-      transfer_bytes: nav.transferSize + assets.reduce((s, r) => s + r.transferSize, 0),
-      decoded_bytes: nav.decodedBodySize + assets.reduce((s, r) => s + r.decodedBodySize, 0),
-    };
-  });
+  const coldPerf = await loadFigures(coldPage);
   await cold.close();
   report.dashboard = { warm: perf, cold: coldPerf };
   check(perf.interactive_ms > 0 && coldPerf.transfer_bytes > 10000, 'page weight and time to interactive measured');
