@@ -171,7 +171,15 @@ fn wrong_passwords_are_throttled_with_an_event_and_bad_bodies_get_field_errors()
     assert!(limited.header("retry-after").is_some());
     // While throttled even the right password waits: guessing cannot race the clock.
     assert_eq!(attempt(&d.password).status, 429);
-    let events = d.events();
+    // The recent-events list is filled by its own task: give it a moment.
+    let mut events = d.events();
+    for _ in 0..50 {
+        if events.iter().any(|e| e["type"] == "login_throttled") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        events = d.events();
+    }
     assert!(
         events.iter().any(|e| e["type"] == "login_throttled"),
         "{events:?}"
