@@ -37,13 +37,13 @@ fn from_profile(p: &Profile) -> Config {
                     .unwrap_or(patterns[i % patterns.len()]),
             ),
             tone_hz: Some(TONES_HZ[i % TONES_HZ.len()]),
-            path: None,
-            gain_db: 0.0,
-            mute: false,
+            ..Input::new(&c.name, InputKind::Test)
         })
         .collect::<Vec<Input>>();
     let scenes = default_scenes(&inputs);
     Config {
+        ingest: Default::default(),
+        overlays: Default::default(),
         board: p.name.clone(),
         program: Program {
             width: p.program.width,
@@ -88,6 +88,7 @@ fn default_scenes(inputs: &[Input]) -> Vec<Scene> {
         layout: Layout::Grid,
         inputs: Vec::new(),
         pip: Pip::default(),
+        overlays: None,
     }];
     for (name, layout, n) in [
         ("main", Layout::Single, 1),
@@ -101,6 +102,7 @@ fn default_scenes(inputs: &[Input]) -> Vec<Scene> {
                 layout,
                 inputs: first(n),
                 pip: Pip::default(),
+                overlays: None,
             });
         }
     }

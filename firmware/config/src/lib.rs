@@ -7,6 +7,7 @@
 
 mod defaults;
 mod error;
+mod overlay;
 mod scene;
 mod secret;
 mod uplink;
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 pub use defaults::default_for_board;
 pub use error::{ConfigErrors, FieldError};
+pub use overlay::{Clock, ClockMode, Logo, LowerThird, OVERLAY_NAMES, Overlays, parse_color};
 pub use scene::{Corner, Layout, Pip, Scene, Shot};
 pub use secret::{REDACTED, SEALED_PREFIX, Secret, SecretRef};
 pub use uplink::{DEFAULT_SRT_LATENCY_MS, RtmpOutput, RtmpUrl, SrtMode, SrtOutput};
@@ -52,6 +54,26 @@ pub struct Config {
     pub recording: Recording,
     #[serde(default)]
     pub multiview: Multiview,
+    #[serde(default)]
+    pub ingest: Ingest,
+    #[serde(default)]
+    pub overlays: Overlays,
+}
+
+/// The box's own servers that inputs arrive through.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ingest {
+    /// Where the RTMP ingest server listens while any `rtmp` input is configured.
+    pub rtmp_listen: String,
+}
+
+impl Default for Ingest {
+    fn default() -> Self {
+        Self {
+            rtmp_listen: "0.0.0.0:1935".into(),
+        }
+    }
 }
 
 /// Small JPEG pictures of every input and of the program, for the web UI.
@@ -135,9 +157,27 @@ pub struct Input {
     /// `test` only: the tone's frequency in Hz.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tone_hz: Option<u32>,
-    /// `file` only: the media file to play in a loop.
+    /// `file` only: the media file to play.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<PathBuf>,
+    /// `file` only: play the file in a loop (the default) or once, then show its slate.
+    #[serde(rename = "loop", default = "yes", skip_serializing_if = "is_true")]
+    pub looped: bool,
+    /// `srt` only: the UDP port the box listens on for the sender (a caller).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen_port: Option<u16>,
+    /// `srt` only: the passphrase the sender must encrypt with (10–79 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passphrase: Option<Secret>,
+    /// `srt` only: callers with another stream id are refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub streamid: Option<String>,
+    /// `srt` only: the SRT receive latency, ms (20–10000; default 120).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<u32>,
+    /// `rtmp` only: the stream key a publisher uses (`rtmp://<box>/live/<key>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<Secret>,
     /// The input's gain on the audio mix, dB (−96…+20).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub gain_db: f64,
@@ -150,7 +190,35 @@ fn is_zero(v: &f64) -> bool {
     *v == 0.0
 }
 
+fn yes() -> bool {
+    true
+}
+
+fn is_true(v: &bool) -> bool {
+    *v
+}
+
 impl Input {
+    /// An input of `kind` with nothing else set.
+    pub fn new(name: &str, kind: InputKind) -> Input {
+        Input {
+            name: name.into(),
+            label: None,
+            kind,
+            pattern: None,
+            tone_hz: None,
+            path: None,
+            looped: true,
+            listen_port: None,
+            passphrase: None,
+            streamid: None,
+            latency_ms: None,
+            key: None,
+            gain_db: 0.0,
+            mute: false,
+        }
+    }
+
     pub fn label(&self) -> &str {
         self.label.as_deref().unwrap_or(&self.name)
     }
@@ -161,8 +229,12 @@ impl Input {
 pub enum InputKind {
     /// A moving test pattern with a label, a burnt-in clock and a tone.
     Test,
-    /// A media file played in a loop.
+    /// A media file played in a loop or once.
     File,
+    /// A remote camera or encoder sending MPEG-TS over SRT to the box (the box listens).
+    Srt,
+    /// A phone app or OBS publishing to the box's RTMP ingest server.
+    Rtmp,
 }
 
 /// Test patterns (GStreamer `videotestsrc` patterns that move or can be moved).
@@ -440,6 +512,23 @@ impl Config {
                 secret: &mut r.key,
             });
         }
+        for (i, input) in self.inputs.iter_mut().enumerate() {
+            let owner = format!("input {}", input.name);
+            if let Some(p) = input.passphrase.as_mut() {
+                out.push(SecretRef {
+                    path: format!("inputs[{i}].passphrase"),
+                    owner: owner.clone(),
+                    secret: p,
+                });
+            }
+            if let Some(k) = input.key.as_mut() {
+                out.push(SecretRef {
+                    path: format!("inputs[{i}].key"),
+                    owner,
+                    secret: k,
+                });
+            }
+        }
         out
     }
 
@@ -451,7 +540,12 @@ impl Config {
             .iter()
             .filter_map(|s| s.passphrase.as_ref());
         let rtmp = self.outputs.rtmp.iter().map(|r| &r.key);
+        let inputs = self
+            .inputs
+            .iter()
+            .flat_map(|i| i.passphrase.iter().chain(i.key.iter()));
         srt.chain(rtmp)
+            .chain(inputs)
             .filter(|s| s.is_plain() && !s.expose().is_empty())
             .map(|s| s.expose().to_string())
             .collect()

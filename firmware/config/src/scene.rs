@@ -98,6 +98,10 @@ pub struct Scene {
     pub inputs: Vec<String>,
     #[serde(default)]
     pub pip: Pip,
+    /// The overlays shown while this scene is on (`logo`, `lower_third`, `clock`); the
+    /// others are hidden. Absent: taking the scene leaves the overlays as they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overlays: Option<Vec<String>>,
 }
 
 impl Scene {
@@ -191,5 +195,18 @@ pub(crate) fn check(c: &Config, errs: &mut Vec<FieldError>) {
             ));
         }
         errs.extend(scene.shot().check(c, &at));
+        for (j, name) in scene.overlays.iter().flatten().enumerate() {
+            if !crate::OVERLAY_NAMES.contains(&name.as_str()) {
+                errs.push(FieldError::new(
+                    format!("{at}.overlays[{j}]"),
+                    format!("{name}: no such overlay (use logo, lower_third or clock)"),
+                ));
+            } else if c.overlays.visible(name).is_none() {
+                errs.push(FieldError::new(
+                    format!("{at}.overlays[{j}]"),
+                    format!("{name}: not configured under [overlays]"),
+                ));
+            }
+        }
     }
 }

@@ -33,6 +33,7 @@ pub(crate) fn check(c: &Config) -> Vec<FieldError> {
     http(c, &mut errs);
     storage(c, &mut errs);
     recording(c, &mut errs);
+    crate::overlay::check(c, &mut errs);
     in_range(
         &mut errs,
         "multiview.fps",
@@ -193,6 +194,8 @@ fn inputs(c: &Config, errs: &mut Vec<FieldError>) {
         );
     }
     let mut seen = HashSet::new();
+    let mut ports = HashSet::new();
+    let mut keys = HashSet::new();
     for (i, input) in c.inputs.iter().enumerate() {
         let at = |field: &str| format!("inputs[{i}].{field}");
         if !valid_name(&input.name) {
@@ -223,9 +226,6 @@ fn inputs(c: &Config, errs: &mut Vec<FieldError>) {
                 if let Some(hz) = input.tone_hz {
                     in_range(errs, &at("tone_hz"), hz, &TONE_HZ, " Hz");
                 }
-                if input.path.is_some() {
-                    err(errs, at("path"), "only file inputs have a path");
-                }
             }
             InputKind::File => {
                 match &input.path {
@@ -243,14 +243,110 @@ fn inputs(c: &Config, errs: &mut Vec<FieldError>) {
                         }
                     }
                 }
-                if input.pattern.is_some() {
-                    err(errs, at("pattern"), "only test inputs have a pattern");
+                not_test(input, &at, errs);
+            }
+            InputKind::Srt => {
+                match input.listen_port {
+                    None => err(errs, at("listen_port"), "an srt input needs a listen_port"),
+                    Some(p) if p < 1024 => err(
+                        errs,
+                        at("listen_port"),
+                        format!("{p}: use a port from 1024 up"),
+                    ),
+                    Some(p) if !ports.insert(p) => err(
+                        errs,
+                        at("listen_port"),
+                        format!("{p} is used by another srt input"),
+                    ),
+                    Some(_) => {}
                 }
-                if input.tone_hz.is_some() {
-                    err(errs, at("tone_hz"), "only test inputs have a tone");
+                if let Some(p) = &input.passphrase
+                    && p.is_plain()
+                    && !SRT_PASSPHRASE_CHARS.contains(&p.expose().chars().count())
+                {
+                    err(errs, at("passphrase"), "10–79 characters");
                 }
+                if let Some(s) = &input.streamid
+                    && (s.is_empty() || s.len() > 512)
+                {
+                    err(errs, at("streamid"), "1–512 characters");
+                }
+                if let Some(ms) = input.latency_ms {
+                    in_range(errs, &at("latency_ms"), ms, &SRT_LATENCY_MS, " ms");
+                }
+                not_test(input, &at, errs);
+            }
+            InputKind::Rtmp => {
+                match &input.key {
+                    None => err(errs, at("key"), "an rtmp input needs a stream key"),
+                    Some(k)
+                        if k.is_plain()
+                            && (k.expose().len() < 8
+                                || k.expose().len() > 128
+                                || !k
+                                    .expose()
+                                    .chars()
+                                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))) =>
+                    {
+                        err(
+                            errs,
+                            at("key"),
+                            "8–128 letters, digits, '-', '_' or '.'",
+                        )
+                    }
+                    Some(k) if k.is_plain() && !keys.insert(k.expose()) => {
+                        err(errs, at("key"), "another rtmp input has this key")
+                    }
+                    Some(_) => {}
+                }
+                not_test(input, &at, errs);
             }
         }
+        let kind = input.kind;
+        for (field, set, owner) in [
+            ("path", input.path.is_some(), InputKind::File),
+            ("listen_port", input.listen_port.is_some(), InputKind::Srt),
+            ("passphrase", input.passphrase.is_some(), InputKind::Srt),
+            ("streamid", input.streamid.is_some(), InputKind::Srt),
+            ("latency_ms", input.latency_ms.is_some(), InputKind::Srt),
+            ("key", input.key.is_some(), InputKind::Rtmp),
+            ("loop", !input.looped, InputKind::File),
+        ] {
+            if set && kind != owner {
+                err(
+                    errs,
+                    at(field),
+                    format!("only {} inputs have {field}", kind_nick(owner)),
+                );
+            }
+        }
+    }
+    if c.inputs.iter().any(|i| i.kind == InputKind::Rtmp)
+        && c.ingest.rtmp_listen.parse::<SocketAddr>().is_err()
+    {
+        err(
+            errs,
+            "ingest.rtmp_listen",
+            format!("{:?}: use address:port", c.ingest.rtmp_listen),
+        );
+    }
+}
+
+fn kind_nick(kind: InputKind) -> &'static str {
+    match kind {
+        InputKind::Test => "test",
+        InputKind::File => "file",
+        InputKind::Srt => "srt",
+        InputKind::Rtmp => "rtmp",
+    }
+}
+
+fn not_test(input: &crate::Input, at: &dyn Fn(&str) -> String, errs: &mut Vec<FieldError>) {
+    if input.pattern.is_some() {
+        err(errs, at("pattern"), "only test inputs have a pattern");
+    }
+    if input.tone_hz.is_some() {
+        err(errs, at("tone_hz"), "only test inputs have a tone");
     }
 }
 

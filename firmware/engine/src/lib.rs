@@ -12,7 +12,9 @@ mod bridge;
 pub mod compose;
 pub mod destination;
 mod encoder;
-mod file_input;
+mod feed;
+pub mod graphics;
+pub mod ingest;
 mod ladder;
 pub mod layout;
 pub mod mix;
@@ -38,7 +40,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use fourcast_config::{Config, ConfigErrors, FieldError, InputKind};
+use fourcast_config::{Config, ConfigErrors, FieldError};
 use gst::prelude::*;
 use serde::Serialize;
 
@@ -171,15 +173,14 @@ pub enum EngineError {
     Io(#[from] std::io::Error),
 }
 
-/// An input's name, kind, frame counter and audio meter, as the stats tick sees them.
-type InputCounters = (String, InputKind, Arc<FrameCounter>, Arc<mix::LevelMeter>);
 
 /// Counters that outlive pipeline rebuilds, shared with the stats tick.
 struct Shared {
     program_frames: Arc<FrameCounter>,
     bridge: Arc<Bridge>,
     taps: Arc<TapHub>,
-    inputs: Mutex<Vec<InputCounters>>,
+    inputs: Mutex<Vec<Arc<program::InputCounter>>>,
+    ingest: Arc<ingest::IngestHub>,
     program_levels: Arc<mix::LevelMeter>,
     rungs: Mutex<Vec<RungMeta>>,
     encoder: Mutex<String>,
@@ -245,6 +246,7 @@ impl Engine {
             bridge: Arc::new(Bridge::new(taps.clone())),
             taps,
             inputs: Mutex::new(Vec::new()),
+            ingest: Arc::default(),
             program_levels: Arc::new(mix::LevelMeter::default()),
             rungs: Mutex::new(Vec::new()),
             encoder: Mutex::new(String::new()),
@@ -296,6 +298,35 @@ impl Engine {
                 ));
             }
         }
+        let has = |k: fourcast_config::InputKind| config.inputs.iter().any(|i| i.kind == k);
+        let timecode = config
+            .overlays
+            .clock
+            .as_ref()
+            .is_some_and(|c| c.mode == fourcast_config::ClockMode::Timecode);
+        for (element, field, wanted) in [
+            ("srtsrc", "inputs", has(fourcast_config::InputKind::Srt)),
+            ("decodebin", "inputs", config.inputs.iter().any(|i| i.kind != fourcast_config::InputKind::Test)),
+            ("flvdemux", "inputs", has(fourcast_config::InputKind::Rtmp)),
+            ("pngdec", "overlays.logo", config.overlays.logo.is_some()),
+            ("clockoverlay", "overlays.clock", config.overlays.clock.is_some()),
+            ("timecodestamper", "overlays.clock.mode", timecode),
+            ("timeoverlay", "overlays.clock.mode", timecode),
+        ] {
+            if wanted && gst::ElementFactory::find(element).is_none() {
+                errs.push(FieldError::new(
+                    field,
+                    format!("GStreamer element \"{element}\" is not installed"),
+                ));
+            }
+        }
+        if errs.is_empty() {
+            // Render the graphics now: a logo that is not an image is refused here, before
+            // the config is stored.
+            if let Err(EngineError::Config(e)) = overlays(config) {
+                errs.extend(e.0);
+            }
+        }
         if let Err(e) = encoder::choose_aac() {
             errs.push(FieldError::new("audio", e.to_string()));
         }
@@ -331,6 +362,11 @@ impl Engine {
                 ))
             }
             _ => None,
+        };
+        let graphics = if plan.overlays {
+            Some(overlays(config)?)
+        } else {
+            None
         };
         self.shared.thumbs.set_fps(config.multiview.fps);
         if plan.shot {
@@ -370,6 +406,12 @@ impl Engine {
                 }
             }
             _ => {}
+        }
+        if let (Some(graphics), Some(program)) = (graphics, &self.program) {
+            program.set_graphics(graphics);
+            if let Some(c) = &config.overlays.clock {
+                program.show_overlay("clock", c.visible);
+            }
         }
         self.reconcile_destinations(config, self.ladder_builds != ladder_rebuilt_before);
         self.config = Some(config.clone());
@@ -439,7 +481,7 @@ impl Engine {
     fn rebuild_program(&mut self, config: &Config) -> Result<(), EngineError> {
         let events = self.events.clone();
         let shot = self.shot_for(config);
-        let new = Program::build(
+        let mut new = Program::build(
             config,
             &shot,
             self.epoch,
@@ -448,6 +490,7 @@ impl Engine {
                 frames: self.shared.program_frames.clone(),
                 levels: self.shared.program_levels.clone(),
                 thumbs: self.shared.thumbs.clone(),
+                ingest: self.shared.ingest.clone(),
             },
             events,
         )?;
@@ -458,11 +501,7 @@ impl Engine {
             new.stop();
             return Err(e);
         }
-        *lock(&self.shared.inputs) = new
-            .inputs
-            .iter()
-            .map(|i| (i.name.clone(), i.kind, i.frames.clone(), i.levels.clone()))
-            .collect();
+        *lock(&self.shared.inputs) = new.inputs.clone();
         self.program = Some(new);
         self.program_builds += 1;
         (self.events)(EngineEvent::ProgramStarted {
@@ -646,6 +685,27 @@ impl Engine {
         Ok(generation)
     }
 
+    /// Shows or hides an overlay (`logo`, `lower_third`, `clock`) on the running program,
+    /// from the next frame (the lower third fades). The config is not changed.
+    pub fn show_overlay(&mut self, name: &str, visible: bool) -> Result<(), EngineError> {
+        let program = self.program.as_ref().ok_or(EngineError::State("program"))?;
+        if !program.show_overlay(name, visible) {
+            return Err(EngineError::Config(ConfigErrors::one(
+                "overlay",
+                format!("{name}: no such overlay is configured (see [overlays])"),
+            )));
+        }
+        if let Some(c) = self.config.as_mut() {
+            c.overlays.set_visible(name, visible);
+        }
+        Ok(())
+    }
+
+    /// The RTMP ingest server's way in (keys of the configured `rtmp` inputs).
+    pub fn ingest(&self) -> Arc<ingest::IngestHub> {
+        self.shared.ingest.clone()
+    }
+
     /// The multiview thumbnails (an input's by its name, the program's as `program`).
     pub fn thumbs(&self) -> Arc<thumbs::Thumbs> {
         self.shared.thumbs.clone()
@@ -665,6 +725,39 @@ impl Drop for Engine {
     }
 }
 
+/// The logo and lower third of `config`, rendered. A logo that cannot be decoded is an
+/// error naming its field, found before anything running is touched.
+fn overlays(config: &Config) -> Result<Vec<mix_element::Overlay>, EngineError> {
+    let o = &config.overlays;
+    let p = &config.program;
+    let mut out = Vec::new();
+    if let Some(logo) = &o.logo {
+        let graphic = graphics::logo(logo).map_err(|e| {
+            EngineError::Config(ConfigErrors::one("overlays.logo.path", e))
+        })?;
+        out.push(mix_element::Overlay {
+            name: "logo".into(),
+            graphic,
+            visible: logo.visible,
+            fade_frames: 0,
+            level: if logo.visible { 255 } else { 0 },
+        });
+    }
+    if let Some(l) = &o.lower_third {
+        let graphic = graphics::lower_third(l, p.width, p.height).map_err(|e| {
+            EngineError::Config(ConfigErrors::one("overlays.lower_third", e))
+        })?;
+        out.push(mix_element::Overlay {
+            name: "lower_third".into(),
+            graphic,
+            visible: l.visible,
+            fade_frames: (u64::from(l.fade_ms) * u64::from(p.fps)).div_ceil(1000) as u32,
+            level: 0,
+        });
+    }
+    Ok(out)
+}
+
 fn spawn_ticker(shared: Arc<Shared>) -> JoinHandle<()> {
     std::thread::Builder::new()
         .name("engine-stats".into())
@@ -673,9 +766,9 @@ fn spawn_ticker(shared: Arc<Shared>) -> JoinHandle<()> {
             while !shared.stop.load(Ordering::Relaxed) {
                 let now = start.elapsed().as_nanos() as u64 + 1;
                 shared.program_frames.tick(now);
-                for (_, _, c, levels) in lock(&shared.inputs).iter() {
-                    c.tick(now);
-                    levels.tick();
+                for i in lock(&shared.inputs).iter() {
+                    i.frames.tick(now);
+                    i.levels.tick();
                 }
                 shared.program_levels.tick();
                 for r in lock(&shared.rungs).iter() {

@@ -19,6 +19,7 @@ use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
 use crate::compose::{Area, Layer, Painter, blend};
+use crate::graphics::{Graphic, Picture};
 use crate::layout::{Placement, Rect};
 use crate::scale::{Plane, PlaneMut};
 
@@ -65,6 +66,36 @@ impl FourcastMix {
         st.generation
     }
 
+    /// What each input's tile shows while the input sends nothing (by input index).
+    pub fn set_slates(&self, slates: Vec<(usize, Picture)>) {
+        self.imp().lock().slates = slates;
+    }
+
+    /// Replaces the graphics painted over the program (bottom first). Each keeps its
+    /// place on screen if a graphic of that name was already there.
+    pub fn set_graphics(&self, graphics: Vec<Overlay>) {
+        let mut st = self.imp().lock();
+        let mut next = graphics;
+        for g in &mut next {
+            if let Some(old) = st.graphics.iter().find(|o| o.name == g.name) {
+                g.level = old.level;
+            }
+        }
+        st.graphics = next;
+    }
+
+    /// Shows or hides the named graphic (fading over its frames); false if there is none.
+    pub fn show_graphic(&self, name: &str, visible: bool) -> bool {
+        let mut st = self.imp().lock();
+        match st.graphics.iter_mut().find(|o| o.name == name) {
+            Some(o) => {
+                o.visible = visible;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// The last scene change and, once it reached a frame, how long that took.
     pub fn last_switch(&self) -> Switch {
         let st = self.imp().lock();
@@ -72,6 +103,30 @@ impl FourcastMix {
             generation: st.generation,
             latency: st.latency,
         }
+    }
+}
+
+/// A graphic over the program and how it shows.
+pub struct Overlay {
+    pub name: String,
+    pub graphic: Graphic,
+    pub visible: bool,
+    /// Frames a show or hide fades over (0: at once).
+    pub fade_frames: u32,
+    /// How much shows now, 0–255.
+    pub level: u8,
+}
+
+impl Overlay {
+    /// One frame on: `level` moves towards shown or hidden.
+    fn step(&mut self) {
+        let target = if self.visible { 255 } else { 0 };
+        let step = (255 / self.fade_frames.max(1)).max(1) as u8;
+        self.level = if self.level < target {
+            self.level.saturating_add(step).min(target)
+        } else {
+            self.level.saturating_sub(step).max(target)
+        };
     }
 }
 
@@ -91,6 +146,8 @@ struct State {
     generation: u64,
     commanded: Option<Instant>,
     latency: Option<Duration>,
+    slates: Vec<(usize, Picture)>,
+    graphics: Vec<Overlay>,
 }
 
 /// Black, per plane of I420.
@@ -223,7 +280,7 @@ mod imp {
                 let (width, height) = plane_size(&info, p);
                 let stride = frame.plane_stride()[p as usize] as usize;
                 let data = frame.plane_data_mut(p).map_err(|_| gst::FlowError::Error)?;
-                let layers = layers_of(&st.scene, &frames, &info, p);
+                let layers = layers_of(&st.scene, &frames, &st.slates, &info, p);
                 let mut canvas = PlaneMut {
                     data,
                     width,
@@ -242,7 +299,7 @@ mod imp {
                         height,
                         stride: width,
                     };
-                    let from = layers_of(&fade.from, &frames, &info, p);
+                    let from = layers_of(&fade.from, &frames, &st.slates, &info, p);
                     st.painter.paint(&mut old, &from, BLACK[p as usize]);
                     let left = fade.frames.saturating_sub(fade.done);
                     let alpha = (255 * left / fade.frames.max(1)).min(255) as u8;
@@ -254,6 +311,12 @@ mod imp {
                     };
                     blend(&mut canvas, over, alpha);
                 }
+                for o in &st.graphics {
+                    crate::graphics::paint(&mut canvas, p as usize, &o.graphic, o.level);
+                }
+            }
+            for o in &mut st.graphics {
+                o.step();
             }
             if let Some(fade) = &mut st.fade {
                 fade.done += 1;
@@ -268,9 +331,12 @@ mod imp {
         }
     }
 
+    /// The tiles of `scene` in plane `p`: each input's frame, or its slate while it has
+    /// none (the pads drop a frame that is not renewed in time: `SLATE_AFTER`).
     fn layers_of<'a>(
         scene: &[Placement],
         frames: &'a [(usize, gst_video::VideoFrameRef<&gst::BufferRef>)],
+        slates: &'a [(usize, Picture)],
         info: &gst_video::VideoInfo,
         p: u32,
     ) -> Vec<Layer<'a>> {
@@ -281,7 +347,13 @@ mod imp {
                 source: frames
                     .iter()
                     .find(|(n, _)| *n == t.input)
-                    .and_then(|(_, f)| source_plane(f, p)),
+                    .and_then(|(_, f)| source_plane(f, p))
+                    .or_else(|| {
+                        slates
+                            .iter()
+                            .find(|(n, _)| *n == t.input)
+                            .map(|(_, s)| s.plane(p as usize))
+                    }),
                 area: plane_area(t.rect, info, p),
                 alpha: 255,
                 fill: BLACK[p as usize],

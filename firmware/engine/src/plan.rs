@@ -11,6 +11,9 @@ pub struct Plan {
     pub shot: bool,
     /// The configured gains changed: set them.
     pub mix: bool,
+    /// The logo or lower third changed (their look, or whether they show): render and set
+    /// them on the running program.
+    pub overlays: bool,
     pub ladder: LadderChange,
 }
 
@@ -25,13 +28,29 @@ pub enum LadderChange {
 
 impl Plan {
     pub fn is_empty(&self) -> bool {
-        !self.program && !self.shot && !self.mix && self.ladder == LadderChange::Keep
+        !self.program
+            && !self.shot
+            && !self.mix
+            && !self.overlays
+            && self.ladder == LadderChange::Keep
     }
 }
 
 /// What an input is, without its place on the audio mix.
 fn source(i: &fourcast_config::Input) -> impl PartialEq + '_ {
-    (&i.name, &i.label, i.kind, i.pattern, i.tone_hz, &i.path)
+    (
+        (&i.name, &i.label, i.kind, i.pattern, i.tone_hz, &i.path),
+        (i.looped, i.listen_port, &i.passphrase, &i.streamid, i.latency_ms, &i.key),
+    )
+}
+
+/// How the clock is drawn: an element in the program, so a change rebuilds it (showing
+/// or hiding it does not).
+fn clock_look(c: &Config) -> Option<fourcast_config::Clock> {
+    c.overlays.clock.clone().map(|mut k| {
+        k.visible = true;
+        k
+    })
 }
 
 fn strip(i: &fourcast_config::Input) -> (&str, u64, bool) {
@@ -45,6 +64,7 @@ pub fn plan(old: Option<&Config>, new: &Config) -> Plan {
             program: true,
             shot: true,
             mix: true,
+            overlays: true,
             ladder: LadderChange::Rebuild,
         };
     };
@@ -58,6 +78,7 @@ pub fn plan(old: Option<&Config>, new: &Config) -> Plan {
     // (its size, its inputs' sources) rebuilds it.
     let program = format_changed
         || old.board != new.board
+        || clock_look(old) != clock_look(new)
         || old
             .inputs
             .iter()
@@ -94,10 +115,12 @@ pub fn plan(old: Option<&Config>, new: &Config) -> Plan {
             (true, false) => LadderChange::Bitrates(bitrates),
         }
     };
+    let overlays = program || old.overlays != new.overlays;
     Plan {
         program,
         shot,
         mix,
+        overlays,
         ladder,
     }
 }
@@ -162,6 +185,26 @@ mod tests {
         new.audio.master_gain_db = -6.0;
         let p = plan(Some(&base()), &new);
         assert!(p.mix && !p.shot && !p.program && p.ladder == LadderChange::Keep);
+    }
+
+    #[test]
+    fn overlays_are_set_live_except_a_new_clock_look() {
+        let mut old = base();
+        old.overlays.clock = Some(fourcast_config::Clock {
+            mode: fourcast_config::ClockMode::Clock,
+            format: "%H:%M".into(),
+            corner: fourcast_config::Corner::TopRight,
+            visible: true,
+        });
+        let mut hidden = old.clone();
+        hidden.overlays.set_visible("clock", false);
+        let p = plan(Some(&old), &hidden);
+        assert!(p.overlays && !p.program);
+        let mut moved = old.clone();
+        if let Some(c) = moved.overlays.clock.as_mut() {
+            c.corner = fourcast_config::Corner::BottomLeft;
+        }
+        assert!(plan(Some(&old), &moved).program);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use gst::prelude::*;
 use gst_video::prelude::*;
 
 use crate::bridge::Bridge;
-use crate::file_input::FilePlayer;
+use crate::feed::{Feed, FeedState, Health};
 use crate::layout::{self, Rect};
 use crate::mix::LevelMeter;
 use crate::stats::FrameCounter;
@@ -27,13 +27,40 @@ pub struct InputCounter {
     pub frames: Arc<FrameCounter>,
     /// The input's audio as it enters the mixer.
     pub levels: Arc<LevelMeter>,
+    /// The mixer pad the input's pictures arrive on (their caps give its size).
+    pub pad: glib::WeakRef<gst::Pad>,
+    /// A feed's own state (inputs decoded in a pipeline of their own).
+    pub health: Option<Arc<Health>>,
 }
+
+impl InputCounter {
+    /// `live`, `no-signal`, `retrying` or `ended`.
+    pub fn state(&self) -> &'static str {
+        match self.health.as_ref().map(|h| h.state()) {
+            Some(FeedState::Retrying) => "retrying",
+            Some(FeedState::Ended) => "ended",
+            _ if self.frames.fps() > 0.0 => "live",
+            _ => "no-signal",
+        }
+    }
+
+    /// The picture size arriving now.
+    pub fn resolution(&self) -> Option<(u32, u32)> {
+        let caps = self.pad.upgrade()?.current_caps()?;
+        let s = caps.structure(0)?;
+        Some((s.get::<i32>("width").ok()? as u32, s.get::<i32>("height").ok()? as u32))
+    }
+}
+
+/// How long an input's tile keeps its last picture before its slate replaces it.
+pub const SLATE_AFTER: gst::ClockTime = gst::ClockTime::from_mseconds(500);
 
 /// What watches the program's output, kept across rebuilds.
 pub struct ProgramMeters {
     pub frames: Arc<FrameCounter>,
     pub levels: Arc<LevelMeter>,
     pub thumbs: Arc<crate::thumbs::Thumbs>,
+    pub ingest: Arc<crate::ingest::IngestHub>,
 }
 
 pub struct Program {
@@ -41,9 +68,11 @@ pub struct Program {
     mixer: crate::mix_element::FourcastMix,
     /// The audio mixer's input pads, in input order: their `volume` is each input's gain.
     audio_pads: Vec<gst::Pad>,
-    players: Vec<FilePlayer>,
+    feeds: Vec<(String, Feed, Box<dyn FnOnce() + Send>)>,
+    running: Vec<Feed>,
+    clock: Option<gst::Element>,
     bus_thread: Option<crate::BusWatch>,
-    pub inputs: Vec<InputCounter>,
+    pub inputs: Vec<Arc<InputCounter>>,
 }
 
 impl Program {
@@ -60,6 +89,7 @@ impl Program {
             frames: program_frames,
             levels: program_levels,
             thumbs,
+            ingest,
         } = meters;
         let p = &config.program;
         let pipeline = gst::Pipeline::with_name("program");
@@ -84,9 +114,14 @@ impl Program {
             .max_buffers(50)
             .build();
 
-        pipeline.add_many([&compositor, &video_filter, video_sink.upcast_ref()])?;
+        let (clock_elements, clock) = clock_chain(config)?;
+        let mut video_chain = vec![compositor.clone()];
+        video_chain.extend(clock_elements);
+        video_chain.extend([video_filter.clone(), video_sink.clone().upcast()]);
+        pipeline.add_many(&video_chain)?;
         pipeline.add_many([&audiomixer, &audio_filter, audio_sink.upcast_ref()])?;
-        gst::Element::link_many([&compositor, &video_filter, video_sink.upcast_ref()])?;
+        gst::Element::link_many(&video_chain)?;
+        house_source(&pipeline, &compositor, p.fps)?;
         if crate::stamp::enabled() {
             stamp_frames(&video_filter);
         }
@@ -102,29 +137,43 @@ impl Program {
         // they cost before the mixer scaled); the mixer scales them to any shot's tiles.
         let tiles = layout::grid(config.inputs.len(), p.width, p.height);
         let mut inputs = Vec::new();
-        let mut players = Vec::new();
+        let mut feeds = Vec::new();
+        let mut slates = Vec::new();
         let mut audio_pads = Vec::new();
         for (n, (input, tile)) in config.inputs.iter().zip(tiles).enumerate() {
             let frames = Arc::new(FrameCounter::default());
+            let mut health = None;
             let (video_src, audio_src) = match input.kind {
                 InputKind::Test => test_input(&pipeline, input, tile, p.fps, config)?,
-                InputKind::File => {
-                    let (player, v, a) = FilePlayer::build(
+                kind => {
+                    let port = (kind == InputKind::Rtmp).then(|| {
+                        let key = input.key.as_ref().map(|k| k.expose()).unwrap_or_default();
+                        ingest.port(&input.name, key)
+                    });
+                    let (feed, run, v, a) = Feed::build(
                         &pipeline,
                         input,
                         tile,
                         p.fps,
                         &audio_caps,
+                        port,
                         events.clone(),
                     )?;
-                    players.push(player);
+                    health = Some(feed.health.clone());
+                    feeds.push((input.name.clone(), feed, run));
                     (v, a)
                 }
             };
+            match crate::graphics::slate(input.label(), "no signal") {
+                Ok(s) => slates.push((n, s)),
+                Err(e) => tracing::warn!(input = %input.name, "no slate: {e}"),
+            }
             // Input n is the mixer's sink_n: the shot's tiles name inputs by index.
             let pad = compositor
                 .request_pad_simple(&format!("sink_{n}"))
                 .ok_or(EngineError::Link("mixer sink pad"))?;
+            // A picture not renewed for this long is dropped: the mixer shows the slate.
+            pad.set_property("max-last-buffer-repeat", SLATE_AFTER.nseconds());
             count_frames(&pad, &frames);
             thumbs.watch(&pad, &input.name);
             link_pad(&video_src, &pad)?;
@@ -135,13 +184,22 @@ impl Program {
             audio_pads.push(apad.clone());
             let levels = Arc::new(LevelMeter::default());
             meter_audio(&apad, levels.clone());
-            inputs.push(InputCounter {
+            inputs.push(Arc::new(InputCounter {
                 name: input.name.clone(),
                 kind: input.kind,
                 frames,
                 levels,
-            });
+                pad: pad.downgrade(),
+                health,
+            }));
         }
+        mixer.set_slates(slates);
+        let keys: Vec<&str> = config
+            .inputs
+            .iter()
+            .filter_map(|i| i.key.as_ref().map(|k| k.expose()))
+            .collect();
+        ingest.retain(&keys);
 
         let frame_ns = 1_000_000_000 / u64::from(p.fps);
         let weak = pipeline.downgrade();
@@ -178,7 +236,9 @@ impl Program {
             pipeline,
             mixer,
             audio_pads,
-            players,
+            feeds,
+            running: Vec::new(),
+            clock,
             bus_thread,
             inputs,
         })
@@ -200,24 +260,108 @@ impl Program {
         self.mixer.last_switch()
     }
 
-    pub fn start(&self) -> Result<(), EngineError> {
+    /// The graphics over the program (logo, lower third).
+    pub fn set_graphics(&self, graphics: Vec<crate::mix_element::Overlay>) {
+        self.mixer.set_graphics(graphics);
+    }
+
+    /// Shows or hides an overlay; false if it is not configured.
+    pub fn show_overlay(&self, name: &str, visible: bool) -> bool {
+        match (name, &self.clock) {
+            ("clock", Some(clock)) => {
+                clock.set_property("silent", !visible);
+                true
+            }
+            ("clock", None) => false,
+            _ => self.mixer.show_graphic(name, visible),
+        }
+    }
+
+    pub fn start(&mut self) -> Result<(), EngineError> {
         self.pipeline
             .set_state(gst::State::Playing)
             .map_err(|_| EngineError::State("program"))?;
-        for p in &self.players {
-            p.start()?;
+        for (name, mut feed, run) in self.feeds.drain(..) {
+            feed.start(&name, run)?;
+            self.running.push(feed);
         }
         Ok(())
     }
 
     pub fn stop(mut self) {
-        for p in self.players.drain(..) {
-            p.stop();
+        for f in self.running.drain(..) {
+            f.stop();
         }
         let _ = self.pipeline.set_state(gst::State::Null);
         crate::stop_bus_watch(self.bus_thread.take());
     }
 }
+
+/// The clock or timecode burnt into the program, if configured: its elements, and the one
+/// that draws it (its `silent` shows and hides it).
+fn clock_chain(config: &Config) -> Result<(Vec<gst::Element>, Option<gst::Element>), EngineError> {
+    let Some(c) = &config.overlays.clock else {
+        return Ok((Vec::new(), None));
+    };
+    let size = (config.program.height / 24).max(8);
+    let (halign, valign) = match c.corner {
+        fourcast_config::Corner::TopLeft => ("left", "top"),
+        fourcast_config::Corner::TopRight => ("right", "top"),
+        fourcast_config::Corner::BottomLeft => ("left", "bottom"),
+        fourcast_config::Corner::BottomRight => ("right", "bottom"),
+    };
+    let (draw, extra) = match c.mode {
+        fourcast_config::ClockMode::Clock => {
+            let e = make("clockoverlay", "program-clock")?;
+            e.set_property("time-format", &c.format);
+            (e, None)
+        }
+        fourcast_config::ClockMode::Timecode => {
+            let stamp = make("timecodestamper", "program-timecode")?;
+            let e = make("timeoverlay", "program-clock")?;
+            e.set_property_from_str("time-mode", "time-code");
+            (e, Some(stamp))
+        }
+    };
+    draw.set_property_from_str("halignment", halign);
+    draw.set_property_from_str("valignment", valign);
+    draw.set_property("font-desc", format!("Monospace Bold {size}"));
+    draw.set_property("shaded-background", true);
+    draw.set_property("silent", !c.visible);
+    let chain = extra.into_iter().chain([draw.clone()]).collect();
+    Ok((chain, Some(draw)))
+}
+
+/// A black picture the mixer never shows: it keeps the program ticking (and its caps
+/// known) when every input has lost its signal.
+fn house_source(
+    pipeline: &gst::Pipeline,
+    mixer: &gst::Element,
+    fps: u32,
+) -> Result<(), EngineError> {
+    let src = make("videotestsrc", "house")?;
+    src.set_property("is-live", true);
+    src.set_property_from_str("pattern", "black");
+    let caps = make("capsfilter", "house-caps")?;
+    caps.set_property(
+        "caps",
+        gst_video::VideoCapsBuilder::new()
+            .format(gst_video::VideoFormat::I420)
+            .width(16)
+            .height(16)
+            .framerate(gst::Fraction::new(fps as i32, 1))
+            .build(),
+    );
+    pipeline.add_many([&src, &caps])?;
+    src.link(&caps)?;
+    let pad = mixer
+        .request_pad_simple(&format!("sink_{HOUSE_PAD}"))
+        .ok_or(EngineError::Link("mixer house pad"))?;
+    link_pad(&caps.static_pad("src").ok_or(EngineError::Link("house"))?, &pad)
+}
+
+/// The mixer pad of the house source (no input has this index).
+const HOUSE_PAD: usize = 99;
 
 /// The program's raw video: what the mixer makes and the ladder takes.
 pub fn video_caps(config: &Config) -> gst::Caps {

@@ -35,9 +35,17 @@ pub struct ProgramStatus {
 pub struct InputStatus {
     pub name: String,
     pub kind: fourcast_config::InputKind,
-    /// `live` (frames arriving) or `no-signal`.
+    /// `live` (pictures arriving), `no-signal` (none for a second: its tile shows its
+    /// slate), `retrying` (its source failed and is being opened again) or `ended` (a
+    /// file played once).
     pub state: &'static str,
+    /// The picture size arriving (or last arrived).
+    pub width: Option<u32>,
+    pub height: Option<u32>,
     pub fps: f64,
+    /// The last error of its source, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
     pub frames: u64,
     /// The input's audio entering the mixer, over the last second.
     pub audio: crate::mix::Levels,
@@ -89,13 +97,19 @@ pub(crate) fn collect(e: &Engine) -> EngineStatus {
         },
         inputs: lock(&s.inputs)
             .iter()
-            .map(|(name, kind, c, levels)| InputStatus {
-                name: name.clone(),
-                kind: *kind,
-                state: if c.fps() > 0.0 { "live" } else { "no-signal" },
-                fps: c.fps(),
-                frames: c.frames(),
-                audio: levels.levels(),
+            .map(|i| {
+                let size = i.resolution();
+                InputStatus {
+                    name: i.name.clone(),
+                    kind: i.kind,
+                    state: i.state(),
+                    width: size.map(|s| s.0),
+                    height: size.map(|s| s.1),
+                    fps: i.frames.fps(),
+                    last_error: i.health.as_ref().and_then(|h| h.last_error()),
+                    frames: i.frames.frames(),
+                    audio: i.levels.levels(),
+                }
             })
             .collect(),
         ladder: LadderStatus {

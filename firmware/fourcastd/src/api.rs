@@ -62,6 +62,10 @@ pub fn router(device: Device, access: Arc<Access>) -> Router {
             "/api/v1/outputs/{name}/{action}",
             post(config_api::output_action),
         )
+        .route(
+            "/api/v1/overlays/{name}/{action}",
+            post(config_api::overlay_action),
+        )
         .route("/api/v1/inputs", get(crate::inputs::list))
         .route(
             "/api/v1/inputs/{name}/thumbnail.jpg",

@@ -169,26 +169,64 @@ pub async fn output_action(
             );
         }
     };
+    edit(c, move |config| {
+        let srt = config.outputs.srt.iter_mut().find(|o| o.name == name);
+        let flag = match srt {
+            Some(o) => &mut o.enabled,
+            None => match config.outputs.rtmp.iter_mut().find(|o| o.name == name) {
+                Some(o) => &mut o.enabled,
+                None => return Err(format!("no destination named {name:?}")),
+            },
+        };
+        *flag = enabled;
+        Ok(())
+    })
+    .await
+}
+
+/// `POST /overlays/{name}/show|hide`: shows or hides the logo, lower third or clock from
+/// the next frame (the lower third fades), kept in the config across restarts.
+pub async fn overlay_action(
+    State(c): State<Controller>,
+    UrlPath((name, action)): UrlPath<(String, String)>,
+) -> Response {
+    let visible = match action.as_str() {
+        "show" => true,
+        "hide" => false,
+        other => {
+            return field_error(
+                StatusCode::NOT_FOUND,
+                "action",
+                format!("{other}: use show or hide"),
+            );
+        }
+    };
+    edit(c, move |config| {
+        if config.overlays.set_visible(&name, visible) {
+            Ok(())
+        } else {
+            Err(format!(
+                "no overlay named {name:?} is configured (overlays are logo, lower_third, clock)"
+            ))
+        }
+    })
+    .await
+}
+
+/// Applies `change` to the running config as the next revision; a change that finds
+/// nothing to change answers 404 with its message.
+async fn edit(
+    c: Controller,
+    change: impl FnOnce(&mut fourcast_config::Config) -> Result<(), String>,
+) -> Response {
     let controller = c.clone();
     let Ok(snapshot) = tokio::task::spawn_blocking(move || controller.snapshot()).await else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
     let mut config = snapshot.config;
-    let srt = config.outputs.srt.iter_mut().find(|o| o.name == name);
-    let flag = match srt {
-        Some(o) => &mut o.enabled,
-        None => match config.outputs.rtmp.iter_mut().find(|o| o.name == name) {
-            Some(o) => &mut o.enabled,
-            None => {
-                return field_error(
-                    StatusCode::NOT_FOUND,
-                    "name",
-                    format!("no destination named {name:?}"),
-                );
-            }
-        },
-    };
-    *flag = enabled;
+    if let Err(message) = change(&mut config) {
+        return field_error(StatusCode::NOT_FOUND, "name", message);
+    }
     apply(c, config, Some(snapshot.revision)).await
 }
 

@@ -305,6 +305,21 @@ impl Controller {
             fourcast_engine::EngineError::Config(errs) => errs,
             other => ConfigErrors::one("program", other.to_string()),
         })?;
+        // A scene that lists its overlays shows those and hides the others.
+        let overlays = scene.as_ref().and_then(|name| {
+            let s = inner.config.scenes.iter().find(|s| &s.name == name)?;
+            s.overlays.clone()
+        });
+        if let Some(shown) = overlays {
+            for name in fourcast_config::OVERLAY_NAMES {
+                if inner.config.overlays.visible(name).is_some() {
+                    let visible = shown.iter().any(|s| s == name);
+                    if let Err(e) = inner.engine.show_overlay(name, visible) {
+                        tracing::warn!(overlay = name, "{e}");
+                    }
+                }
+            }
+        }
         drop(inner);
         self.emit(Event::ProgramTaken {
             generation,

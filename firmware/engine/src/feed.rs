@@ -1,0 +1,592 @@
+//! Inputs that are decoded in a pipeline of their own: a `file`, an `srt` listener, an
+//! `rtmp` publish from the ingest server. Their frames reach the program through live
+//! appsrcs, so whatever happens to a feed (a sender that leaves, a broken stream, a file
+//! that ends) never stops the program: the mixer shows the input's slate instead.
+//!
+//! Each feed has a supervisor thread that builds the pipeline, watches its bus and, when it
+//! fails or its source ends, tears it down and builds it again: at once when a listener's
+//! sender just left, after a backoff (1 s doubling to 30 s, see [`crate::retry`]) on an
+//! error. A file played once ends for good.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use fourcast_config::{Input, InputKind};
+use gst::prelude::*;
+
+use crate::ingest::IngestPort;
+use crate::layout::Rect;
+use crate::{EngineError, EngineEvent, EventSink, lock, make};
+
+/// What a feed's supervisor knows about its source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedState {
+    /// The pipeline runs (frames flow, or a listener waits for its sender).
+    Running,
+    /// The pipeline failed; it is built again after a backoff.
+    Retrying,
+    /// A file played once has ended.
+    Ended,
+}
+
+/// A feed's state and last error, shared with the status.
+#[derive(Debug)]
+pub struct Health {
+    inner: Mutex<(FeedState, Option<String>)>,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Health {
+            inner: Mutex::new((FeedState::Running, None)),
+        }
+    }
+}
+
+impl Health {
+    pub fn state(&self) -> FeedState {
+        lock(&self.inner).0
+    }
+
+    pub fn last_error(&self) -> Option<String> {
+        lock(&self.inner).1.clone()
+    }
+
+    fn set(&self, state: FeedState) {
+        lock(&self.inner).0 = state;
+    }
+
+    fn failed(&self, error: String) {
+        *lock(&self.inner) = (FeedState::Retrying, Some(error));
+    }
+}
+
+/// Where a feed's media comes from.
+#[derive(Clone)]
+enum Origin {
+    File { path: String, looped: bool },
+    Srt(SrtListen),
+    Rtmp(Arc<IngestPort>),
+}
+
+#[derive(Clone)]
+struct SrtListen {
+    port: u16,
+    passphrase: Option<String>,
+    streamid: Option<String>,
+    latency_ms: u32,
+}
+
+/// How a pipeline run ended.
+#[derive(Debug, PartialEq)]
+enum Outcome {
+    /// The feed is being stopped.
+    Stop,
+    /// The source ended normally (a sender left, a publish ended, a file played once).
+    Ended,
+    Failed(String),
+}
+
+/// What the program side gives a feed: the appsrcs its frames go to.
+struct Sinks {
+    video: gst_app::AppSrc,
+    audio: gst_app::AppSrc,
+    audio_caps: gst::Caps,
+    /// Files are scaled and paced to this size and rate; live feeds keep their own.
+    file_caps: gst::Caps,
+}
+
+pub struct Feed {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    pub health: Arc<Health>,
+}
+
+impl Feed {
+    /// Builds the program-side appsrcs for `input` in `program` and the feed's supervisor
+    /// (started by [`Feed::start`]); returns the video and audio pads to link to the mixers.
+    pub fn build(
+        program: &gst::Pipeline,
+        input: &Input,
+        tile: Rect,
+        fps: u32,
+        audio_caps: &gst::Caps,
+        ingest: Option<Arc<IngestPort>>,
+        events: EventSink,
+    ) -> Result<(Feed, Box<dyn FnOnce() + Send>, gst::Pad, gst::Pad), EngineError> {
+        let n = &input.name;
+        let origin = match input.kind {
+            InputKind::File => Origin::File {
+                path: input
+                    .path
+                    .as_ref()
+                    .ok_or(EngineError::Link("file input without path"))?
+                    .to_string_lossy()
+                    .into_owned(),
+                looped: input.looped,
+            },
+            InputKind::Srt => Origin::Srt(SrtListen {
+                port: input
+                    .listen_port
+                    .ok_or(EngineError::Link("srt input without port"))?,
+                passphrase: input.passphrase.as_ref().map(|p| p.expose().to_string()),
+                streamid: input.streamid.clone(),
+                latency_ms: input
+                    .latency_ms
+                    .unwrap_or(fourcast_config::DEFAULT_SRT_LATENCY_MS),
+            }),
+            InputKind::Rtmp => Origin::Rtmp(ingest.ok_or(EngineError::Link("rtmp ingest port"))?),
+            InputKind::Test => return Err(EngineError::Link("a test input is not a feed")),
+        };
+        let file_caps = gst_video::VideoCapsBuilder::new()
+            .format(gst_video::VideoFormat::I420)
+            .width(tile.width as i32)
+            .height(tile.height as i32)
+            .framerate(gst::Fraction::new(fps as i32, 1))
+            .pixel_aspect_ratio(gst::Fraction::new(1, 1))
+            .build();
+        // Program side: live appsrcs stamped on arrival with the program's running time.
+        let video = program_appsrc(&format!("{n}-feed-video"), &file_caps, 3);
+        let audio = program_appsrc(&format!("{n}-feed-audio"), audio_caps, 20);
+        if !matches!(origin, Origin::File { .. }) {
+            // Live audio comes in bursts: it is stamped for continuity (see `Continuity`).
+            audio.set_do_timestamp(false);
+        }
+        let vqueue = crate::program::leaky_queue(&format!("{n}-feed-video-queue"), 3)?;
+        let aqueue = crate::program::leaky_queue(&format!("{n}-feed-audio-queue"), 20)?;
+        program.add_many([
+            video.upcast_ref::<gst::Element>(),
+            audio.upcast_ref(),
+            &vqueue,
+            &aqueue,
+        ])?;
+        video.link(&vqueue)?;
+        audio.link(&aqueue)?;
+        let vpad = vqueue.static_pad("src").ok_or(EngineError::Link("queue"))?;
+        let apad = aqueue.static_pad("src").ok_or(EngineError::Link("queue"))?;
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let health = Arc::new(Health::default());
+        let sinks = Sinks {
+            video,
+            audio,
+            audio_caps: audio_caps.clone(),
+            file_caps,
+        };
+        let (name, flag, h) = (n.clone(), stop.clone(), health.clone());
+        let start: Box<dyn FnOnce() + Send> = Box::new(move || {
+            supervise(&name, &origin, &sinks, &flag, &h, &events);
+        });
+        Ok((
+            Feed {
+                stop,
+                thread: None,
+                health,
+            },
+            start,
+            vpad,
+            apad,
+        ))
+    }
+
+    /// Starts the supervisor (once the program plays).
+    pub fn start(&mut self, name: &str, run: Box<dyn FnOnce() + Send>) -> Result<(), EngineError> {
+        let thread = std::thread::Builder::new()
+            .name(format!("feed-{name}"))
+            .spawn(run)
+            .map_err(|_| EngineError::State("feed"))?;
+        self.thread = Some(thread);
+        Ok(())
+    }
+
+    pub fn stop(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn supervise(
+    name: &str,
+    origin: &Origin,
+    sinks: &Sinks,
+    stop: &AtomicBool,
+    health: &Health,
+    events: &EventSink,
+) {
+    let mut backoff = crate::retry::Connection::new(seed(name));
+    let started = Instant::now();
+    let now_ms = || started.elapsed().as_millis() as u64;
+    while !stop.load(Ordering::Relaxed) {
+        backoff.should_connect(now_ms());
+        let outcome = match build(name, origin, sinks) {
+            Ok((pipeline, ingest_src)) => {
+                let outcome = run(&pipeline, origin, stop, health, || backoff.connected(now_ms()));
+                if let (Origin::Rtmp(port), Some(src)) = (origin, &ingest_src) {
+                    port.detach(src);
+                }
+                let _ = pipeline.set_state(gst::State::Null);
+                outcome
+            }
+            Err(e) => Outcome::Failed(e.to_string()),
+        };
+        match outcome {
+            Outcome::Stop => break,
+            Outcome::Ended if matches!(origin, Origin::File { .. }) => {
+                tracing::info!(input = %name, "file played to its end");
+                health.set(FeedState::Ended);
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                break;
+            }
+            Outcome::Ended => {
+                // A sender left: listen again at once for the next one.
+                tracing::info!(input = %name, "sender left; waiting for the next one");
+                backoff.waiting();
+                health.set(FeedState::Running);
+            }
+            Outcome::Failed(message) => {
+                let delay = backoff.failed(now_ms(), message.clone());
+                tracing::warn!(input = %name, retry_in_ms = delay, "{message}");
+                events(EngineEvent::Warning {
+                    source: format!("input {name}"),
+                    message: format!("{message} (retrying in {:.1} s)", delay as f64 / 1000.0),
+                });
+                health.failed(message);
+                let until = Instant::now() + Duration::from_millis(delay);
+                while Instant::now() < until && !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+        }
+    }
+}
+
+fn seed(name: &str) -> u64 {
+    name.bytes()
+        .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+}
+
+/// Plays `pipeline` until it fails, its source ends, or `stop`.
+fn run(
+    pipeline: &gst::Pipeline,
+    origin: &Origin,
+    stop: &AtomicBool,
+    health: &Health,
+    mut connected: impl FnMut(),
+) -> Outcome {
+    let looped = matches!(origin, Origin::File { looped: true, .. });
+    if let Origin::File { .. } = origin {
+        if pipeline.set_state(gst::State::Paused).is_err() {
+            return Outcome::Failed("the file could not be opened".into());
+        }
+        let _ = pipeline.state(gst::ClockTime::from_seconds(5));
+        if looped {
+            // A segment seek makes the end of the file post SEGMENT_DONE instead of EOS.
+            let _ = pipeline.seek_simple(
+                gst::SeekFlags::FLUSH | gst::SeekFlags::SEGMENT,
+                gst::ClockTime::ZERO,
+            );
+        }
+    }
+    if pipeline.set_state(gst::State::Playing).is_err() {
+        return Outcome::Failed(bus_error(pipeline).unwrap_or_else(|| "did not start".into()));
+    }
+    health.set(FeedState::Running);
+    let Some(bus) = pipeline.bus() else {
+        return Outcome::Failed("no bus".into());
+    };
+    let mut flowing = false;
+    while !stop.load(Ordering::Relaxed) {
+        let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(100)) else {
+            continue;
+        };
+        match msg.view() {
+            gst::MessageView::Error(e) => {
+                return Outcome::Failed(e.error().to_string());
+            }
+            gst::MessageView::Eos(_) => return Outcome::Ended,
+            gst::MessageView::SegmentDone(_) => {
+                if pipeline
+                    .seek_simple(gst::SeekFlags::SEGMENT, gst::ClockTime::ZERO)
+                    .is_err()
+                {
+                    return Outcome::Failed("the loop's seek failed".into());
+                }
+            }
+            gst::MessageView::StreamStart(_) if !flowing => {
+                flowing = true;
+                connected();
+            }
+            _ => {}
+        }
+    }
+    Outcome::Stop
+}
+
+fn bus_error(pipeline: &gst::Pipeline) -> Option<String> {
+    let msg = pipeline
+        .bus()?
+        .timed_pop_filtered(gst::ClockTime::from_mseconds(100), &[gst::MessageType::Error])?;
+    match msg.view() {
+        gst::MessageView::Error(e) => Some(e.error().to_string()),
+        _ => None,
+    }
+}
+
+/// One run's pipeline: the source, decodebin, and appsinks handing frames to the program.
+fn build(
+    name: &str,
+    origin: &Origin,
+    sinks: &Sinks,
+) -> Result<(gst::Pipeline, Option<gst_app::AppSrc>), EngineError> {
+    let pipeline = gst::Pipeline::with_name(&format!("{name}-feed"));
+    let mut ingest_src = None;
+    let source = match origin {
+        Origin::File { path, .. } => {
+            let src = make("filesrc", &format!("{name}-filesrc"))?;
+            src.set_property("location", path);
+            src
+        }
+        Origin::Srt(srt) => srt_source(name, srt)?,
+        Origin::Rtmp(port) => {
+            let src = gst_app::AppSrc::builder()
+                .name(format!("{name}-ingest"))
+                .caps(&gst::Caps::new_empty_simple("video/x-flv"))
+                .is_live(true)
+                .format(gst::Format::Bytes)
+                .max_bytes(8 << 20)
+                .leaky_type(gst_app::AppLeakyType::Downstream)
+                .build();
+            port.attach(src.clone());
+            ingest_src = Some(src.clone());
+            src.upcast()
+        }
+    };
+    let live = !matches!(origin, Origin::File { .. });
+    let decode = make("decodebin", &format!("{name}-decode"))?;
+    let vconv = make("videoconvert", &format!("{name}-vconv"))?;
+    let vfilter = make("capsfilter", &format!("{name}-vcaps"))?;
+    let mut video_chain = vec![vconv.clone()];
+    if live {
+        // Any size the sender sends: the mixer scales it into its tile.
+        vfilter.set_property(
+            "caps",
+            gst_video::VideoCapsBuilder::new()
+                .format(gst_video::VideoFormat::I420)
+                .build(),
+        );
+    } else {
+        let vscale = make("videoscale", &format!("{name}-vscale"))?;
+        vscale.set_property("add-borders", true);
+        let vrate = make("videorate", &format!("{name}-vrate"))?;
+        vfilter.set_property("caps", &sinks.file_caps);
+        video_chain.extend([vscale, vrate]);
+    }
+    video_chain.push(vfilter);
+    // Files are paced by their own timestamps; live feeds come as fast as they arrive.
+    let vsink = gst_app::AppSink::builder()
+        .sync(!live)
+        .max_buffers(3)
+        .drop(true)
+        .build();
+    let aconv = make("audioconvert", &format!("{name}-aconv"))?;
+    let ares = make("audioresample", &format!("{name}-ares"))?;
+    let afilter = make("capsfilter", &format!("{name}-acaps"))?;
+    afilter.set_property("caps", &sinks.audio_caps);
+    let asink = gst_app::AppSink::builder()
+        .sync(!live)
+        .max_buffers(20)
+        .drop(true)
+        .build();
+    pipeline.add_many([&source, &decode])?;
+    pipeline.add_many(&video_chain)?;
+    pipeline.add(vsink.upcast_ref::<gst::Element>())?;
+    pipeline.add_many([&aconv, &ares, &afilter, asink.upcast_ref()])?;
+    source.link(&decode)?;
+    gst::Element::link_many(&video_chain)?;
+    video_chain
+        .last()
+        .ok_or(EngineError::Link("video chain"))?
+        .link(&vsink)?;
+    gst::Element::link_many([&aconv, &ares, &afilter, asink.upcast_ref()])?;
+    let vconv_sink = vconv
+        .static_pad("sink")
+        .ok_or(EngineError::Link("videoconvert"))?;
+    let aconv_sink = aconv
+        .static_pad("sink")
+        .ok_or(EngineError::Link("audioconvert"))?;
+    decode.connect_pad_added(move |_, pad| {
+        let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+        let Some(kind) = caps.structure(0).map(|s| s.name().to_string()) else {
+            return;
+        };
+        let target = if kind.starts_with("video/") {
+            &vconv_sink
+        } else if kind.starts_with("audio/") {
+            &aconv_sink
+        } else {
+            return;
+        };
+        if !target.is_linked() {
+            let _ = pad.link(target);
+        }
+    });
+    forward_video(&vsink, sinks.video.clone());
+    forward_audio(&asink, sinks.audio.clone(), live);
+    Ok((pipeline, ingest_src))
+}
+
+/// `srtsrc` listening for one sender; a sender with another stream id is refused.
+fn srt_source(name: &str, srt: &SrtListen) -> Result<gst::Element, EngineError> {
+    let src = make("srtsrc", &format!("{name}-srtsrc"))?;
+    src.set_property("uri", format!("srt://0.0.0.0:{}?mode=listener", srt.port));
+    src.set_property("latency", srt.latency_ms as i32);
+    if let Some(p) = &srt.passphrase {
+        src.set_property("passphrase", p);
+    }
+    if let Some(want) = srt.streamid.clone() {
+        let input = name.to_string();
+        src.connect("caller-connecting", false, move |args| {
+            let given = args.get(2).and_then(|v| v.get::<Option<String>>().ok()).flatten();
+            let ok = given.as_deref() == Some(want.as_str());
+            if !ok {
+                tracing::warn!(%input, streamid = ?given, "SRT caller refused: wrong stream id");
+            }
+            Some(ok.to_value())
+        });
+    }
+    Ok(src)
+}
+
+fn program_appsrc(name: &str, caps: &gst::Caps, max_buffers: u64) -> gst_app::AppSrc {
+    gst_app::AppSrc::builder()
+        .name(name)
+        .caps(caps)
+        .is_live(true)
+        .do_timestamp(true)
+        .format(gst::Format::Time)
+        .max_buffers(max_buffers)
+        .leaky_type(gst_app::AppLeakyType::Downstream)
+        // A live source must say how late it may be, or the mixers cannot set a latency.
+        .min_latency(0)
+        .max_latency(1_000_000_000)
+        .build()
+}
+
+/// Hands decoded video to the program's appsrc (which stamps it on arrival), following
+/// the sender's picture size when it changes.
+fn forward_video(sink: &gst_app::AppSink, src: gst_app::AppSrc) {
+    sink.set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |sink| {
+                let sample = sink.pull_sample().map_err(|_| gst::FlowError::Flushing)?;
+                if let Some(caps) = sample.caps()
+                    && src.caps().as_ref() != Some(&caps.to_owned())
+                {
+                    src.set_caps(Some(&caps.to_owned()));
+                }
+                if let Some(mut buffer) = sample.buffer_owned() {
+                    unstamp(buffer.make_mut());
+                    let _ = src.push_buffer(buffer);
+                }
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .build(),
+    );
+}
+
+/// Hands decoded audio to the program's appsrc. A file's is paced and stamped on arrival;
+/// a live feed's arrives in bursts and is stamped end to end ([`Continuity`]).
+fn forward_audio(sink: &gst_app::AppSink, src: gst_app::AppSrc, live: bool) {
+    let continuity = Mutex::new(Continuity::default());
+    sink.set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |sink| {
+                let sample = sink.pull_sample().map_err(|_| gst::FlowError::Flushing)?;
+                let Some(mut buffer) = sample.buffer_owned() else {
+                    return Ok(gst::FlowSuccess::Ok);
+                };
+                let duration = sample.caps().and_then(|c| {
+                    // The program's audio caps: interleaved S16LE.
+                    let s = c.structure(0)?;
+                    let rate = s.get::<i32>("rate").ok()?.max(1) as u64;
+                    let bpf = 2 * s.get::<i32>("channels").ok()?.max(1) as u64;
+                    Some(buffer.size() as u64 / bpf * 1_000_000_000 / rate)
+                });
+                let b = buffer.make_mut();
+                unstamp(b);
+                if live {
+                    let (Some(now), Some(d)) = (src.current_running_time(), duration) else {
+                        return Ok(gst::FlowSuccess::Ok);
+                    };
+                    let pts = lock(&continuity).stamp(now.nseconds(), d);
+                    b.set_pts(gst::ClockTime::from_nseconds(pts));
+                    b.set_duration(gst::ClockTime::from_nseconds(d));
+                }
+                let _ = src.push_buffer(buffer);
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .build(),
+    );
+}
+
+fn unstamp(b: &mut gst::BufferRef) {
+    b.set_pts(gst::ClockTime::NONE);
+    b.set_dts(gst::ClockTime::NONE);
+    b.set_duration(gst::ClockTime::NONE);
+}
+
+/// Stamps live audio that arrives in bursts: each buffer starts where the last ended, so
+/// the mixer sees no overlaps or gaps, unless arrival has drifted more than [`SLACK_NS`]
+/// from that line; then it starts again from the arrival time.
+#[derive(Debug, Default)]
+pub struct Continuity {
+    next: Option<u64>,
+}
+
+pub const SLACK_NS: u64 = 150_000_000;
+
+impl Continuity {
+    pub fn stamp(&mut self, arrival_ns: u64, duration_ns: u64) -> u64 {
+        let pts = match self.next {
+            Some(n) if n.abs_diff(arrival_ns) <= SLACK_NS => n,
+            _ => arrival_ns,
+        };
+        self.next = Some(pts + duration_ns);
+        pts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bursts_are_laid_end_to_end() {
+        let mut c = Continuity::default();
+        // Three 20 ms buffers arriving together, then one on time.
+        assert_eq!(c.stamp(1_000_000_000, 20_000_000), 1_000_000_000);
+        assert_eq!(c.stamp(1_000_100_000, 20_000_000), 1_020_000_000);
+        assert_eq!(c.stamp(1_000_200_000, 20_000_000), 1_040_000_000);
+        assert_eq!(c.stamp(1_061_000_000, 20_000_000), 1_060_000_000);
+    }
+
+    #[test]
+    fn a_long_silence_starts_again_from_arrival() {
+        let mut c = Continuity::default();
+        c.stamp(0, 20_000_000);
+        assert_eq!(c.stamp(5_000_000_000, 20_000_000), 5_000_000_000);
+        // Far ahead of arrival (a burst of several seconds) also starts again.
+        let mut c = Continuity::default();
+        let mut t = 0;
+        for _ in 0..20 {
+            t = c.stamp(0, 20_000_000);
+        }
+        assert!(t <= SLACK_NS);
+    }
+}
