@@ -20,6 +20,9 @@ use crate::ingest::IngestPort;
 use crate::layout::Rect;
 use crate::{EngineError, EngineEvent, EventSink, lock, make};
 
+/// How long a listener's sender may send nothing before it counts as gone.
+const SILENT_MS: u64 = 1_000;
+
 /// What a feed's supervisor knows about its source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FeedState {
@@ -301,7 +304,27 @@ fn run(
         return Outcome::Failed("no bus".into());
     };
     let mut flowing = false;
+    // A listener whose sender vanished without saying so (killed, unplugged) would hold the
+    // dead connection until SRT's peer timeout; after SILENT_MS without data it listens
+    // again, so the sender can come straight back.
+    let last_data = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let clock = Instant::now();
+    if let Origin::Srt(_) = origin
+        && let Some(pad) = pipeline
+            .by_name(&format!("{}-srtsrc", pipeline.name().trim_end_matches("-feed")))
+            .and_then(|e| e.static_pad("src"))
+    {
+        let last = last_data.clone();
+        pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            last.store(clock.elapsed().as_millis() as u64 + 1, Ordering::Relaxed);
+            gst::PadProbeReturn::Ok
+        });
+    }
     while !stop.load(Ordering::Relaxed) {
+        let seen = last_data.load(Ordering::Relaxed);
+        if seen > 0 && clock.elapsed().as_millis() as u64 > seen + SILENT_MS {
+            return Outcome::Ended;
+        }
         let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(100)) else {
             continue;
         };
@@ -446,10 +469,15 @@ fn srt_source(name: &str, srt: &SrtListen) -> Result<gst::Element, EngineError> 
     let src = make("srtsrc", &format!("{name}-srtsrc"))?;
     src.set_property("uri", format!("srt://0.0.0.0:{}?mode=listener", srt.port));
     src.set_property("latency", srt.latency_ms as i32);
+    // Wake often: a read waiting on a dead sender otherwise holds a teardown for seconds.
+    src.set_property("poll-timeout", 100i32);
     if let Some(p) = &srt.passphrase {
         src.set_property("passphrase", p);
     }
     if let Some(want) = srt.streamid.clone() {
+        // Set although documented as the default: 1.22's srtsrc starts with it off and
+        // then never asks `caller-connecting`.
+        src.set_property("authentication", true);
         let input = name.to_string();
         src.connect("caller-connecting", false, move |args| {
             let given = args.get(2).and_then(|v| v.get::<Option<String>>().ok()).flatten();

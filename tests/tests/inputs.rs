@@ -1,0 +1,270 @@
+//! Inputs that arrive over the network and inputs that fail: a real SRT sender (`ffmpeg`)
+//! feeds a tile through the box's SRT listener; when it stops, the tile shows the input's
+//! slate and the program goes on; when it comes back, so does the picture. What the
+//! program shows is judged from its thumbnail (decoded by `ffmpeg`).
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fourcast_config::{Input, InputKind, Layout, Pattern, Secret};
+use fourcast_e2e::peers::{free_udp_port, require};
+use fourcast_e2e::{Daemon, default_config};
+
+/// The program thumbnail's pixel at (x, y) in fractions of the frame, as RGB.
+pub fn program_pixel(d: &Daemon, x: f64, y: f64) -> [u8; 3] {
+    let jpeg = d.get("/api/v1/program/thumbnail.jpg").body;
+    pixel_of(&jpeg, x, y)
+}
+
+fn pixel_of(jpeg: &[u8], x: f64, y: f64) -> [u8; 3] {
+    let mut child = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-f", "jpeg_pipe", "-i", "-"])
+        .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "320x180", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("ffmpeg runs");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(jpeg).expect("feed the JPEG");
+    }
+    let out = child.wait_with_output().expect("ffmpeg output");
+    assert_eq!(out.stdout.len(), 320 * 180 * 3, "a 320×180 RGB picture");
+    let (px, py) = ((x * 320.0) as usize, (y * 180.0) as usize);
+    let i = (py * 320 + px) * 3;
+    [out.stdout[i], out.stdout[i + 1], out.stdout[i + 2]]
+}
+
+fn is_blue([r, g, b]: [u8; 3]) -> bool {
+    b > 160 && r < 80 && g < 80
+}
+
+/// The slate's dark grey (#26262a), away from its text.
+fn is_slate([r, g, b]: [u8; 3]) -> bool {
+    [r, g, b].iter().all(|v| (20..=60).contains(v))
+}
+
+/// `ffmpeg` sending a blue picture and a tone as MPEG-TS to the box's SRT listener.
+fn srt_sender(port: u16, query: &str) -> Child {
+    require("ffmpeg", "ffmpeg");
+    Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-re"])
+        .args(["-f", "lavfi", "-i", "color=c=blue:s=640x360:r=25"])
+        .args(["-f", "lavfi", "-i", "sine=frequency=660:sample_rate=48000"])
+        .args(["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency"])
+        .args(["-g", "10", "-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "mpegts"])
+        .arg(format!("srt://127.0.0.1:{port}?{query}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ffmpeg starts")
+}
+
+fn input<'a>(status: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    status["inputs"]
+        .as_array()
+        .and_then(|a| a.iter().find(|i| i["name"] == name))
+        .unwrap_or_else(|| panic!("no input {name} in {status}"))
+}
+
+/// Polls the program thumbnail until `want` holds at (x, y); returns how long it took.
+fn until_pixel(d: &Daemon, what: &str, x: f64, y: f64, want: fn([u8; 3]) -> bool) -> Duration {
+    let start = Instant::now();
+    loop {
+        let px = program_pixel(d, x, y);
+        if want(px) {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{what}: the program still shows {px:?}\n{}",
+            d.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+const PASSPHRASE: &str = "stage-left-2026";
+
+fn srt_config(port: u16) -> String {
+    default_config(|c| {
+        let mut remote = Input::new("cam2", InputKind::Srt);
+        remote.label = Some("CAM 2".into());
+        remote.listen_port = Some(port);
+        remote.passphrase = Some(Secret::new(PASSPHRASE));
+        remote.streamid = Some("stage-left".into());
+        c.inputs[1] = remote;
+        c.inputs[0].pattern = Some(Pattern::Red);
+        c.program.layout = Layout::Single;
+        c.program.inputs = vec!["cam2".into()];
+        c.multiview.fps = 10;
+        c.scenes.clear();
+    })
+    // `to_toml` redacts secrets: put the passphrase back.
+    .replace("passphrase = \"***\"", &format!("passphrase = \"{PASSPHRASE}\""))
+}
+
+#[test]
+fn an_srt_input_shows_its_slate_when_the_sender_stops_and_comes_back_by_itself() {
+    let port = free_udp_port();
+    let mut d = Daemon::start(Some(&srt_config(port)));
+    // Nothing sends yet: the tile shows the slate, the program runs.
+    until_pixel(&d, "slate before any sender", 0.5, 0.2, is_slate);
+    assert_eq!(input(&d.status(), "cam2")["state"], "no-signal");
+
+    // Senders with the wrong passphrase or stream id are refused.
+    for (query, what) in [
+        ("passphrase=not-the-passphrase&streamid=stage-left", "passphrase"),
+        (&format!("passphrase={PASSPHRASE}&streamid=somebody-else") as &str, "stream id"),
+    ] {
+        let mut wrong = srt_sender(port, query);
+        std::thread::sleep(Duration::from_secs(3));
+        let px = program_pixel(&d, 0.5, 0.2);
+        assert!(is_slate(px), "a wrong {what} got on air: {px:?}\n{}", d.log());
+        let _ = wrong.kill();
+        let _ = wrong.wait();
+    }
+
+    let good = format!("passphrase={PASSPHRASE}&streamid=stage-left");
+    let mut sender = srt_sender(port, &good);
+    let first = until_pixel(&d, "the sender's picture", 0.5, 0.2, is_blue);
+    d.wait_until("cam2 live", Duration::from_secs(10), |d| {
+        input(&d.status(), "cam2")["state"] == "live"
+    });
+    let s = d.status();
+    let cam2 = input(&s, "cam2");
+    assert_eq!((cam2["width"].as_u64(), cam2["height"].as_u64()), (Some(640), Some(360)));
+    assert!(cam2["audio"]["rms_dbfs"].as_f64().unwrap_or(-200.0) > -60.0, "{cam2}");
+    let dropped_before = s["program"]["dropped_frames"].as_u64().unwrap_or(0);
+    let frames_before = s["program"]["frames"].as_u64().unwrap_or(0);
+
+    // The sender goes away: slate within a second, the program does not stop.
+    let _ = sender.kill();
+    let _ = sender.wait();
+    let to_slate = until_pixel(&d, "the slate after the sender stopped", 0.5, 0.2, is_slate);
+    d.wait_until("cam2 no-signal", Duration::from_secs(5), |d| {
+        input(&d.status(), "cam2")["state"] == "no-signal"
+    });
+
+    // Back by itself when the sender returns.
+    std::thread::sleep(Duration::from_secs(1));
+    let mut sender = srt_sender(port, &good);
+    let back = until_pixel(&d, "the picture after the sender came back", 0.5, 0.2, is_blue);
+    let _ = sender.kill();
+    let _ = sender.wait();
+
+    let s = d.status();
+    let frames_after = s["program"]["frames"].as_u64().unwrap_or(0);
+    assert_eq!(
+        s["program"]["dropped_frames"].as_u64().unwrap_or(0),
+        dropped_before,
+        "the program lost frames while the input failed"
+    );
+    assert!(frames_after > frames_before + 50, "the program stalled");
+    println!(
+        "SRT input: first picture {:.2} s after the sender started; slate {:.2} s after it \
+         stopped; picture back {:.2} s after it restarted (thumbnails at 10/s)",
+        first.as_secs_f64(),
+        to_slate.as_secs_f64(),
+        back.as_secs_f64()
+    );
+    assert!(
+        to_slate <= Duration::from_millis(1500),
+        "the slate took {to_slate:?} (1 s asked, plus a thumbnail period)"
+    );
+    assert!(back <= Duration::from_secs(4), "the picture took {back:?} to come back");
+}
+
+/// A PNG: a 64×32 block, its left half opaque red, its right half fully transparent.
+fn write_logo(path: &Path) {
+    let status = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi"])
+        .args(["-i", "color=c=red:s=64x32,format=rgba,geq=r=255:g=0:b=0:a='if(lt(X,32),255,0)'"])
+        .args(["-frames:v", "1"])
+        .arg(path)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(status.success(), "ffmpeg wrote the logo");
+}
+
+#[test]
+fn logo_and_lower_third_are_painted_shown_and_hidden_and_a_bad_logo_is_refused() {
+    let dir = fourcast_e2e::TempDir::new("overlay");
+    let logo = dir.0.join("logo.png");
+    write_logo(&logo);
+    let not_png = dir.0.join("logo-not.png");
+    std::fs::write(&not_png, "this is not an image").expect("write");
+    let config = default_config(|c| {
+        for i in &mut c.inputs {
+            i.pattern = Some(Pattern::Black);
+        }
+        c.program.layout = Layout::Single;
+        c.multiview.fps = 10;
+        let (w, h) = (c.program.width, c.program.height);
+        c.overlays.logo = Some(fourcast_config::Logo {
+            path: logo.clone(),
+            // Top right, 1/8 of the width.
+            x: w - w / 8 - w / 20,
+            y: h / 20,
+            width: w / 8,
+            opacity: 1.0,
+            visible: true,
+        });
+        c.overlays.lower_third = Some(fourcast_config::LowerThird {
+            title: "Ada Lovelace".into(),
+            subtitle: "Analyst".into(),
+            size: 0,
+            text_color: "#ffffff".into(),
+            background: "#c01010".into(),
+            background_opacity: 1.0,
+            fade_ms: 300,
+            visible: false,
+        });
+    });
+    let d = Daemon::start(Some(&config));
+    let red = |[r, g, b]: [u8; 3]| r > 150 && g < 80 && b < 80;
+    let black = |[r, g, b]: [u8; 3]| r < 50 && g < 50 && b < 50;
+    // The logo's opaque half is red; its transparent half shows the black program.
+    let logo_x = 1.0 - 1.0 / 8.0 - 1.0 / 20.0;
+    until_pixel(&d, "the logo's opaque half", logo_x + 1.0 / 32.0, 0.06, red);
+    assert!(black(program_pixel(&d, logo_x + 3.0 / 32.0, 0.06)), "its transparent half");
+    // The lower third: hidden at start, then shown (fading in), then hidden.
+    let band = (0.65, 0.8);
+    assert!(black(program_pixel(&d, band.0, band.1)), "the lower third starts hidden");
+    let r = d.request("POST", "/api/v1/overlays/lower_third/show", &[]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    until_pixel(&d, "the lower third shown", band.0, band.1, red);
+    let r = d.request("POST", "/api/v1/overlays/lower_third/hide", &[]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    until_pixel(&d, "the lower third hidden", band.0, band.1, black);
+    let r = d.request("POST", "/api/v1/overlays/logo/hide", &[]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    until_pixel(&d, "the logo hidden", logo_x + 1.0 / 32.0, 0.06, black);
+    // An overlay that is not configured, and an unknown action.
+    let r = d.request("POST", "/api/v1/overlays/clock/show", &[]);
+    assert_eq!(r.status, 404, "{}", r.text());
+    let r = d.request("POST", "/api/v1/overlays/logo/blink", &[]);
+    assert_eq!(r.status, 404, "{}", r.text());
+
+    // A logo that is not an image: refused naming the field; nothing changes.
+    let before = d.json("/api/v1/config");
+    let patch = serde_json::json!({
+        "base_revision": before["revision"],
+        "patch": { "overlays": { "logo": { "path": not_png, "visible": true } } }
+    });
+    let r = d.send(
+        "PATCH",
+        "/api/v1/config",
+        &[("Content-Type", "application/json")],
+        patch.to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(r.text().contains("overlays.logo.path"), "{}", r.text());
+    assert!(r.text().contains("not a PNG"), "{}", r.text());
+    let after = d.json("/api/v1/config");
+    assert_eq!(after["revision"], before["revision"]);
+    assert_eq!(d.status()["program"]["builds"], 1, "the program was not rebuilt");
+}
