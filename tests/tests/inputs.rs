@@ -19,7 +19,15 @@ pub fn program_pixel(d: &Daemon, x: f64, y: f64) -> [u8; 3] {
 
 fn pixel_of(jpeg: &[u8], x: f64, y: f64) -> [u8; 3] {
     let mut child = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-f", "jpeg_pipe", "-i", "-"])
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-f",
+            "jpeg_pipe",
+            "-i",
+            "-",
+        ])
         .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "320x180", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -53,8 +61,17 @@ fn srt_sender(port: u16, query: &str) -> Child {
         .args(["-hide_banner", "-loglevel", "error", "-re"])
         .args(["-f", "lavfi", "-i", "color=c=blue:s=640x360:r=25"])
         .args(["-f", "lavfi", "-i", "sine=frequency=660:sample_rate=48000"])
-        .args(["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency"])
-        .args(["-g", "10", "-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "mpegts"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-tune",
+            "zerolatency",
+        ])
+        .args([
+            "-g", "10", "-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "mpegts",
+        ])
         .arg(format!("srt://127.0.0.1:{port}?{query}"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -104,7 +121,10 @@ fn srt_config(port: u16) -> String {
         c.scenes.clear();
     })
     // `to_toml` redacts secrets: put the passphrase back.
-    .replace("passphrase = \"***\"", &format!("passphrase = \"{PASSPHRASE}\""))
+    .replace(
+        "passphrase = \"***\"",
+        &format!("passphrase = \"{PASSPHRASE}\""),
+    )
 }
 
 #[test]
@@ -117,13 +137,23 @@ fn an_srt_input_shows_its_slate_when_the_sender_stops_and_comes_back_by_itself()
 
     // Senders with the wrong passphrase or stream id are refused.
     for (query, what) in [
-        ("passphrase=not-the-passphrase&streamid=stage-left", "passphrase"),
-        (&format!("passphrase={PASSPHRASE}&streamid=somebody-else") as &str, "stream id"),
+        (
+            "passphrase=not-the-passphrase&streamid=stage-left",
+            "passphrase",
+        ),
+        (
+            &format!("passphrase={PASSPHRASE}&streamid=somebody-else") as &str,
+            "stream id",
+        ),
     ] {
         let mut wrong = srt_sender(port, query);
         std::thread::sleep(Duration::from_secs(3));
         let px = program_pixel(&d, 0.5, 0.2);
-        assert!(is_slate(px), "a wrong {what} got on air: {px:?}\n{}", d.log());
+        assert!(
+            is_slate(px),
+            "a wrong {what} got on air: {px:?}\n{}",
+            d.log()
+        );
         let _ = wrong.kill();
         let _ = wrong.wait();
     }
@@ -136,8 +166,14 @@ fn an_srt_input_shows_its_slate_when_the_sender_stops_and_comes_back_by_itself()
     });
     let s = d.status();
     let cam2 = input(&s, "cam2");
-    assert_eq!((cam2["width"].as_u64(), cam2["height"].as_u64()), (Some(640), Some(360)));
-    assert!(cam2["audio"]["rms_dbfs"].as_f64().unwrap_or(-200.0) > -60.0, "{cam2}");
+    assert_eq!(
+        (cam2["width"].as_u64(), cam2["height"].as_u64()),
+        (Some(640), Some(360))
+    );
+    assert!(
+        cam2["audio"]["rms_dbfs"].as_f64().unwrap_or(-200.0) > -60.0,
+        "{cam2}"
+    );
     let dropped_before = s["program"]["dropped_frames"].as_u64().unwrap_or(0);
     let frames_before = s["program"]["frames"].as_u64().unwrap_or(0);
 
@@ -152,7 +188,13 @@ fn an_srt_input_shows_its_slate_when_the_sender_stops_and_comes_back_by_itself()
     // Back by itself when the sender returns.
     std::thread::sleep(Duration::from_secs(1));
     let mut sender = srt_sender(port, &good);
-    let back = until_pixel(&d, "the picture after the sender came back", 0.5, 0.2, is_blue);
+    let back = until_pixel(
+        &d,
+        "the picture after the sender came back",
+        0.5,
+        0.2,
+        is_blue,
+    );
     let _ = sender.kill();
     let _ = sender.wait();
 
@@ -175,14 +217,20 @@ fn an_srt_input_shows_its_slate_when_the_sender_stops_and_comes_back_by_itself()
         to_slate <= Duration::from_millis(1500),
         "the slate took {to_slate:?} (1 s asked, plus a thumbnail period)"
     );
-    assert!(back <= Duration::from_secs(4), "the picture took {back:?} to come back");
+    assert!(
+        back <= Duration::from_secs(4),
+        "the picture took {back:?} to come back"
+    );
 }
 
 /// A PNG: a 64×32 block, its left half opaque red, its right half fully transparent.
 fn write_logo(path: &Path) {
     let status = Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi"])
-        .args(["-i", "color=c=red:s=64x32,format=rgba,geq=r=255:g=0:b=0:a='if(lt(X,32),255,0)'"])
+        .args([
+            "-i",
+            "color=c=red:s=64x32,format=rgba,geq=r=255:g=0:b=0:a='if(lt(X,32),255,0)'",
+        ])
         .args(["-frames:v", "1"])
         .arg(path)
         .status()
@@ -230,10 +278,16 @@ fn logo_and_lower_third_are_painted_shown_and_hidden_and_a_bad_logo_is_refused()
     // The logo's opaque half is red; its transparent half shows the black program.
     let logo_x = 1.0 - 1.0 / 8.0 - 1.0 / 20.0;
     until_pixel(&d, "the logo's opaque half", logo_x + 1.0 / 32.0, 0.06, red);
-    assert!(black(program_pixel(&d, logo_x + 3.0 / 32.0, 0.06)), "its transparent half");
+    assert!(
+        black(program_pixel(&d, logo_x + 3.0 / 32.0, 0.06)),
+        "its transparent half"
+    );
     // The lower third: hidden at start, then shown (fading in), then hidden.
     let band = (0.65, 0.8);
-    assert!(black(program_pixel(&d, band.0, band.1)), "the lower third starts hidden");
+    assert!(
+        black(program_pixel(&d, band.0, band.1)),
+        "the lower third starts hidden"
+    );
     let r = d.request("POST", "/api/v1/overlays/lower_third/show", &[]);
     assert_eq!(r.status, 200, "{}", r.text());
     until_pixel(&d, "the lower third shown", band.0, band.1, red);
@@ -266,5 +320,177 @@ fn logo_and_lower_third_are_painted_shown_and_hidden_and_a_bad_logo_is_refused()
     assert!(r.text().contains("not a PNG"), "{}", r.text());
     let after = d.json("/api/v1/config");
     assert_eq!(after["revision"], before["revision"]);
-    assert_eq!(d.status()["program"]["builds"], 1, "the program was not rebuilt");
+    assert_eq!(
+        d.status()["program"]["builds"],
+        1,
+        "the program was not rebuilt"
+    );
+}
+
+/// `ffmpeg` publishing a green picture and a tone over RTMP.
+fn rtmp_publisher(url: &str, seconds: u32) -> Child {
+    require("ffmpeg", "ffmpeg");
+    Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-re"])
+        .args(["-f", "lavfi", "-i", "color=c=green:s=480x270:r=25"])
+        .args(["-f", "lavfi", "-i", "sine=frequency=880:sample_rate=44100"])
+        .args(["-t", &seconds.to_string()])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-tune",
+            "zerolatency",
+        ])
+        .args([
+            "-g", "10", "-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "flv", url,
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ffmpeg starts")
+}
+
+fn is_green([r, g, b]: [u8; 3]) -> bool {
+    g > 90 && r < 80 && b < 80
+}
+
+#[test]
+fn an_rtmp_publisher_becomes_an_input_and_wrong_keys_and_garbage_are_refused() {
+    use std::io::Write;
+    let port = fourcast_e2e::free_port();
+    const KEY: &str = "phone-7f3a9c";
+    let config = default_config(|c| {
+        let mut phone = Input::new("phone", InputKind::Rtmp);
+        phone.key = Some(Secret::new(KEY));
+        c.inputs[2] = phone;
+        c.program.layout = Layout::Single;
+        c.program.inputs = vec!["phone".into()];
+        c.ingest.rtmp_listen = format!("127.0.0.1:{port}");
+        c.multiview.fps = 10;
+        c.scenes.clear();
+    })
+    .replace("key = \"***\"", &format!("key = \"{KEY}\""));
+    let mut d = Daemon::start(Some(&config));
+    until_pixel(&d, "the phone's slate", 0.5, 0.2, is_slate);
+    d.wait_until("the ingest server listens", Duration::from_secs(10), |_| {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+
+    // A wrong key: ffmpeg is refused and the tile keeps its slate.
+    let wrong = rtmp_publisher(&format!("rtmp://127.0.0.1:{port}/live/not-the-key"), 5);
+    let out = wrong.wait_with_output().expect("ffmpeg ends");
+    assert!(!out.status.success(), "a wrong key was accepted");
+    assert!(is_slate(program_pixel(&d, 0.5, 0.2)));
+
+    // Garbage, a handshake cut off, a session that stops mid-message: none of it harms
+    // the box or the program.
+    let frames_before = d.status()["program"]["frames"].as_u64().unwrap_or(0);
+    for junk in [
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+        vec![3u8; 700],
+        {
+            let mut v = vec![3u8];
+            v.extend(std::iter::repeat_n(0u8, 1536));
+            v.extend([0xffu8; 200]);
+            v
+        },
+    ] {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        let _ = s.write_all(&junk);
+        drop(s);
+    }
+    std::thread::sleep(Duration::from_secs(1));
+
+    // The right key: the phone's picture in its tile, its audio on the meters.
+    let mut publisher = rtmp_publisher(&format!("rtmp://127.0.0.1:{port}/live/{KEY}"), 30);
+    let shown = until_pixel(&d, "the phone's picture", 0.5, 0.2, is_green);
+    d.wait_until("phone live", Duration::from_secs(10), |d| {
+        input(&d.status(), "phone")["state"] == "live"
+    });
+    let s = d.status();
+    let phone = input(&s, "phone");
+    assert_eq!(
+        (phone["width"].as_u64(), phone["height"].as_u64()),
+        (Some(480), Some(270))
+    );
+    d.wait_until("the phone's audio", Duration::from_secs(10), |d| {
+        input(&d.status(), "phone")["audio"]["rms_dbfs"]
+            .as_f64()
+            .unwrap_or(-200.0)
+            > -60.0
+    });
+    // A second publisher on the same key while the first publishes is refused.
+    let second = rtmp_publisher(&format!("rtmp://127.0.0.1:{port}/live/{KEY}"), 3);
+    let out = second.wait_with_output().expect("ffmpeg ends");
+    assert!(!out.status.success(), "two publishers on one key");
+    assert!(is_green(program_pixel(&d, 0.5, 0.2)));
+
+    // The publisher stops: slate; the program never stopped.
+    let _ = publisher.kill();
+    let _ = publisher.wait();
+    until_pixel(&d, "the slate after the publisher left", 0.5, 0.2, is_slate);
+    let s = d.status();
+    assert_eq!(s["program"]["dropped_frames"], 0, "{}", s["program"]);
+    assert!(s["program"]["frames"].as_u64().unwrap_or(0) > frames_before + 60);
+    let log = d.log();
+    assert!(!log.contains(KEY), "the stream key leaked into the log");
+    println!(
+        "RTMP ingest: picture {:.2} s after ffmpeg started",
+        shown.as_secs_f64()
+    );
+}
+
+#[test]
+fn a_file_played_once_ends_on_its_slate_and_a_looped_one_keeps_playing() {
+    let dir = fourcast_e2e::TempDir::new("clip");
+    let clip = dir.0.join("clip.mp4");
+    let status = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args(["-f", "lavfi", "-i", "color=c=blue:s=320x180:r=25:d=2"])
+        .args(["-f", "lavfi", "-i", "sine=frequency=500:duration=2"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+        ])
+        .args(["-c:a", "aac", "-shortest"])
+        .arg(&clip)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(status.success());
+    let config = default_config(|c| {
+        let mut once = Input::new("once", InputKind::File);
+        once.path = Some(clip.clone());
+        once.looped = false;
+        let mut looped = Input::new("looped", InputKind::File);
+        looped.path = Some(clip.clone());
+        c.inputs[0] = once;
+        c.inputs[1] = looped;
+        c.program.layout = Layout::Single;
+        c.program.inputs = vec!["once".into()];
+        c.multiview.fps = 10;
+        c.scenes.clear();
+    });
+    let mut d = Daemon::start(Some(&config));
+    until_pixel(&d, "the clip", 0.5, 0.5, is_blue);
+    d.wait_until(
+        "the clip played once has ended",
+        Duration::from_secs(15),
+        |d| input(&d.status(), "once")["state"] == "ended",
+    );
+    until_pixel(&d, "the slate after the clip ended", 0.5, 0.2, is_slate);
+    std::thread::sleep(Duration::from_secs(3));
+    let s = d.status();
+    assert_eq!(
+        input(&s, "looped")["state"],
+        "live",
+        "the looped clip stopped: {s}"
+    );
+    assert_eq!(input(&s, "once")["state"], "ended");
 }

@@ -192,7 +192,11 @@ pub(crate) fn check(c: &Config, errs: &mut Vec<FieldError>) {
         if l.size != 0 && !(8..=ph / 6).contains(&l.size) {
             errs.push(FieldError::new(
                 at("size"),
-                format!("{}: must be 8–{} pixels (or 0 for automatic)", l.size, ph / 6),
+                format!(
+                    "{}: must be 8–{} pixels (or 0 for automatic)",
+                    l.size,
+                    ph / 6
+                ),
             ));
         }
         for (field, color) in [("text_color", &l.text_color), ("background", &l.background)] {

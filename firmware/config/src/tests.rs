@@ -374,3 +374,93 @@ fn https_needs_an_address_of_its_own_and_ttls_are_bounded() {
         vec!["multiview.fps"]
     );
 }
+
+fn paths_of(c: &Config) -> Vec<String> {
+    match c.validate() {
+        Ok(()) => Vec::new(),
+        Err(e) => e.0.into_iter().map(|f| f.path).collect(),
+    }
+}
+
+#[test]
+fn network_inputs_need_their_own_fields_and_only_those() {
+    let mut c = default_for_board("virtual").unwrap();
+    let mut srt = Input::new("cam2", InputKind::Srt);
+    srt.listen_port = Some(9001);
+    srt.passphrase = Some(Secret::new("short"));
+    srt.key = Some(Secret::new("phone-key-1"));
+    c.inputs[1] = srt;
+    let mut rtmp = Input::new("cam3", InputKind::Rtmp);
+    rtmp.key = Some(Secret::new("bad key!"));
+    c.inputs[2] = rtmp;
+    let mut other = Input::new("cam4", InputKind::Srt);
+    other.listen_port = Some(9001);
+    c.inputs[3] = other;
+    let paths = paths_of(&c);
+    for want in [
+        "inputs[1].passphrase",
+        "inputs[1].key",
+        "inputs[2].key",
+        "inputs[3].listen_port",
+    ] {
+        assert!(
+            paths.iter().any(|p| p == want),
+            "{want} missing from {paths:?}"
+        );
+    }
+    c.inputs[1].passphrase = Some(Secret::new("long enough passphrase"));
+    c.inputs[1].key = None;
+    c.inputs[2].key = Some(Secret::new("phone-key-1"));
+    c.inputs[3].listen_port = Some(9002);
+    assert_eq!(paths_of(&c), Vec::<String>::new());
+    c.ingest.rtmp_listen = "nowhere".into();
+    assert_eq!(paths_of(&c), vec!["ingest.rtmp_listen".to_string()]);
+}
+
+#[test]
+fn overlays_are_checked_field_by_field() {
+    let dir = std::env::temp_dir().join(format!("fourcast-overlay-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = dir.join("logo.png");
+    std::fs::write(&text, "not a picture").unwrap();
+    let mut c = default_for_board("virtual").unwrap();
+    c.overlays.logo = Some(Logo {
+        path: text.clone(),
+        x: 1200,
+        y: 10,
+        width: 200,
+        opacity: 1.5,
+        visible: true,
+    });
+    c.overlays.lower_third = Some(LowerThird {
+        title: " ".into(),
+        subtitle: String::new(),
+        size: 500,
+        text_color: "white".into(),
+        background: "#000000".into(),
+        background_opacity: 0.5,
+        fade_ms: 300,
+        visible: false,
+    });
+    c.scenes[0].overlays = Some(vec!["clock".into(), "sparkles".into()]);
+    let paths = paths_of(&c);
+    for want in [
+        "overlays.logo.path",
+        "overlays.logo.width",
+        "overlays.logo.opacity",
+        "overlays.lower_third.title",
+        "overlays.lower_third.size",
+        "overlays.lower_third.text_color",
+        "scenes[0].overlays[0]",
+        "scenes[0].overlays[1]",
+    ] {
+        assert!(
+            paths.iter().any(|p| p == want),
+            "{want} missing from {paths:?}"
+        );
+    }
+    let e = c.validate().unwrap_err();
+    let logo = e.0.iter().find(|f| f.path == "overlays.logo.path").unwrap();
+    assert!(logo.message.contains("not a PNG"), "{}", logo.message);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

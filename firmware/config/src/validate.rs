@@ -288,11 +288,7 @@ fn inputs(c: &Config, errs: &mut Vec<FieldError>) {
                                     .chars()
                                     .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))) =>
                     {
-                        err(
-                            errs,
-                            at("key"),
-                            "8–128 letters, digits, '-', '_' or '.'",
-                        )
+                        err(errs, at("key"), "8–128 letters, digits, '-', '_' or '.'")
                     }
                     Some(k) if k.is_plain() && !keys.insert(k.expose()) => {
                         err(errs, at("key"), "another rtmp input has this key")

@@ -101,6 +101,9 @@ struct Sinks {
     file_caps: gst::Caps,
 }
 
+/// A feed's supervisor loop, to run on its own thread once the program plays.
+pub type Supervisor = Box<dyn FnOnce() + Send>;
+
 pub struct Feed {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -118,7 +121,7 @@ impl Feed {
         audio_caps: &gst::Caps,
         ingest: Option<Arc<IngestPort>>,
         events: EventSink,
-    ) -> Result<(Feed, Box<dyn FnOnce() + Send>, gst::Pad, gst::Pad), EngineError> {
+    ) -> Result<(Feed, Supervisor, gst::Pad, gst::Pad), EngineError> {
         let n = &input.name;
         let origin = match input.kind {
             InputKind::File => Origin::File {
@@ -179,7 +182,7 @@ impl Feed {
             file_caps,
         };
         let (name, flag, h) = (n.clone(), stop.clone(), health.clone());
-        let start: Box<dyn FnOnce() + Send> = Box::new(move || {
+        let start: Supervisor = Box::new(move || {
             supervise(&name, &origin, &sinks, &flag, &h, &events);
         });
         Ok((
@@ -195,7 +198,7 @@ impl Feed {
     }
 
     /// Starts the supervisor (once the program plays).
-    pub fn start(&mut self, name: &str, run: Box<dyn FnOnce() + Send>) -> Result<(), EngineError> {
+    pub fn start(&mut self, name: &str, run: Supervisor) -> Result<(), EngineError> {
         let thread = std::thread::Builder::new()
             .name(format!("feed-{name}"))
             .spawn(run)
@@ -227,7 +230,9 @@ fn supervise(
         backoff.should_connect(now_ms());
         let outcome = match build(name, origin, sinks) {
             Ok((pipeline, ingest_src)) => {
-                let outcome = run(&pipeline, origin, stop, health, || backoff.connected(now_ms()));
+                let outcome = run(&pipeline, origin, stop, health, || {
+                    backoff.connected(now_ms())
+                });
                 if let (Origin::Rtmp(port), Some(src)) = (origin, &ingest_src) {
                     port.detach(src);
                 }
@@ -270,8 +275,9 @@ fn supervise(
 }
 
 fn seed(name: &str) -> u64 {
-    name.bytes()
-        .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 /// Plays `pipeline` until it fails, its source ends, or `stop`.
@@ -311,7 +317,10 @@ fn run(
     let clock = Instant::now();
     if let Origin::Srt(_) = origin
         && let Some(pad) = pipeline
-            .by_name(&format!("{}-srtsrc", pipeline.name().trim_end_matches("-feed")))
+            .by_name(&format!(
+                "{}-srtsrc",
+                pipeline.name().trim_end_matches("-feed")
+            ))
             .and_then(|e| e.static_pad("src"))
     {
         let last = last_data.clone();
@@ -333,13 +342,12 @@ fn run(
                 return Outcome::Failed(e.error().to_string());
             }
             gst::MessageView::Eos(_) => return Outcome::Ended,
-            gst::MessageView::SegmentDone(_) => {
+            gst::MessageView::SegmentDone(_)
                 if pipeline
                     .seek_simple(gst::SeekFlags::SEGMENT, gst::ClockTime::ZERO)
-                    .is_err()
-                {
-                    return Outcome::Failed("the loop's seek failed".into());
-                }
+                    .is_err() =>
+            {
+                return Outcome::Failed("the loop's seek failed".into());
             }
             gst::MessageView::StreamStart(_) if !flowing => {
                 flowing = true;
@@ -352,9 +360,10 @@ fn run(
 }
 
 fn bus_error(pipeline: &gst::Pipeline) -> Option<String> {
-    let msg = pipeline
-        .bus()?
-        .timed_pop_filtered(gst::ClockTime::from_mseconds(100), &[gst::MessageType::Error])?;
+    let msg = pipeline.bus()?.timed_pop_filtered(
+        gst::ClockTime::from_mseconds(100),
+        &[gst::MessageType::Error],
+    )?;
     match msg.view() {
         gst::MessageView::Error(e) => Some(e.error().to_string()),
         _ => None,
@@ -480,7 +489,10 @@ fn srt_source(name: &str, srt: &SrtListen) -> Result<gst::Element, EngineError> 
         src.set_property("authentication", true);
         let input = name.to_string();
         src.connect("caller-connecting", false, move |args| {
-            let given = args.get(2).and_then(|v| v.get::<Option<String>>().ok()).flatten();
+            let given = args
+                .get(2)
+                .and_then(|v| v.get::<Option<String>>().ok())
+                .flatten();
             let ok = given.as_deref() == Some(want.as_str());
             if !ok {
                 tracing::warn!(%input, streamid = ?given, "SRT caller refused: wrong stream id");

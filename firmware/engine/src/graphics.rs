@@ -8,8 +8,8 @@
 use gst::prelude::*;
 use gst_video::prelude::*;
 
-use crate::scale::{Plane, PlaneMut};
 use crate::make;
+use crate::scale::{Plane, PlaneMut};
 
 /// A tight I420 picture.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,7 +58,15 @@ pub fn slate(label: &str, what: &str) -> Result<Picture, String> {
         glib::markup_escape_text(label),
         glib::markup_escape_text(what)
     );
-    let sample = text_card(w, h, (0x26, 0x26, 0x2a), &markup, "Sans 30", "center", "center")?;
+    let sample = text_card(
+        w,
+        h,
+        (0x26, 0x26, 0x2a),
+        &markup,
+        "Sans 30",
+        "center",
+        "center",
+    )?;
     let map = sample_bytes(&sample)?;
     Ok(Picture {
         width: w as usize,
@@ -265,10 +273,11 @@ fn one_frame(elements: Vec<gst::Element>) -> Result<gst::Sample, String> {
     let _ = pipeline.set_state(gst::State::Paused);
     let sample = sink.try_pull_preroll(gst::ClockTime::from_seconds(5));
     let error = pipeline.bus().and_then(|bus| {
-        bus.pop_filtered(&[gst::MessageType::Error]).and_then(|m| match m.view() {
-            gst::MessageView::Error(e) => Some(e.error().to_string()),
-            _ => None,
-        })
+        bus.pop_filtered(&[gst::MessageType::Error])
+            .and_then(|m| match m.view() {
+                gst::MessageView::Error(e) => Some(e.error().to_string()),
+                _ => None,
+            })
     });
     let _ = pipeline.set_state(gst::State::Null);
     match (sample, error) {
@@ -294,7 +303,11 @@ fn sample_bytes(sample: &gst::Sample) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     for p in 0..frame.n_planes() {
         let comp = p as u8;
-        let bytes_per_px = if info.format() == gst_video::VideoFormat::Ayuv { 4 } else { 1 };
+        let bytes_per_px = if info.format() == gst_video::VideoFormat::Ayuv {
+            4
+        } else {
+            1
+        };
         let w = info.comp_width(comp) as usize * bytes_per_px;
         let h = info.comp_height(comp) as usize;
         let stride = frame.plane_stride()[p as usize] as usize;

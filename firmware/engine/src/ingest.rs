@@ -136,7 +136,11 @@ impl IngestPort {
         let setup = flv::is_setup(tag_type, data);
         if setup {
             let mut s = lock(&self.setup);
-            let slot = if tag_type == flv::VIDEO { &mut s.video } else { &mut s.audio };
+            let slot = if tag_type == flv::VIDEO {
+                &mut s.video
+            } else {
+                &mut s.audio
+            };
             *slot = Some(data.to_vec());
         }
         let mut slot = lock(&self.src);
@@ -238,7 +242,9 @@ pub mod flv {
             tag(&mut out, VIDEO, 0x0123_4567, &[0x17, 1, 2]);
             assert_eq!(
                 out,
-                [9, 0, 0, 3, 0x23, 0x45, 0x67, 0x01, 0, 0, 0, 0x17, 1, 2, 0, 0, 0, 14]
+                [
+                    9, 0, 0, 3, 0x23, 0x45, 0x67, 0x01, 0, 0, 0, 0x17, 1, 2, 0, 0, 0, 14
+                ]
             );
         }
 

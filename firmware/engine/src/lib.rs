@@ -173,7 +173,6 @@ pub enum EngineError {
     Io(#[from] std::io::Error),
 }
 
-
 /// Counters that outlive pipeline rebuilds, shared with the stats tick.
 struct Shared {
     program_frames: Arc<FrameCounter>,
@@ -306,10 +305,21 @@ impl Engine {
             .is_some_and(|c| c.mode == fourcast_config::ClockMode::Timecode);
         for (element, field, wanted) in [
             ("srtsrc", "inputs", has(fourcast_config::InputKind::Srt)),
-            ("decodebin", "inputs", config.inputs.iter().any(|i| i.kind != fourcast_config::InputKind::Test)),
+            (
+                "decodebin",
+                "inputs",
+                config
+                    .inputs
+                    .iter()
+                    .any(|i| i.kind != fourcast_config::InputKind::Test),
+            ),
             ("flvdemux", "inputs", has(fourcast_config::InputKind::Rtmp)),
             ("pngdec", "overlays.logo", config.overlays.logo.is_some()),
-            ("clockoverlay", "overlays.clock", config.overlays.clock.is_some()),
+            (
+                "clockoverlay",
+                "overlays.clock",
+                config.overlays.clock.is_some(),
+            ),
             ("timecodestamper", "overlays.clock.mode", timecode),
             ("timeoverlay", "overlays.clock.mode", timecode),
         ] {
@@ -732,9 +742,8 @@ fn overlays(config: &Config) -> Result<Vec<mix_element::Overlay>, EngineError> {
     let p = &config.program;
     let mut out = Vec::new();
     if let Some(logo) = &o.logo {
-        let graphic = graphics::logo(logo).map_err(|e| {
-            EngineError::Config(ConfigErrors::one("overlays.logo.path", e))
-        })?;
+        let graphic = graphics::logo(logo)
+            .map_err(|e| EngineError::Config(ConfigErrors::one("overlays.logo.path", e)))?;
         out.push(mix_element::Overlay {
             name: "logo".into(),
             graphic,
@@ -744,9 +753,8 @@ fn overlays(config: &Config) -> Result<Vec<mix_element::Overlay>, EngineError> {
         });
     }
     if let Some(l) = &o.lower_third {
-        let graphic = graphics::lower_third(l, p.width, p.height).map_err(|e| {
-            EngineError::Config(ConfigErrors::one("overlays.lower_third", e))
-        })?;
+        let graphic = graphics::lower_third(l, p.width, p.height)
+            .map_err(|e| EngineError::Config(ConfigErrors::one("overlays.lower_third", e)))?;
         out.push(mix_element::Overlay {
             name: "lower_third".into(),
             graphic,

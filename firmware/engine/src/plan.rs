@@ -40,7 +40,14 @@ impl Plan {
 fn source(i: &fourcast_config::Input) -> impl PartialEq + '_ {
     (
         (&i.name, &i.label, i.kind, i.pattern, i.tone_hz, &i.path),
-        (i.looped, i.listen_port, &i.passphrase, &i.streamid, i.latency_ms, &i.key),
+        (
+            i.looped,
+            i.listen_port,
+            &i.passphrase,
+            &i.streamid,
+            i.latency_ms,
+            &i.key,
+        ),
     )
 }
 

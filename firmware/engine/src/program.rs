@@ -48,7 +48,10 @@ impl InputCounter {
     pub fn resolution(&self) -> Option<(u32, u32)> {
         let caps = self.pad.upgrade()?.current_caps()?;
         let s = caps.structure(0)?;
-        Some((s.get::<i32>("width").ok()? as u32, s.get::<i32>("height").ok()? as u32))
+        Some((
+            s.get::<i32>("width").ok()? as u32,
+            s.get::<i32>("height").ok()? as u32,
+        ))
     }
 }
 
@@ -68,7 +71,7 @@ pub struct Program {
     mixer: crate::mix_element::FourcastMix,
     /// The audio mixer's input pads, in input order: their `volume` is each input's gain.
     audio_pads: Vec<gst::Pad>,
-    feeds: Vec<(String, Feed, Box<dyn FnOnce() + Send>)>,
+    feeds: Vec<(String, Feed, crate::feed::Supervisor)>,
     running: Vec<Feed>,
     clock: Option<gst::Element>,
     bus_thread: Option<crate::BusWatch>,
@@ -357,7 +360,10 @@ fn house_source(
     let pad = mixer
         .request_pad_simple(&format!("sink_{HOUSE_PAD}"))
         .ok_or(EngineError::Link("mixer house pad"))?;
-    link_pad(&caps.static_pad("src").ok_or(EngineError::Link("house"))?, &pad)
+    link_pad(
+        &caps.static_pad("src").ok_or(EngineError::Link("house"))?,
+        &pad,
+    )
 }
 
 /// The mixer pad of the house source (no input has this index).

@@ -578,6 +578,21 @@ impl Controller {
         self.change_based(&text, &format!("rollback to {id}"), base)
     }
 
+    /// The engine's RTMP ingest hub.
+    pub fn ingest_hub(&self) -> std::sync::Arc<fourcast_engine::ingest::IngestHub> {
+        lock(&self.inner).engine.ingest()
+    }
+
+    /// Where the RTMP ingest server should listen: only while an `rtmp` input exists.
+    pub fn ingest_listen(&self) -> Option<String> {
+        let inner = lock(&self.inner);
+        let c = &inner.config;
+        c.inputs
+            .iter()
+            .any(|i| i.kind == fourcast_config::InputKind::Rtmp)
+            .then(|| c.ingest.rtmp_listen.clone())
+    }
+
     pub fn snapshot(&self) -> Snapshot {
         let inner = lock(&self.inner);
         Snapshot {

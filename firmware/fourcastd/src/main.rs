@@ -11,6 +11,7 @@ mod config_api;
 mod controller;
 mod device;
 mod events;
+mod ingest;
 mod inputs;
 mod metrics;
 mod recordings;

@@ -104,6 +104,7 @@ async fn serve(opts: Options) -> anyhow::Result<(Power, String)> {
 
     tokio::spawn(controller.clone().keep_recent_events());
     tokio::spawn(controller.clone().index_recordings());
+    tokio::spawn(crate::ingest::supervise(controller.clone()));
     print_urls(bound);
     let access = {
         let c = controller.clone();
