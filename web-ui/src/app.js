@@ -279,6 +279,27 @@ async function loadProgram() {
   await refreshProgram();
   const mix = await api('GET', '/api/v1/audio');
   if (mix.ok) renderMixer(mix.data);
+  await loadConfig();
+  renderOverlays();
+}
+
+// The configured overlays, each a button that shows or hides it on the program.
+function renderOverlays() {
+  const o = (state.config && state.config.overlays) || {};
+  const names = { logo: 'Logo', lower_third: 'Lower third', clock: 'Clock' };
+  const present = Object.keys(names).filter((n) => o[n]);
+  document.getElementById('overlays').replaceChildren(...(present.length === 0
+    ? [el('p', { className: 'small' }, 'None configured (see [overlays] in the config).')]
+    : present.map((n) => {
+      const b = el('button', { className: o[n].visible ? 'on' : 'quiet', id: `overlay-${n}` },
+        `${names[n]}: ${o[n].visible ? 'shown' : 'hidden'}`);
+      b.onclick = async () => {
+        const res = await api('POST', `/api/v1/overlays/${n}/${o[n].visible ? 'hide' : 'show'}`);
+        document.getElementById('overlay-msg').textContent = res.ok ? '' : problem(res);
+        if (res.ok) { state.config = res.data.config; state.revision = res.data.revision; renderOverlays(); }
+      };
+      return b;
+    })));
 }
 
 function renderProgramPage() {
@@ -346,7 +367,9 @@ async function loadInputs() {
     const img = el('img', { alt: i.label });
     img.dataset.thumb = i.thumbnail;
     return el('div', { className: 'card' }, img, el('h3', {}, `${i.label} `, el('span', { className: 'small' }, i.name)),
-      el('p', { className: `state-${i.state}` }, `${i.state} · ${i.fps.toFixed(1)} fps · ${i.kind}${i.on_program ? ' · ON PROGRAM' : ''}`),
+      el('p', { className: `state-${i.state}` }, `${i.state} · ${i.fps.toFixed(1)} fps · ${i.kind}`
+        + `${i.width ? ` · ${i.width}×${i.height}` : ''}${i.on_program ? ' · ON PROGRAM' : ''}`),
+      ...(i.last_error ? [el('p', { className: 'small error' }, i.last_error)] : []),
       el('p', { className: 'small' }, `audio ${i.audio.rms_dbfs.toFixed(0)} dBFS RMS · ${i.frames} frames`));
   }));
   refreshThumbs();

@@ -129,6 +129,27 @@ try {
   await page.waitForSelector('#mixer .strip');
   check((await page.$$('#mixer .strip')).length === 5, 'the audio mixer has a strip per input and a master');
 
+  // Overlays: a lower third added to the config shows from its button on the program page.
+  const patched = await page.evaluate(async () => {
+    const csrf = (await (await fetch('/api/v1/session')).json()).csrf;
+    const cfg = await (await fetch('/api/v1/config')).json();
+    const res = await fetch('/api/v1/config', {
+      method: 'PATCH',
+      headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf },
+      body: JSON.stringify({ base_revision: cfg.revision, patch: { overlays: { lower_third: { title: 'Browser test', visible: false } } } }),
+    });
+    return res.status;
+  });
+  check(patched === 200, `a lower third is configured (PATCH ${patched})`);
+  await page.click('nav a[href="#inputs"]');
+  await page.click('nav a[href="#program"]');
+  await page.waitForSelector('#overlay-lower_third');
+  check((await page.textContent('#overlay-lower_third')).includes('hidden'), 'the lower third starts hidden');
+  await page.click('#overlay-lower_third');
+  await page.waitForFunction(() => document.getElementById('overlay-lower_third').textContent.includes('shown'));
+  const visible = await page.evaluate(async () => (await (await fetch('/api/v1/config')).json()).config.overlays.lower_third.visible);
+  check(visible === true, 'the button showed the lower third (config says visible)');
+
   // 4. Outputs: add an RTMP destination and see it go live.
   await page.click('nav a[href="#outputs"]');
   await page.waitForSelector('#rtmp-form select[name=rung] option', { state: 'attached' });
