@@ -193,30 +193,37 @@ pub fn paint(canvas: &mut PlaneMut, p: usize, g: &Graphic, level: u8) {
     }
     let sub = usize::from(p > 0);
     let (x0, y0) = (g.x >> sub, g.y >> sub);
-    let (gw, gh) = (g.width >> sub, g.height >> sub);
+    if x0 >= canvas.width || y0 >= canvas.height {
+        return;
+    }
+    let cols = (g.width >> sub).min(canvas.width - x0);
+    let rows = (g.height >> sub).min(canvas.height - y0);
     let level = u32::from(level);
-    for row in 0..gh {
-        let cy = y0 + row;
-        if cy >= canvas.height {
-            break;
-        }
-        let line = &mut canvas.data[cy * canvas.stride..];
-        let src_row = (row << sub) * g.width;
-        for col in 0..gw {
-            let cx = x0 + col;
-            if cx >= canvas.width {
-                break;
-            }
-            let px = &g.ayuv[(src_row + (col << sub)) * 4..][..4];
-            let a = u32::from(px[0]) * level / 255;
+    let channel = 1 + p.min(2);
+    for row in 0..rows {
+        let start = (y0 + row) * canvas.stride + x0;
+        let line = &mut canvas.data[start..start + cols];
+        let src_start = (row << sub) * g.width * 4;
+        let src = &g.ayuv[src_start..src_start + g.width * 4];
+        for (dst, px) in line.iter_mut().zip(src.chunks_exact(4).step_by(1 << sub)) {
+            let a = div255(u32::from(px[0]) * level);
             if a == 0 {
                 continue;
             }
-            let over = u32::from(px[1 + p.min(2)]);
-            let under = u32::from(line[cx]);
-            line[cx] = ((over * a + under * (255 - a) + 127) / 255) as u8;
+            let over = u32::from(px[channel]);
+            *dst = if a == 255 {
+                over as u8
+            } else {
+                div255(over * a + u32::from(*dst) * (255 - a)) as u8
+            };
         }
     }
+}
+
+/// `x / 255`, rounded, for `x` up to 255 × 255.
+fn div255(x: u32) -> u32 {
+    let x = x + 128;
+    (x + (x >> 8)) >> 8
 }
 
 /// A solid card of `width`×`height` in `color` with Pango `markup` on it, as I420.
@@ -359,8 +366,18 @@ mod tests {
             stride: 5,
         };
         paint(&mut c, 0, &g, 128);
-        assert_eq!(data[2], ((235 * 128 + 16 * 127 + 127) / 255) as u8);
+        assert_eq!(
+            data[2],
+            ((235 * 128 + 16 * 127) as f64 / 255.0).round() as u8
+        );
         assert_eq!(data[0], 16);
+    }
+
+    #[test]
+    fn div255_rounds_like_division() {
+        for x in 0..=255 * 255 {
+            assert_eq!(div255(x), (f64::from(x) / 255.0).round() as u32, "{x}");
+        }
     }
 
     #[test]
