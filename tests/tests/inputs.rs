@@ -464,7 +464,12 @@ fn a_file_played_once_ends_on_its_slate_and_a_looped_one_keeps_playing() {
         .status()
         .expect("ffmpeg runs");
     assert!(status.success());
+    let broken = dir.0.join("broken.mp4");
+    std::fs::write(&broken, vec![0x42u8; 4096]).expect("write");
     let config = default_config(|c| {
+        let mut bad = Input::new("broken", InputKind::File);
+        bad.path = Some(broken.clone());
+        c.inputs[2] = bad;
         let mut once = Input::new("once", InputKind::File);
         once.path = Some(clip.clone());
         once.looped = false;
@@ -493,4 +498,15 @@ fn a_file_played_once_ends_on_its_slate_and_a_looped_one_keeps_playing() {
         "the looped clip stopped: {s}"
     );
     assert_eq!(input(&s, "once")["state"], "ended");
+    // A file that does not decode: retried with backoff, its error in the status.
+    d.wait_until("the broken file retrying", Duration::from_secs(10), |d| {
+        input(&d.status(), "broken")["state"] == "retrying"
+    });
+    let s = d.status();
+    let error = input(&s, "broken")["last_error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(!error.is_empty(), "no last_error: {s}");
+    assert_eq!(s["program"]["dropped_frames"], 0);
 }
