@@ -13,11 +13,28 @@ use fourcast_e2e::{Daemon, default_config};
 
 /// The program thumbnail's pixel at (x, y) in fractions of the frame, as RGB.
 pub fn program_pixel(d: &Daemon, x: f64, y: f64) -> [u8; 3] {
-    let jpeg = d.get("/api/v1/program/thumbnail.jpg").body;
-    pixel_of(&jpeg, x, y)
+    let rgb = program_rgb(d);
+    let (px, py) = ((x * 320.0) as usize, (y * 180.0) as usize);
+    let i = (py * 320 + px) * 3;
+    [rgb[i], rgb[i + 1], rgb[i + 2]]
 }
 
-fn pixel_of(jpeg: &[u8], x: f64, y: f64) -> [u8; 3] {
+/// The brightest luma-ish value (max of R, G, B) in a region, fractions of the frame.
+fn brightest(d: &Daemon, (x0, y0): (f64, f64), (x1, y1): (f64, f64)) -> u8 {
+    let rgb = program_rgb(d);
+    let mut max = 0;
+    for y in (y0 * 180.0) as usize..(y1 * 180.0) as usize {
+        for x in (x0 * 320.0) as usize..(x1 * 320.0) as usize {
+            let i = (y * 320 + x) * 3;
+            max = max.max(rgb[i]).max(rgb[i + 1]).max(rgb[i + 2]);
+        }
+    }
+    max
+}
+
+/// The program thumbnail as 320×180 RGB.
+fn program_rgb(d: &Daemon) -> Vec<u8> {
+    let jpeg = d.get("/api/v1/program/thumbnail.jpg").body;
     let mut child = Command::new("ffmpeg")
         .args([
             "-hide_banner",
@@ -36,13 +53,11 @@ fn pixel_of(jpeg: &[u8], x: f64, y: f64) -> [u8; 3] {
     {
         use std::io::Write;
         let mut stdin = child.stdin.take().expect("stdin");
-        stdin.write_all(jpeg).expect("feed the JPEG");
+        stdin.write_all(&jpeg).expect("feed the JPEG");
     }
     let out = child.wait_with_output().expect("ffmpeg output");
     assert_eq!(out.stdout.len(), 320 * 180 * 3, "a 320×180 RGB picture");
-    let (px, py) = ((x * 320.0) as usize, (y * 180.0) as usize);
-    let i = (py * 320 + px) * 3;
-    [out.stdout[i], out.stdout[i + 1], out.stdout[i + 2]]
+    out.stdout
 }
 
 fn is_blue([r, g, b]: [u8; 3]) -> bool {
@@ -56,28 +71,43 @@ fn is_slate([r, g, b]: [u8; 3]) -> bool {
 
 /// `ffmpeg` sending a blue picture and a tone as MPEG-TS to the box's SRT listener.
 fn srt_sender(port: u16, query: &str) -> Child {
+    let url = format!("srt://127.0.0.1:{port}?{query}");
+    ffmpeg_sender(
+        "blue:s=640x360",
+        "660:sample_rate=48000",
+        None,
+        "mpegts",
+        &url,
+    )
+}
+
+/// `ffmpeg` sending a test picture (`colour`, lavfi `color` options) and a tone (lavfi
+/// `sine` options) as H.264/AAC in `format` to `url`, for `seconds` or until killed.
+fn ffmpeg_sender(colour: &str, tone: &str, seconds: Option<u32>, format: &str, url: &str) -> Child {
     require("ffmpeg", "ffmpeg");
-    Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-re"])
-        .args(["-f", "lavfi", "-i", "color=c=blue:s=640x360:r=25"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=660:sample_rate=48000"])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-tune",
-            "zerolatency",
-        ])
-        .args([
-            "-g", "10", "-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "mpegts",
-        ])
-        .arg(format!("srt://127.0.0.1:{port}?{query}"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("ffmpeg starts")
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-hide_banner", "-loglevel", "error", "-re"])
+        .args(["-f", "lavfi", "-i", &format!("color=c={colour}:r=25")])
+        .args(["-f", "lavfi", "-i", &format!("sine=frequency={tone}")]);
+    if let Some(s) = seconds {
+        cmd.args(["-t", &s.to_string()]);
+    }
+    cmd.args([
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-tune",
+        "zerolatency",
+    ])
+    .args([
+        "-g", "10", "-pix_fmt", "yuv420p", "-c:a", "aac", "-f", format, url,
+    ])
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("ffmpeg starts")
 }
 
 fn input<'a>(status: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
@@ -271,8 +301,14 @@ fn logo_and_lower_third_are_painted_shown_and_hidden_and_a_bad_logo_is_refused()
             fade_ms: 300,
             visible: false,
         });
+        c.overlays.clock = Some(fourcast_config::Clock {
+            mode: fourcast_config::ClockMode::Timecode,
+            format: "%H:%M:%S".into(),
+            corner: fourcast_config::Corner::BottomLeft,
+            visible: false,
+        });
     });
-    let d = Daemon::start(Some(&config));
+    let mut d = Daemon::start(Some(&config));
     let red = |[r, g, b]: [u8; 3]| r > 150 && g < 80 && b < 80;
     let black = |[r, g, b]: [u8; 3]| r < 50 && g < 50 && b < 50;
     // The logo's opaque half is red; its transparent half shows the black program.
@@ -294,11 +330,27 @@ fn logo_and_lower_third_are_painted_shown_and_hidden_and_a_bad_logo_is_refused()
     let r = d.request("POST", "/api/v1/overlays/lower_third/hide", &[]);
     assert_eq!(r.status, 200, "{}", r.text());
     until_pixel(&d, "the lower third hidden", band.0, band.1, black);
+    // The timecode: bottom left, where nothing else is drawn.
+    let corner = ((0.0, 0.88), (0.3, 1.0));
+    assert!(
+        brightest(&d, corner.0, corner.1) < 60,
+        "the clock starts hidden"
+    );
+    let r = d.request("POST", "/api/v1/overlays/clock/show", &[]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    d.wait_until("the timecode drawn", Duration::from_secs(10), |d| {
+        brightest(d, corner.0, corner.1) > 180
+    });
+    let r = d.request("POST", "/api/v1/overlays/clock/hide", &[]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    d.wait_until("the timecode hidden", Duration::from_secs(10), |d| {
+        brightest(d, corner.0, corner.1) < 60
+    });
     let r = d.request("POST", "/api/v1/overlays/logo/hide", &[]);
     assert_eq!(r.status, 200, "{}", r.text());
     until_pixel(&d, "the logo hidden", logo_x + 1.0 / 32.0, 0.06, black);
     // An overlay that is not configured, and an unknown action.
-    let r = d.request("POST", "/api/v1/overlays/clock/show", &[]);
+    let r = d.request("POST", "/api/v1/overlays/sparkles/show", &[]);
     assert_eq!(r.status, 404, "{}", r.text());
     let r = d.request("POST", "/api/v1/overlays/logo/blink", &[]);
     assert_eq!(r.status, 404, "{}", r.text());
@@ -329,28 +381,13 @@ fn logo_and_lower_third_are_painted_shown_and_hidden_and_a_bad_logo_is_refused()
 
 /// `ffmpeg` publishing a green picture and a tone over RTMP.
 fn rtmp_publisher(url: &str, seconds: u32) -> Child {
-    require("ffmpeg", "ffmpeg");
-    Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-re"])
-        .args(["-f", "lavfi", "-i", "color=c=green:s=480x270:r=25"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=880:sample_rate=44100"])
-        .args(["-t", &seconds.to_string()])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-tune",
-            "zerolatency",
-        ])
-        .args([
-            "-g", "10", "-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "flv", url,
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ffmpeg starts")
+    ffmpeg_sender(
+        "green:s=480x270",
+        "880:sample_rate=44100",
+        Some(seconds),
+        "flv",
+        url,
+    )
 }
 
 fn is_green([r, g, b]: [u8; 3]) -> bool {

@@ -330,8 +330,17 @@ fn sample_bytes(sample: &gst::Sample) -> Result<Vec<u8>, String> {
 mod tests {
     use super::*;
 
-    fn canvas(value: u8, w: usize, h: usize) -> Vec<u8> {
-        vec![value; w * h]
+    /// `g` painted at `level` on a 5×2 black luma plane.
+    fn painted(g: &Graphic, level: u8) -> Vec<u8> {
+        let mut data = vec![16u8; 10];
+        let mut c = PlaneMut {
+            data: &mut data,
+            width: 5,
+            height: 2,
+            stride: 5,
+        };
+        paint(&mut c, 0, g, level);
+        data
     }
 
     #[test]
@@ -349,23 +358,9 @@ mod tests {
             height: 2,
             ayuv,
         };
-        let mut data = canvas(16, 5, 2);
-        let mut c = PlaneMut {
-            data: &mut data,
-            width: 5,
-            height: 2,
-            stride: 5,
-        };
-        paint(&mut c, 0, &g, 255);
+        let data = painted(&g, 255);
         assert_eq!(&data[..5], &[16, 16, 235, 235, 16]);
-        let mut data = canvas(16, 5, 2);
-        let mut c = PlaneMut {
-            data: &mut data,
-            width: 5,
-            height: 2,
-            stride: 5,
-        };
-        paint(&mut c, 0, &g, 128);
+        let data = painted(&g, 128);
         assert_eq!(
             data[2],
             ((235 * 128 + 16 * 127) as f64 / 255.0).round() as u8

@@ -158,16 +158,9 @@ pub async fn output_action(
     State(c): State<Controller>,
     UrlPath((name, action)): UrlPath<(String, String)>,
 ) -> Response {
-    let enabled = match action.as_str() {
-        "start" => true,
-        "stop" => false,
-        other => {
-            return field_error(
-                StatusCode::NOT_FOUND,
-                "action",
-                format!("{other}: use start or stop"),
-            );
-        }
+    let enabled = match switch(&action, "start", "stop") {
+        Ok(v) => v,
+        Err(r) => return *r,
     };
     edit(c, move |config| {
         let srt = config.outputs.srt.iter_mut().find(|o| o.name == name);
@@ -190,16 +183,9 @@ pub async fn overlay_action(
     State(c): State<Controller>,
     UrlPath((name, action)): UrlPath<(String, String)>,
 ) -> Response {
-    let visible = match action.as_str() {
-        "show" => true,
-        "hide" => false,
-        other => {
-            return field_error(
-                StatusCode::NOT_FOUND,
-                "action",
-                format!("{other}: use show or hide"),
-            );
-        }
+    let visible = match switch(&action, "show", "hide") {
+        Ok(v) => v,
+        Err(r) => return *r,
     };
     edit(c, move |config| {
         if config.overlays.set_visible(&name, visible) {
@@ -211,6 +197,19 @@ pub async fn overlay_action(
         }
     })
     .await
+}
+
+/// An on/off action in a path: true for `on`, false for `off`, else a 404 naming both.
+fn switch(action: &str, on: &str, off: &str) -> Result<bool, Box<Response>> {
+    match action {
+        a if a == on => Ok(true),
+        a if a == off => Ok(false),
+        other => Err(Box::new(field_error(
+            StatusCode::NOT_FOUND,
+            "action",
+            format!("{other}: use {on} or {off}"),
+        ))),
+    }
 }
 
 /// Applies `change` to the running config as the next revision; a change that finds
