@@ -124,6 +124,7 @@ function startLive() {
     live.textContent = `live · ${state.status.program.fps.toFixed(1)} fps`;
     live.className = 'pill ok';
     renderStatus();
+    markLost();
   });
   es.onerror = () => { live.textContent = 'reconnecting…'; live.className = 'pill bad'; };
   for (const type of ['engine_error', 'engine_warning', 'uplink_failed', 'recording_failed', 'config_rejected', 'login_throttled', 'recording_stopped']) {
@@ -224,6 +225,18 @@ function renderMultiview() {
     refreshThumbs();
   }
   for (const tile of box.querySelectorAll('button.tile')) tile.classList.toggle('program', onProgram.has(tile.dataset.input));
+  markLost();
+}
+
+// An input without pictures says so over its (last) thumbnail: NO SIGNAL, RETRYING, ENDED.
+function markLost() {
+  const states = new Map(((state.status && state.status.inputs) || []).map((i) => [i.name, i.state]));
+  for (const tile of document.querySelectorAll('#multiview button.tile')) {
+    const st = states.get(tile.dataset.input);
+    const lost = Boolean(st) && st !== 'live';
+    tile.classList.toggle('lost', lost);
+    tile.dataset.state = lost ? st.toUpperCase().replace('-', ' ') : '';
+  }
 }
 
 function renderStatus() {

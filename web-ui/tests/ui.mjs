@@ -150,6 +150,28 @@ try {
   const visible = await page.evaluate(async () => (await (await fetch('/api/v1/config')).json()).config.overlays.lower_third.visible);
   check(visible === true, 'the button showed the lower third (config says visible)');
 
+  // A lost input: cam4 becomes an SRT listener nobody sends to; its multiview tile says so.
+  const swapped = await page.evaluate(async () => {
+    const csrf = (await (await fetch('/api/v1/session')).json()).csrf;
+    const cfg = await (await fetch('/api/v1/config')).json();
+    const inputs = cfg.config.inputs.map((i) => (i.name === 'cam4'
+      ? { name: 'cam4', label: 'CAM 4', kind: 'srt', listen_port: 20000 + Math.floor(Math.random() * 20000) } : i));
+    const res = await fetch('/api/v1/config', {
+      method: 'PATCH',
+      headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf },
+      body: JSON.stringify({ base_revision: cfg.revision, patch: { inputs } }),
+    });
+    return res.status;
+  });
+  check(swapped === 200, `cam4 is now an SRT input (PATCH ${swapped})`);
+  await page.click('nav a[href="#dashboard"]');
+  await page.waitForFunction(() => {
+    const t = document.querySelector('#multiview button.tile[data-input="cam4"]');
+    return t && t.classList.contains('lost') && t.dataset.state === 'NO SIGNAL';
+  }, null, { timeout: 15000 });
+  check(true, 'the multiview marks the input without a signal: NO SIGNAL');
+  await page.screenshot({ path: join(artefacts, 'dashboard-no-signal.png'), fullPage: true });
+
   // 4. Outputs: add an RTMP destination and see it go live.
   await page.click('nav a[href="#outputs"]');
   await page.waitForSelector('#rtmp-form select[name=rung] option', { state: 'attached' });

@@ -66,8 +66,8 @@ impl FourcastMix {
         st.generation
     }
 
-    /// What each input's tile shows while the input sends nothing (by input index).
-    pub fn set_slates(&self, slates: Vec<(usize, Picture)>) {
+    /// What each input's tile shows while the input sends nothing.
+    pub(crate) fn set_slates(&self, slates: Vec<Slate>) {
         self.imp().lock().slates = slates;
     }
 
@@ -102,6 +102,23 @@ impl FourcastMix {
         Switch {
             generation: st.generation,
             latency: st.latency,
+        }
+    }
+}
+
+/// What an input's tile shows without pictures: "no signal", or "ended" once its feed
+/// says it has (a file played once).
+pub(crate) struct Slate {
+    pub input: usize,
+    pub no_signal: Picture,
+    pub ended: Option<(Picture, std::sync::Arc<crate::feed::Health>)>,
+}
+
+impl Slate {
+    fn picture(&self) -> &Picture {
+        match &self.ended {
+            Some((p, h)) if h.state() == crate::feed::FeedState::Ended => p,
+            _ => &self.no_signal,
         }
     }
 }
@@ -146,7 +163,7 @@ struct State {
     generation: u64,
     commanded: Option<Instant>,
     latency: Option<Duration>,
-    slates: Vec<(usize, Picture)>,
+    slates: Vec<Slate>,
     graphics: Vec<Overlay>,
 }
 
@@ -336,7 +353,7 @@ mod imp {
     fn layers_of<'a>(
         scene: &[Placement],
         frames: &'a [(usize, gst_video::VideoFrameRef<&gst::BufferRef>)],
-        slates: &'a [(usize, Picture)],
+        slates: &'a [Slate],
         info: &gst_video::VideoInfo,
         p: u32,
     ) -> Vec<Layer<'a>> {
@@ -351,8 +368,8 @@ mod imp {
                     .or_else(|| {
                         slates
                             .iter()
-                            .find(|(n, _)| *n == t.input)
-                            .map(|(_, s)| s.plane(p as usize))
+                            .find(|s| s.input == t.input)
+                            .map(|s| s.picture().plane(p as usize))
                     }),
                 area: plane_area(t.rect, info, p),
                 alpha: 255,

@@ -168,7 +168,21 @@ impl Program {
                 }
             };
             match crate::graphics::slate(input.label(), "no signal") {
-                Ok(s) => slates.push((n, s)),
+                Ok(no_signal) => {
+                    // A file played once ends on a slate that says so.
+                    let ended = health
+                        .as_ref()
+                        .filter(|_| input.kind == InputKind::File && !input.looped)
+                        .and_then(|h| {
+                            let p = crate::graphics::slate(input.label(), "ended").ok()?;
+                            Some((p, h.clone()))
+                        });
+                    slates.push(crate::mix_element::Slate {
+                        input: n,
+                        no_signal,
+                        ended,
+                    });
+                }
                 Err(e) => tracing::warn!(input = %input.name, "no slate: {e}"),
             }
             // Input n is the mixer's sink_n: the shot's tiles name inputs by index.
