@@ -650,6 +650,27 @@ mod tests {
     }
 
     #[test]
+    fn the_blocked_horizontal_pass_is_the_filter_applied_to_every_pixel() {
+        // 37 rows: two whole blocks of 16 and a partial one.
+        let (sw, dw, h) = (960, 854, 37);
+        let src: Vec<u8> = (0..sw * h).map(|i| ((i * 7919) % 251) as u8).collect();
+        let out = scale(&src, sw, h, dw, h);
+        let f = resample(sw, dw).expect("a filter");
+        for y in 0..h {
+            for x in 0..dw {
+                let taps = &src[y * sw + f.first[x]..][..f.n];
+                let sum: i32 = taps
+                    .iter()
+                    .zip(&f.weights[x * f.n..(x + 1) * f.n])
+                    .map(|(&v, &w)| i32::from(v) * i32::from(w))
+                    .sum();
+                let want = ((sum + ONE / 2) >> 12).clamp(0, 255) as u8;
+                assert_eq!(out[y * dw + x], want, "x={x} y={y}");
+            }
+        }
+    }
+
+    #[test]
     fn odd_sizes_and_tiny_targets_do_not_panic() {
         for &(sw, sh, dw, dh) in &[(5, 3, 2, 1), (1, 1, 3, 3), (7, 9, 1, 1), (3, 3, 2, 2)] {
             let src = vec![9u8; sw * sh];
