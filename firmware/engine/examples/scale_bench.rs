@@ -1,6 +1,6 @@
 //! Times the engine scaler on the standard workload's steps, per whole I420 frame.
 //!
-//! `cargo run --release -p fourcast-engine --example scale_bench [runs]`
+//! `cargo run --release -p fourcast-engine --example scale_bench [runs] [step name filter]`
 //!
 //! A benchmark, not a test: it prints figures and asserts nothing about speed.
 
@@ -20,8 +20,9 @@ fn main() {
         ("720p -> 854x480 (live ladder)", (1280, 720), (854, 480)),
         ("1080p -> 360p", (1920, 1080), (640, 360)),
     ];
+    let only = std::env::args().nth(2).unwrap_or_default();
     println!("{:32} {:>10}", "step", "ms/frame");
-    for (name, src, dst) in steps {
+    for (name, src, dst) in steps.into_iter().filter(|(n, ..)| n.contains(&only)) {
         // A busy picture (a diagonal pattern), luma then both chroma planes.
         let planes = [(src, dst), (half(src), half(dst)), (half(src), half(dst))];
         let sources: Vec<Vec<u8>> = planes
