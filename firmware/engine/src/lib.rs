@@ -26,6 +26,8 @@ pub mod recorder;
 pub mod render;
 pub mod retry;
 pub mod scale;
+#[cfg(target_arch = "x86_64")]
+mod scale_avx2;
 mod scale_element;
 pub mod stamp;
 mod stats;

@@ -49,7 +49,7 @@ impl PlaneMut<'_> {
 
 /// Lanczos-2 at a 2:1 ratio, the three taps on each side of the output sample (source
 /// offsets ±0.5, ±1.5, ±2.5 px), in 64ths of the whole: 2 × (27 + 7 − 2) = 64.
-const HALF_TAPS: [i16; 3] = [27, 7, -2];
+pub(crate) const HALF_TAPS: [i16; 3] = [27, 7, -2];
 
 /// Residual filter weights are in 4096ths.
 const ONE: i32 = 1 << 12;
@@ -127,6 +127,8 @@ pub struct Scratch {
     row: Vec<u8>,
     columns: Vec<u8>,
     block: Vec<u8>,
+    /// Forces the portable code where there is a faster one (to compare them in tests).
+    portable: bool,
 }
 
 impl PlaneScaler {
@@ -387,6 +389,15 @@ fn box_row(
 /// vertical one.
 #[inline(always)]
 fn half(src: Plane, dst: &mut PlaneMut, scratch: &mut Scratch) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && !scratch.portable {
+        #[allow(unsafe_code)]
+        // SAFETY: `scale_avx2::half` only needs AVX2, which the CPU was just found to have.
+        unsafe {
+            crate::scale_avx2::half(src, dst, &mut scratch.row)
+        };
+        return;
+    }
     let (w, h) = (src.width, src.height);
     let Scratch {
         taps, even, odd, ..
@@ -667,6 +678,47 @@ mod tests {
                 let want = ((sum + ONE / 2) >> 12).clamp(0, 255) as u8;
                 assert_eq!(out[y * dw + x], want, "x={x} y={y}");
             }
+        }
+    }
+
+    #[test]
+    fn the_avx2_halving_is_bit_identical_to_the_portable_one() {
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            eprintln!("no AVX2 here: only the portable halving runs");
+            return;
+        }
+        for &(sw, sh) in &[(1920, 1080), (1281, 37), (70, 9), (6, 6), (97, 64)] {
+            let (dw, dh) = (sw / 2, sh / 2);
+            let src: Vec<u8> = (0..sw * sh)
+                .map(|i| ((i * 7919 + i / 7) % 256) as u8)
+                .collect();
+            let run = |portable: bool| {
+                let mut out = vec![0u8; dw * dh];
+                let mut scratch = Scratch {
+                    portable,
+                    ..Scratch::default()
+                };
+                PlaneScaler::new((sw, sh), (dw, dh)).run(
+                    Plane {
+                        data: &src,
+                        width: sw,
+                        height: sh,
+                        stride: sw,
+                    },
+                    &mut PlaneMut {
+                        data: &mut out,
+                        width: dw,
+                        height: dh,
+                        stride: dw,
+                    },
+                    &mut scratch,
+                );
+                out
+            };
+            assert!(
+                run(false) == run(true),
+                "{sw}x{sh}: AVX2 and portable differ"
+            );
         }
     }
 
