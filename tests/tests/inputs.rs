@@ -157,6 +157,17 @@ fn srt_config(port: u16) -> String {
     )
 }
 
+/// Waits until input `name`'s audio meter reads above -60 dBFS. Audio is metered over a
+/// window, so it may trail the input's first pictures by a moment.
+fn until_audio(d: &mut Daemon, name: &str) {
+    d.wait_until(&format!("{name}'s audio"), Duration::from_secs(10), |d| {
+        input(&d.status(), name)["audio"]["rms_dbfs"]
+            .as_f64()
+            .unwrap_or(-200.0)
+            > -60.0
+    });
+}
+
 #[test]
 fn an_srt_input_shows_its_slate_when_the_sender_stops_and_comes_back_by_itself() {
     let port = free_udp_port();
@@ -200,13 +211,7 @@ fn an_srt_input_shows_its_slate_when_the_sender_stops_and_comes_back_by_itself()
         (cam2["width"].as_u64(), cam2["height"].as_u64()),
         (Some(640), Some(360))
     );
-    // Audio is metered over a window: it may trail the first pictures by a moment.
-    d.wait_until("cam2's audio", Duration::from_secs(10), |d| {
-        input(&d.status(), "cam2")["audio"]["rms_dbfs"]
-            .as_f64()
-            .unwrap_or(-200.0)
-            > -60.0
-    });
+    until_audio(&mut d, "cam2");
     let s = d.status();
     let dropped_before = s["program"]["dropped_frames"].as_u64().unwrap_or(0);
     let frames_before = s["program"]["frames"].as_u64().unwrap_or(0);
@@ -458,12 +463,7 @@ fn an_rtmp_publisher_becomes_an_input_and_wrong_keys_and_garbage_are_refused() {
         (phone["width"].as_u64(), phone["height"].as_u64()),
         (Some(480), Some(270))
     );
-    d.wait_until("the phone's audio", Duration::from_secs(10), |d| {
-        input(&d.status(), "phone")["audio"]["rms_dbfs"]
-            .as_f64()
-            .unwrap_or(-200.0)
-            > -60.0
-    });
+    until_audio(&mut d, "phone");
     // A second publisher on the same key while the first publishes is refused.
     let second = rtmp_publisher(&format!("rtmp://127.0.0.1:{port}/live/{KEY}"), 3);
     let out = second.wait_with_output().expect("ffmpeg ends");
