@@ -1,17 +1,34 @@
 # The two commands (see README): `make run` and `make test`. Both install what they need
-# on a fresh Debian 12 machine (run as root) and are safe to run twice.
+# on a fresh Debian 12 machine (run as root) and are safe to run twice. `make test-fresh`
+# runs `make test` in a brand-new minimal Debian 12 root, as CI does (.ci/fresh-root.sh).
 
 SHELL := /bin/bash
+# The build (C toolchain, pkg-config, libclang for bindgen, GStreamer's headers) and the box
+# at run time. Each GStreamer element the engine makes, and the package that ships it, is in
+# firmware/engine/src/packages.rs; a unit test holds this list to that table.
+#   gstreamer1.0-plugins-base: compositor, audiomixer, videotestsrc, decodebin, app elements
+#   gstreamer1.0-plugins-good: aacparse, flvmux/flvdemux, splitmuxsink, pngdec
+#   gstreamer1.0-plugins-bad:  h264parse, mpegtsmux, srtsrc/srtsink, rtmp2sink, timecodestamper
+#   gstreamer1.0-plugins-ugly: x264enc (the software encoder)   gstreamer1.0-libav: avenc_aac
+#   gstreamer1.0-x: textoverlay, clockoverlay, timeoverlay (Pango; camera labels, clock)
+#   fonts-dejavu-core: the fonts Pango draws with
 APT_PACKAGES := build-essential pkg-config libclang-dev \
 	libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev \
 	gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
 	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav \
-	ffmpeg fonts-dejavu-core
-# Real peers the tests talk to: SRT receivers, an RTMP server, network namespaces and tc.
+	gstreamer1.0-x ffmpeg fonts-dejavu-core
+# Real peers and tools the tests and the bench call: ffmpeg/ffprobe (above), SRT receivers
+# (srt-tools), an RTMP server (nginx with its RTMP module), network namespaces and tc
+# (iproute2), python3 (bench), curl, Debian's Chromium (browser tests, driven by
+# playwright-core from npm).
 TEST_PACKAGES := srt-tools nginx libnginx-mod-rtmp iproute2 python3 curl chromium
+# Node.js and npm build the web UI; skipped when a node and npm are already on the PATH
+# (a machine with NodeSource's nodejs, whose npm is built in).
+NODE_PACKAGES := nodejs npm
 CARGO ?= cargo
+WEB_SOURCES := $(shell find web-ui/src -type f) web-ui/build.mjs web-ui/package-lock.json
 
-.PHONY: deps test-deps web run test lint build bench
+.PHONY: deps test-deps web run test test-fresh lint build bench
 
 ## Installs the system packages and Rust components the build and the box use.
 deps:
@@ -35,10 +52,18 @@ test-deps: deps
 
 ## The web UI (web-ui/dist, embedded into the daemon at build time): hls.js and the
 ## browser-test driver from npm (package-lock.json), then our files and their gzip copies.
-web: deps
-	@command -v npm >/dev/null || { export DEBIAN_FRONTEND=noninteractive; \
-		apt-get update -qq && apt-get install -y -qq --no-install-recommends nodejs npm; }
-	cd web-ui && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
+## Rebuilt only when its sources change, so the daemon is not relinked for nothing.
+web: deps web-ui/dist/index.html
+
+web-ui/node_modules/.installed: web-ui/package-lock.json
+	@command -v node >/dev/null && command -v npm >/dev/null || { \
+		echo "installing: $(NODE_PACKAGES)"; export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends $(NODE_PACKAGES); }
+	cd web-ui && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+web-ui/dist/index.html: web-ui/node_modules/.installed $(WEB_SOURCES)
+	cd web-ui && npm run --silent build
 
 build: deps web
 	$(CARGO) build --locked --release -p fourcastd
@@ -47,12 +72,17 @@ build: deps web
 run: build
 	./target/release/fourcastd run $(ARGS)
 
-## Lints, then every test: unit, store crash loop, engine, and end to end against the daemon.
-test: test-deps lint
-	$(CARGO) build --locked -p fourcastd
+## Lints, then every test: unit, store crash loop, engine, and end to end against the
+## daemon. The end-to-end tests run the release daemon, as users do (`make run`).
+test: test-deps lint build
 	$(CARGO) test --locked --workspace --exclude fourcast-e2e
 	# End-to-end tests run one at a time: each runs the box live on this machine's cores.
 	$(CARGO) test --locked -p fourcast-e2e --tests -- --test-threads=1
+
+## `make test` in a brand-new minimal Debian 12 root (what CI runs): a package the lists
+## above forget fails here as on a new machine. Runs the committed HEAD. Needs root.
+test-fresh:
+	bash .ci/fresh-root.sh make test
 
 ## The benchmark: Fourcast's engine against ffmpeg on the standard workload, how cost grows,
 ## RTMP fan-out and live probes. Prints tables; writes target/bench/results.json.

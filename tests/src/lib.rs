@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The daemon binary (built by `make test` before the tests run).
+/// The daemon binary: the release build, as users run it (`make test` builds it first, as
+/// `make run` does); `FOURCASTD` names another.
 pub fn fourcastd() -> PathBuf {
     if let Some(p) = std::env::var_os("FOURCASTD") {
         return PathBuf::from(p);
@@ -20,10 +21,10 @@ pub fn fourcastd() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
-    let bin = target.join("debug/fourcastd");
+    let bin = target.join("release/fourcastd");
     assert!(
         bin.exists(),
-        "{} is missing: run `cargo build -p fourcastd` first (make test does)",
+        "{} is missing: run `cargo build --release -p fourcastd` first (make test does)",
         bin.display()
     );
     bin

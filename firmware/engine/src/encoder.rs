@@ -8,7 +8,7 @@ use crate::EngineError;
 pub const FALLBACK: &str = "x264enc";
 
 /// AAC encoders in order of preference.
-const AAC_ENCODERS: &[&str] = &["fdkaacenc", "avenc_aac", "voaacenc"];
+pub(crate) const AAC_ENCODERS: &[&str] = &["fdkaacenc", "avenc_aac", "voaacenc"];
 
 /// Picks the H.264 encoder: the configured element, or (for `auto`) the first of the board's
 /// list that is installed and opens its device, falling back to `x264enc`.
@@ -40,7 +40,8 @@ pub fn choose_aac() -> Result<String, EngineError> {
         .iter()
         .find(|n| gst::ElementFactory::find(n).is_some())
         .map(|n| n.to_string())
-        .ok_or_else(|| EngineError::MissingElement(AAC_ENCODERS.join(" or ")))
+        // None of them: name the one Debian ships in main.
+        .ok_or_else(|| EngineError::MissingElement("avenc_aac".into()))
 }
 
 /// Installed, an encoder, and (for hardware) able to reach READY, i.e. open its device.

@@ -20,6 +20,7 @@ pub mod layout;
 pub mod mix;
 pub mod mix_element;
 mod origin;
+pub mod packages;
 pub mod plan;
 mod program;
 pub mod recorder;
@@ -147,7 +148,7 @@ pub enum EngineError {
     #[error("GStreamer: {0}")]
     Init(#[from] glib::Error),
     /// An element the config needs is not installed.
-    #[error("GStreamer element \"{0}\" is not installed")]
+    #[error("{}", packages::missing(.0))]
     MissingElement(String),
     /// The config asks for something this machine cannot do.
     #[error("{0}")]
@@ -280,10 +281,7 @@ impl Engine {
         let mut errs = Vec::new();
         for (element, field) in REQUIRED {
             if gst::ElementFactory::find(element).is_none() {
-                errs.push(FieldError::new(
-                    *field,
-                    format!("GStreamer element \"{element}\" is not installed"),
-                ));
+                errs.push(FieldError::new(*field, packages::missing(element)));
             }
         }
         for (element, field, wanted) in [
@@ -293,10 +291,7 @@ impl Engine {
             ("flvmux", "outputs.rtmp", !config.outputs.rtmp.is_empty()),
         ] {
             if wanted && gst::ElementFactory::find(element).is_none() {
-                errs.push(FieldError::new(
-                    field,
-                    format!("GStreamer element \"{element}\" is not installed"),
-                ));
+                errs.push(FieldError::new(field, packages::missing(element)));
             }
         }
         let has = |k: fourcast_config::InputKind| config.inputs.iter().any(|i| i.kind == k);
@@ -326,10 +321,7 @@ impl Engine {
             ("timeoverlay", "overlays.clock.mode", timecode),
         ] {
             if wanted && gst::ElementFactory::find(element).is_none() {
-                errs.push(FieldError::new(
-                    field,
-                    format!("GStreamer element \"{element}\" is not installed"),
-                ));
+                errs.push(FieldError::new(field, packages::missing(element)));
             }
         }
         if errs.is_empty() {
