@@ -6,7 +6,7 @@ SHELL := /bin/bash
 # The build (C toolchain, pkg-config, libclang for bindgen, GStreamer's headers) and the box
 # at run time. Each GStreamer element the engine makes, and the package that ships it, is in
 # firmware/engine/src/packages.rs; a unit test holds this list to that table.
-#   gstreamer1.0-plugins-base: compositor, audiomixer, videotestsrc, decodebin, app elements
+#   gstreamer1.0-plugins-base: audiomixer, videotestsrc, videoscale, decodebin, app elements
 #   gstreamer1.0-plugins-good: aacparse, flvmux/flvdemux, splitmuxsink, pngdec
 #   gstreamer1.0-plugins-bad:  h264parse, mpegtsmux, srtsrc/srtsink, rtmp2sink, timecodestamper
 #   gstreamer1.0-plugins-ugly: x264enc (the software encoder)   gstreamer1.0-libav: avenc_aac

@@ -7,6 +7,7 @@
 
 mod defaults;
 mod error;
+mod name;
 mod overlay;
 mod scene;
 mod secret;

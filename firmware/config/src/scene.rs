@@ -182,7 +182,7 @@ pub(crate) fn check(c: &Config, errs: &mut Vec<FieldError>) {
     let mut names = std::collections::HashSet::new();
     for (k, scene) in c.scenes.iter().enumerate() {
         let at = format!("scenes[{k}]");
-        if !crate::validate::valid_name(&scene.name) {
+        if !crate::name::valid_name(&scene.name) {
             errs.push(FieldError::new(
                 format!("{at}.name"),
                 format!("{:?}: use 1–32 letters, digits, - or _", scene.name),

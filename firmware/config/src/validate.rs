@@ -1,5 +1,6 @@
 //! Whole-document checks. Each returns errors naming the field path; none stops at the first.
 
+use crate::name::valid_name;
 use std::collections::HashSet;
 use std::net::SocketAddr;
 
@@ -169,14 +170,6 @@ pub fn check_gain_db(db: f64) -> Result<(), String> {
     } else {
         Err(format!("{db} dB: must be −96…+20 dB"))
     }
-}
-
-pub(crate) fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 32
-        && name
-            .chars()
-            .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
 }
 
 fn inputs(c: &Config, errs: &mut Vec<FieldError>) {

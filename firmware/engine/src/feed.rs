@@ -160,8 +160,8 @@ impl Feed {
             // Live audio comes in bursts: it is stamped for continuity (see `Continuity`).
             audio.set_do_timestamp(false);
         }
-        let vqueue = crate::program::leaky_queue(&format!("{n}-feed-video-queue"), 3)?;
-        let aqueue = crate::program::leaky_queue(&format!("{n}-feed-audio-queue"), 20)?;
+        let vqueue = crate::gst_util::leaky_queue(&format!("{n}-feed-video-queue"), 3)?;
+        let aqueue = crate::gst_util::leaky_queue(&format!("{n}-feed-audio-queue"), 20)?;
         program.add_many([
             video.upcast_ref::<gst::Element>(),
             audio.upcast_ref(),

@@ -19,6 +19,7 @@ use std::time::Duration;
 use fourcast_config::Config;
 use gst::prelude::*;
 
+use crate::gst_util::{bounded_queue, tee_to};
 use crate::origin::HlsOrigin;
 use crate::stats::FrameCounter;
 use crate::tap::TapHub;
@@ -391,26 +392,6 @@ fn rung_chain(
         enc,
         h264,
     })
-}
-
-fn bounded_queue(name: &str) -> Result<gst::Element, EngineError> {
-    let queue = make("queue", name)?;
-    queue.set_property("max-size-buffers", 3u32);
-    queue.set_property("max-size-bytes", 0u32);
-    queue.set_property("max-size-time", 0u64);
-    Ok(queue)
-}
-
-pub(crate) fn tee_to(tee: &gst::Element, next: &gst::Element) -> Result<(), EngineError> {
-    let src = tee
-        .request_pad_simple("src_%u")
-        .ok_or(EngineError::Link("tee"))?;
-    let sink = next
-        .static_pad("sink")
-        .ok_or(EngineError::Link("branch sink"))?;
-    src.link(&sink)
-        .map(|_| ())
-        .map_err(|_| EngineError::Link("tee to branch"))
 }
 
 /// A branch off `tee` to an appsink whose every sample goes to `deliver`. Its queue is

@@ -1,8 +1,9 @@
 //! The media engine: turns a [`Config`] into running GStreamer pipelines and keeps them
 //! there with the smallest change each time the config changes.
 //!
-//! Two pipelines joined by a [`bridge::Bridge`]: the *program* (inputs → compositor grid +
-//! audiomixer) and the *ladder* (one encoder per rung, AAC once, an HLS segmenter per rung).
+//! Two pipelines joined by a [`bridge::Bridge`]: the *program* (inputs → the engine's own
+//! vision mixer, `fourcastmix`, + audiomixer) and the *ladder* (one encoder per rung, AAC
+//! once, an HLS segmenter per rung).
 //! A new input set rebuilds only the program; a new ladder only the ladder; new bitrates
 //! only touch encoder properties. Events and counters flow out; the engine knows nothing of
 //! HTTP, MQTT or the store.
@@ -14,6 +15,7 @@ pub mod destination;
 mod encoder;
 mod feed;
 pub mod graphics;
+mod gst_util;
 pub mod ingest;
 mod ladder;
 pub mod layout;
@@ -27,8 +29,6 @@ pub mod recorder;
 pub mod render;
 pub mod retry;
 pub mod scale;
-#[cfg(target_arch = "x86_64")]
-mod scale_avx2;
 mod scale_element;
 pub mod stamp;
 mod stats;
@@ -49,6 +49,7 @@ use serde::Serialize;
 
 use crate::bridge::Bridge;
 use crate::destination::Destination;
+pub(crate) use crate::gst_util::make;
 use crate::ladder::Ladder;
 use crate::origin::HlsOrigin;
 use crate::plan::{LadderChange, Plan};
@@ -60,13 +61,16 @@ use crate::tap::TapHub;
 /// How long the ladder may take to close its last segments on a rebuild or shutdown.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Elements every config needs, and the field a missing one is reported against.
+/// Elements every config needs, and the field a missing one is reported against: the house
+/// source and the slates (test patterns, Pango text), the audio mix, the HLS ladder.
 const REQUIRED: &[(&str, &str)] = &[
-    ("compositor", "program"),
+    ("videotestsrc", "inputs"),
+    ("audiotestsrc", "inputs"),
+    ("textoverlay", "inputs"),
+    ("clockoverlay", "inputs"),
     ("audiomixer", "audio"),
-    ("videoscale", "ladder.rungs"),
-    ("h264parse", "ladder"),
     ("aacparse", "audio"),
+    ("h264parse", "ladder"),
     ("mpegtsmux", "outputs.hls"),
     ("splitmuxsink", "outputs.hls"),
 ];
@@ -784,14 +788,6 @@ fn spawn_ticker(shared: Arc<Shared>) -> JoinHandle<()> {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Makes an element, naming the missing plugin if it is not installed.
-pub(crate) fn make(factory: &str, name: &str) -> Result<gst::Element, EngineError> {
-    gst::ElementFactory::make(factory)
-        .name(name)
-        .build()
-        .map_err(|_| EngineError::MissingElement(factory.to_string()))
 }
 
 /// The engine's program mixer (`fourcastmix`, see `compose`): request pad `sink_N` is input N.

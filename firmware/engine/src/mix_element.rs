@@ -106,18 +106,22 @@ impl FourcastMix {
     }
 }
 
+/// Asks an input's feed whether it has ended (a file played once); the mixer does not need
+/// to know what a feed is.
+pub(crate) type HasEnded = Box<dyn Fn() -> bool + Send + Sync>;
+
 /// What an input's tile shows without pictures: "no signal", or "ended" once its feed
 /// says it has (a file played once).
 pub(crate) struct Slate {
     pub input: usize,
     pub no_signal: Picture,
-    pub ended: Option<(Picture, std::sync::Arc<crate::feed::Health>)>,
+    pub ended: Option<(Picture, HasEnded)>,
 }
 
 impl Slate {
     fn picture(&self) -> &Picture {
         match &self.ended {
-            Some((p, h)) if h.state() == crate::feed::FeedState::Ended => p,
+            Some((p, has_ended)) if has_ended() => p,
             _ => &self.no_signal,
         }
     }

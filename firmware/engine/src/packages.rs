@@ -24,7 +24,6 @@ pub const ELEMENTS: &[(&str, Source)] = &[
     ("avenc_aac", Source::Debian("gstreamer1.0-libav")),
     ("capsfilter", Source::Debian("libgstreamer1.0-0")),
     ("clockoverlay", Source::Debian("gstreamer1.0-x")),
-    ("compositor", Source::Debian("gstreamer1.0-plugins-base")),
     ("decodebin", Source::Debian("gstreamer1.0-plugins-base")),
     (
         "fdkaacenc",

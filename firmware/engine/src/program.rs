@@ -15,6 +15,7 @@ use gst_video::prelude::*;
 
 use crate::bridge::Bridge;
 use crate::feed::{Feed, FeedState, Health};
+use crate::gst_util::leaky_queue;
 use crate::layout::{self, Rect};
 use crate::mix::LevelMeter;
 use crate::stats::FrameCounter;
@@ -175,7 +176,10 @@ impl Program {
                         .filter(|_| input.kind == InputKind::File && !input.looped)
                         .and_then(|h| {
                             let p = crate::graphics::slate(input.label(), "ended").ok()?;
-                            Some((p, h.clone()))
+                            let h = h.clone();
+                            let has_ended: crate::mix_element::HasEnded =
+                                Box::new(move || h.state() == FeedState::Ended);
+                            Some((p, has_ended))
                         });
                     slates.push(crate::mix_element::Slate {
                         input: n,
@@ -515,16 +519,6 @@ fn test_input(
         .static_pad("src")
         .ok_or(EngineError::Link("queue src"))?;
     Ok((vpad, apad))
-}
-
-/// A live queue: holds at most `buffers`, drops the oldest when full.
-pub fn leaky_queue(name: &str, buffers: u32) -> Result<gst::Element, EngineError> {
-    let q = make("queue", name)?;
-    q.set_property("max-size-buffers", buffers);
-    q.set_property("max-size-bytes", 0u32);
-    q.set_property("max-size-time", 0u64);
-    q.set_property_from_str("leaky", "downstream");
-    Ok(q)
 }
 
 /// Paints the mix time into every program frame (see `stamp`).

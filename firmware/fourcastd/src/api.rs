@@ -7,7 +7,6 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
-use serde::Serialize;
 
 use std::sync::Arc;
 
@@ -106,32 +105,10 @@ async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
-#[derive(Serialize)]
-pub struct Status {
-    version: &'static str,
-    board: String,
-    uptime_s: f64,
-    config_revision: u64,
-    #[serde(flatten)]
-    engine: fourcast_engine::EngineStatus,
-}
-
 async fn status(State(c): State<Controller>) -> Response {
-    match tokio::task::spawn_blocking(move || status_of(&c)).await {
+    match tokio::task::spawn_blocking(move || crate::status::status_of(&c)).await {
         Ok(s) => Json(s).into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    }
-}
-
-/// The status document (blocking: it takes the controller's lock).
-pub fn status_of(c: &Controller) -> Status {
-    let s = c.snapshot();
-    Status {
-        version: env!("CARGO_PKG_VERSION"),
-        board: s.config.board.clone(),
-        uptime_s: s.uptime_s,
-        config_revision: s.revision,
-        engine: s.engine,
     }
 }
 

@@ -19,6 +19,7 @@ mod recordings;
 mod request_props;
 mod run;
 mod secrets;
+mod status;
 mod switcher;
 mod tls;
 mod web;

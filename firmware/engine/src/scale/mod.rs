@@ -15,6 +15,10 @@
 //! `tests/bench/bench.py` (`psnr_db` per rung).
 //!
 //! Sample positions are pixel centres, so a scaled picture does not drift by half a pixel.
+//! The halving filter has an AVX2 form (`scale/avx2.rs`), chosen at run time.
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
 
 /// One 8-bit plane to read.
 #[derive(Clone, Copy)]
@@ -392,9 +396,9 @@ fn half(src: Plane, dst: &mut PlaneMut, scratch: &mut Scratch) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && !scratch.portable {
         #[allow(unsafe_code)]
-        // SAFETY: `scale_avx2::half` only needs AVX2, which the CPU was just found to have.
+        // SAFETY: `avx2::half` only needs AVX2, which the CPU was just found to have.
         unsafe {
-            crate::scale_avx2::half(src, dst, &mut scratch.row)
+            avx2::half(src, dst, &mut scratch.row)
         };
         return;
     }

@@ -1,4 +1,4 @@
-//! The halving filter ([`crate::scale`]'s 6-tap Lanczos-2) written for AVX2, because the
+//! The halving filter ([`super`]'s 6-tap Lanczos-2) written for AVX2, because the
 //! compiler cannot find its best form: `vpmaddubsw` multiplies byte pairs and adds them in
 //! one instruction, so each tap pair costs one instruction on 32 pixels, and the
 //! horizontal pass reads the row's byte pairs where they are, with no deinterleaving.
@@ -10,7 +10,7 @@
 
 use std::arch::x86_64::*;
 
-use crate::scale::{HALF_TAPS, Plane, PlaneMut};
+use super::{HALF_TAPS, Plane, PlaneMut};
 
 /// Loads 32 bytes. Safe: the slice is exactly 32 bytes long.
 #[inline(always)]
