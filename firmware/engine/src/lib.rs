@@ -8,9 +8,11 @@
 //! only touch encoder properties. Events and counters flow out; the engine knows nothing of
 //! HTTP, MQTT or the store.
 
-pub mod adaptive;
 mod bridge;
-pub mod compose;
+// The pure cores live in fourcast-media-core; re-exported so engine paths stay as they were.
+pub use fourcast_media_core::{
+    adaptive, audio_mix, compose, layout, plan, retry, scale, stamp, stats, ts_scan,
+};
 pub mod destination;
 mod encoder;
 mod feed;
@@ -18,24 +20,16 @@ pub mod graphics;
 mod gst_util;
 pub mod ingest;
 mod ladder;
-pub mod layout;
-pub mod mix;
 pub mod mix_element;
 mod origin;
 pub mod packages;
-pub mod plan;
 mod program;
 pub mod recorder;
 pub mod render;
-pub mod retry;
-pub mod scale;
 mod scale_element;
-pub mod stamp;
-mod stats;
 mod status;
 mod tap;
 pub mod thumbs;
-pub mod ts_scan;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -187,7 +181,7 @@ struct Shared {
     taps: Arc<TapHub>,
     inputs: Mutex<Vec<Arc<program::InputCounter>>>,
     ingest: Arc<ingest::IngestHub>,
-    program_levels: Arc<mix::LevelMeter>,
+    program_levels: Arc<audio_mix::LevelMeter>,
     rungs: Mutex<Vec<RungMeta>>,
     encoder: Mutex<String>,
     stop: AtomicBool,
@@ -219,7 +213,7 @@ pub struct Engine {
     /// What the program shows when switched live (`take`); `None`: the config's shot.
     shot: Option<fourcast_config::Shot>,
     /// The live audio mix (set from the config, changed by `set_mix`).
-    mix: Option<mix::MixState>,
+    mix: Option<audio_mix::MixState>,
 }
 
 /// How a take changes the picture.
@@ -253,7 +247,7 @@ impl Engine {
             taps,
             inputs: Mutex::new(Vec::new()),
             ingest: Arc::default(),
-            program_levels: Arc::new(mix::LevelMeter::default()),
+            program_levels: Arc::new(audio_mix::LevelMeter::default()),
             rungs: Mutex::new(Vec::new()),
             encoder: Mutex::new(String::new()),
             stop: AtomicBool::new(false),
@@ -424,7 +418,7 @@ impl Engine {
         self.reconcile_destinations(config, self.ladder_builds != ladder_rebuilt_before);
         self.config = Some(config.clone());
         if plan.mix || self.mix.is_none() {
-            self.mix = Some(mix::MixState::from_config(config));
+            self.mix = Some(audio_mix::MixState::from_config(config));
         }
         if plan.program || plan.shot || plan.mix {
             self.apply_gains();
@@ -443,13 +437,16 @@ impl Engine {
     }
 
     /// The live audio mix.
-    pub fn mix(&self) -> Option<mix::MixState> {
+    pub fn mix(&self) -> Option<audio_mix::MixState> {
         self.mix.clone()
     }
 
     /// Changes the live mix (gain, mute, solo per input; follow-video; master). A bad
     /// change is refused whole, naming each field.
-    pub fn set_mix(&mut self, change: &mix::MixChange) -> Result<mix::MixState, EngineError> {
+    pub fn set_mix(
+        &mut self,
+        change: &audio_mix::MixChange,
+    ) -> Result<audio_mix::MixState, EngineError> {
         let current = self.mix.as_ref().ok_or(EngineError::State("program"))?;
         let next = current.changed(change).map_err(EngineError::Config)?;
         self.mix = Some(next.clone());

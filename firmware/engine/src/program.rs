@@ -13,11 +13,11 @@ use fourcast_config::{Config, Input, InputKind};
 use gst::prelude::*;
 use gst_video::prelude::*;
 
+use crate::audio_mix::LevelMeter;
 use crate::bridge::Bridge;
 use crate::feed::{Feed, FeedState, Health};
 use crate::gst_util::leaky_queue;
 use crate::layout::{self, Rect};
-use crate::mix::LevelMeter;
 use crate::stats::FrameCounter;
 use crate::{EngineError, EventSink, make};
 

@@ -28,7 +28,7 @@ pub struct ProgramStatus {
     /// Times the program pipeline was built (1 = never rebuilt).
     pub builds: u64,
     /// The program's audio over the last second.
-    pub audio: crate::mix::Levels,
+    pub audio: crate::audio_mix::Levels,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -48,7 +48,7 @@ pub struct InputStatus {
     pub last_error: Option<String>,
     pub frames: u64,
     /// The input's audio entering the mixer, over the last second.
-    pub audio: crate::mix::Levels,
+    pub audio: crate::audio_mix::Levels,
 }
 
 #[derive(Debug, Clone, Serialize)]

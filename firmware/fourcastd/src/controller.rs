@@ -40,7 +40,7 @@ pub enum Event {
     },
     /// The live audio mix changed.
     MixChanged {
-        mix: fourcast_engine::mix::MixState,
+        mix: fourcast_engine::audio_mix::MixState,
     },
     /// The program was switched live.
     ProgramTaken {
@@ -359,15 +359,15 @@ impl Controller {
     }
 
     /// The live audio mix.
-    pub fn mix(&self) -> Option<fourcast_engine::mix::MixState> {
+    pub fn mix(&self) -> Option<fourcast_engine::audio_mix::MixState> {
         lock(&self.inner).engine.mix()
     }
 
     /// Changes the live audio mix; a bad change is refused whole with errors per field.
     pub fn set_mix(
         &self,
-        change: &fourcast_engine::mix::MixChange,
-    ) -> Result<fourcast_engine::mix::MixState, ConfigErrors> {
+        change: &fourcast_engine::audio_mix::MixChange,
+    ) -> Result<fourcast_engine::audio_mix::MixState, ConfigErrors> {
         let mix = lock(&self.inner)
             .engine
             .set_mix(change)

@@ -66,7 +66,7 @@ fn parse_all(body: &[u8]) {
     let _ = parse::<Confirm>(body);
     let _ = parse::<PasswordBody>(body);
     let _ = parse::<TokenBody>(body);
-    let _ = parse::<fourcast_engine::mix::MixChange>(body);
+    let _ = parse::<fourcast_engine::audio_mix::MixChange>(body);
 }
 
 fn default_config() -> Value {

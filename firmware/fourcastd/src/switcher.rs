@@ -99,7 +99,7 @@ pub async fn audio(State(c): State<Controller>) -> Response {
 
 /// `POST /api/v1/audio`: a partial change of the live mix.
 pub async fn audio_change(State(c): State<Controller>, body: Bytes) -> Response {
-    let change: fourcast_engine::mix::MixChange = match parse(&body) {
+    let change: fourcast_engine::audio_mix::MixChange = match parse(&body) {
         Ok(t) => t,
         Err(r) => return *r,
     };
@@ -111,7 +111,7 @@ pub async fn audio_change(State(c): State<Controller>, body: Bytes) -> Response 
     }
 }
 
-fn with_levels(c: &Controller, mix: fourcast_engine::mix::MixState) -> serde_json::Value {
+fn with_levels(c: &Controller, mix: fourcast_engine::audio_mix::MixState) -> serde_json::Value {
     let status = serde_json::to_value(c.snapshot().engine).unwrap_or_default();
     let mut view = serde_json::to_value(mix).unwrap_or_default();
     if let Some(inputs) = view["inputs"].as_array_mut() {

@@ -1,6 +1,6 @@
 //! Painting the program: each input's picture scaled straight into its tile of the program
 //! frame, one plane at a time. Pure (planes in, plane out), so the mixer element
-//! (`mix_element`) and the tests share it.
+//! (the engine's `fourcastmix`) and the tests share it.
 //!
 //! Why not `compositor`: it clears the whole frame to the background and then copies every
 //! tile, scaled beforehand by another element, into it. Here only what no tile covers is

@@ -1,0 +1,23 @@
+//! The media plane's pure cores: what the engine decides and computes, apart from the
+//! GStreamer wiring that carries it out. Nothing here touches GStreamer, starts a thread or
+//! reads a clock: time comes in as an argument, so every rule is tested with synthetic time
+//! and `cargo test -p fourcast-media-core` runs in seconds on a machine without GStreamer.
+//!
+//! - Pictures: [`layout`] (where each input goes), [`compose`] (painting tiles), [`scale`]
+//!   (the scaler, with its AVX2 form), [`stamp`] (the latency stamp).
+//! - Program: [`plan`] (the smallest change from one config to the next), [`audio_mix`]
+//!   (gains, mute, solo, audio-follows-video, level meters).
+//! - Uplinks: [`retry`] (connection life and backoff), [`adaptive`] (network-adaptive
+//!   bitrate).
+//! - Counting and reading: [`stats`] (frames, bytes and gaps), [`ts_scan`] (MPEG-TS packets).
+
+pub mod adaptive;
+pub mod audio_mix;
+pub mod compose;
+pub mod layout;
+pub mod plan;
+pub mod retry;
+pub mod scale;
+pub mod stamp;
+pub mod stats;
+pub mod ts_scan;
