@@ -1,35 +1,26 @@
 //! The media engine: turns a [`Config`] into running GStreamer pipelines and keeps them
 //! there with the smallest change each time the config changes.
 //!
-//! Two pipelines joined by a [`bridge::Bridge`]: the *program* (inputs → the engine's own
+//! Two pipelines joined by a [`program::bridge::Bridge`]: the *program* (inputs → the engine's own
 //! vision mixer, `fourcastmix`, + audiomixer) and the *ladder* (one encoder per rung, AAC
 //! once, an HLS segmenter per rung).
 //! A new input set rebuilds only the program; a new ladder only the ladder; new bitrates
 //! only touch encoder properties. Events and counters flow out; the engine knows nothing of
 //! HTTP, MQTT or the store.
 
-mod bridge;
 // The pure cores live in fourcast-media-core; re-exported so engine paths stay as they were.
 pub use fourcast_media_core::{
     adaptive, audio_mix, compose, layout, plan, retry, scale, stamp, stats, ts_scan,
 };
-pub mod destination;
-mod encoder;
-mod feed;
-pub mod graphics;
+// The GStreamer wiring, by plane: what comes in, what is mixed, what is encoded, what goes out.
 mod gst_util;
-pub mod ingest;
-mod ladder;
-pub mod mix_element;
-mod origin;
+pub mod inputs;
+pub mod ladder;
+pub mod outputs;
 pub mod packages;
-mod program;
-pub mod recorder;
+pub mod program;
 pub mod render;
-mod scale_element;
 mod status;
-mod tap;
-pub mod thumbs;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,16 +32,17 @@ use fourcast_config::{Config, ConfigErrors, FieldError};
 use gst::prelude::*;
 use serde::Serialize;
 
-use crate::bridge::Bridge;
-use crate::destination::Destination;
 pub(crate) use crate::gst_util::make;
-use crate::ladder::Ladder;
-use crate::origin::HlsOrigin;
+use crate::ladder::{Ladder, encoder};
+use crate::outputs::hls_origin::HlsOrigin;
+use crate::outputs::tap::TapHub;
+use crate::outputs::uplink::Destination;
+use crate::outputs::{recorder, thumbs};
 use crate::plan::{LadderChange, Plan};
 use crate::program::Program;
+use crate::program::bridge::Bridge;
 use crate::stats::FrameCounter;
 pub use crate::status::{EngineStatus, InputStatus, RungStatus};
-use crate::tap::TapHub;
 
 /// How long the ladder may take to close its last segments on a rebuild or shutdown.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
@@ -180,7 +172,7 @@ struct Shared {
     bridge: Arc<Bridge>,
     taps: Arc<TapHub>,
     inputs: Mutex<Vec<Arc<program::InputCounter>>>,
-    ingest: Arc<ingest::IngestHub>,
+    ingest: Arc<inputs::rtmp_hub::IngestHub>,
     program_levels: Arc<audio_mix::LevelMeter>,
     rungs: Mutex<Vec<RungMeta>>,
     encoder: Mutex<String>,
@@ -457,7 +449,7 @@ impl Engine {
     /// Starts, stops or restarts destinations so they match `config`; one whose spec is
     /// unchanged keeps running untouched (unless it takes a rung the ladder just rebuilt).
     fn reconcile_destinations(&mut self, config: &Config, ladder_rebuilt: bool) {
-        let wanted = destination::specs(config);
+        let wanted = outputs::uplink::specs(config);
         let venc = lock(&self.shared.encoder).clone();
         let mut running: Vec<Destination> = Vec::new();
         for d in self.destinations.drain(..) {
@@ -707,7 +699,7 @@ impl Engine {
     }
 
     /// The RTMP ingest server's way in (keys of the configured `rtmp` inputs).
-    pub fn ingest(&self) -> Arc<ingest::IngestHub> {
+    pub fn ingest(&self) -> Arc<inputs::rtmp_hub::IngestHub> {
         self.shared.ingest.clone()
     }
 
@@ -717,7 +709,7 @@ impl Engine {
     }
 
     /// The last take and how long it took to reach a program frame.
-    pub fn last_switch(&self) -> Option<mix_element::Switch> {
+    pub fn last_switch(&self) -> Option<program::mixer::Switch> {
         self.program.as_ref().map(Program::last_switch)
     }
 }
@@ -732,14 +724,14 @@ impl Drop for Engine {
 
 /// The logo and lower third of `config`, rendered. A logo that cannot be decoded is an
 /// error naming its field, found before anything running is touched.
-fn overlays(config: &Config) -> Result<Vec<mix_element::Overlay>, EngineError> {
+fn overlays(config: &Config) -> Result<Vec<program::mixer::Overlay>, EngineError> {
     let o = &config.overlays;
     let p = &config.program;
     let mut out = Vec::new();
     if let Some(logo) = &o.logo {
-        let graphic = graphics::logo(logo)
+        let graphic = program::graphics::logo(logo)
             .map_err(|e| EngineError::Config(ConfigErrors::one("overlays.logo.path", e)))?;
-        out.push(mix_element::Overlay {
+        out.push(program::mixer::Overlay {
             name: "logo".into(),
             graphic,
             visible: logo.visible,
@@ -748,9 +740,9 @@ fn overlays(config: &Config) -> Result<Vec<mix_element::Overlay>, EngineError> {
         });
     }
     if let Some(l) = &o.lower_third {
-        let graphic = graphics::lower_third(l, p.width, p.height)
+        let graphic = program::graphics::lower_third(l, p.width, p.height)
             .map_err(|e| EngineError::Config(ConfigErrors::one("overlays.lower_third", e)))?;
-        out.push(mix_element::Overlay {
+        out.push(program::mixer::Overlay {
             name: "lower_third".into(),
             graphic,
             visible: l.visible,
@@ -788,11 +780,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// The engine's program mixer (`fourcastmix`, see `compose`): request pad `sink_N` is input N.
-pub(crate) fn mixer(name: &str) -> Result<mix_element::FourcastMix, EngineError> {
-    mix_element::register().map_err(|_| EngineError::MissingElement(mix_element::NAME.into()))?;
-    make(mix_element::NAME, name)?
+pub(crate) fn mixer(name: &str) -> Result<program::mixer::FourcastMix, EngineError> {
+    program::mixer::register()
+        .map_err(|_| EngineError::MissingElement(program::mixer::NAME.into()))?;
+    make(program::mixer::NAME, name)?
         .downcast()
-        .map_err(|_| EngineError::MissingElement(mix_element::NAME.into()))
+        .map_err(|_| EngineError::MissingElement(program::mixer::NAME.into()))
 }
 
 /// The engine scaler (`fourcastscale`, see `scale`) and a capsfilter: I420 in, `width`×`height`
@@ -802,9 +795,9 @@ pub(crate) fn scaler(
     width: u32,
     height: u32,
 ) -> Result<[gst::Element; 2], EngineError> {
-    scale_element::register()
-        .map_err(|_| EngineError::MissingElement(scale_element::NAME.into()))?;
-    let scale = make(scale_element::NAME, &format!("{prefix}scale"))?;
+    ladder::scaler::register()
+        .map_err(|_| EngineError::MissingElement(ladder::scaler::NAME.into()))?;
+    let scale = make(ladder::scaler::NAME, &format!("{prefix}scale"))?;
     let size = make("capsfilter", &format!("{prefix}size"))?;
     size.set_property(
         "caps",

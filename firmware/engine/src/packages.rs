@@ -136,7 +136,11 @@ mod tests {
             }
         }
         names.extend(crate::REQUIRED.iter().map(|(e, _)| e.to_string()));
-        names.extend(crate::encoder::AAC_ENCODERS.iter().map(|e| e.to_string()));
+        names.extend(
+            crate::ladder::encoder::AAC_ENCODERS
+                .iter()
+                .map(|e| e.to_string()),
+        );
         for board in fourcast_board::names() {
             names.extend(
                 fourcast_board::profile(board)

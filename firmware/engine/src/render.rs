@@ -16,9 +16,10 @@ use std::time::{Duration, Instant};
 use fourcast_config::Config;
 use gst::prelude::*;
 
-use crate::bridge::KeyframeClock;
+use crate::ladder::encoder;
 use crate::ladder::{RungChain, rung_chains};
-use crate::{EngineError, encoder, layout, make};
+use crate::program::bridge::KeyframeClock;
+use crate::{EngineError, layout, make};
 
 /// One input file. Raw I420 frames need their size (a `.yuv` file has no header).
 #[derive(Debug, Clone)]
@@ -103,7 +104,7 @@ pub fn render(
         std::fs::create_dir_all(&dir)
             .map_err(|e| EngineError::Render(format!("{}: {e}", dir.display())))?;
         let sink = make("hlssink2", &format!("{}-hls", rung.name))?;
-        let playlist = dir.join(crate::origin::MEDIA);
+        let playlist = dir.join(crate::outputs::hls_origin::MEDIA);
         sink.set_property(
             "location",
             dir.join("segment%05d.ts").to_string_lossy().as_ref(),
@@ -310,7 +311,7 @@ fn write_multivariant(config: &Config, out: &Path) -> Result<(), EngineError> {
         .rungs
         .iter()
         .map(|r| fourcast_hls::Variant {
-            uri: format!("{}/{}", r.name, crate::origin::MEDIA),
+            uri: format!("{}/{}", r.name, crate::outputs::hls_origin::MEDIA),
             bandwidth: u64::from(r.bitrate_kbps) * 1100,
             average_bandwidth: u64::from(r.bitrate_kbps) * 1000,
             codecs: "avc1.64001f".into(),
@@ -319,7 +320,7 @@ fn write_multivariant(config: &Config, out: &Path) -> Result<(), EngineError> {
             frame_rate: f64::from(config.program.fps),
         })
         .collect();
-    let path = out.join(crate::origin::MASTER);
+    let path = out.join(crate::outputs::hls_origin::MASTER);
     std::fs::write(&path, fourcast_hls::render_multivariant(&variants))
         .map_err(|e| EngineError::Render(format!("{}: {e}", path.display())))
 }

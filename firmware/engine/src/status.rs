@@ -10,9 +10,9 @@ pub struct EngineStatus {
     pub inputs: Vec<InputStatus>,
     pub ladder: LadderStatus,
     pub rungs: Vec<RungStatus>,
-    pub destinations: Vec<crate::destination::DestinationStatus>,
+    pub destinations: Vec<crate::outputs::uplink::DestinationStatus>,
     /// The recorder, while one has run since the box started.
-    pub recording: Option<crate::recorder::RecorderStatus>,
+    pub recording: Option<crate::outputs::recorder::RecorderStatus>,
 }
 
 #[derive(Debug, Clone, Serialize)]

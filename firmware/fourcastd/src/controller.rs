@@ -579,7 +579,7 @@ impl Controller {
     }
 
     /// The engine's RTMP ingest hub.
-    pub fn ingest_hub(&self) -> std::sync::Arc<fourcast_engine::ingest::IngestHub> {
+    pub fn ingest_hub(&self) -> std::sync::Arc<fourcast_engine::inputs::rtmp_hub::IngestHub> {
         lock(&self.inner).engine.ingest()
     }
 
@@ -604,7 +604,7 @@ impl Controller {
     }
 
     /// The latest thumbnail of an input (by name) or of the program (`program`).
-    pub fn thumbnail(&self, source: &str) -> Option<fourcast_engine::thumbs::Thumbnail> {
+    pub fn thumbnail(&self, source: &str) -> Option<fourcast_engine::outputs::thumbs::Thumbnail> {
         let thumbs = lock(&self.inner).engine.thumbs();
         thumbs.get(source)
     }

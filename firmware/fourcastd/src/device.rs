@@ -79,7 +79,7 @@ pub async fn info(State(d): State<Device>) -> Response {
         cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
         uptime_s: s.uptime_s,
         config_revision: s.revision,
-        data_free_mb: fourcast_engine::recorder::free_bytes(&data_dir).map(|b| b >> 20),
+        data_free_mb: fourcast_engine::outputs::recorder::free_bytes(&data_dir).map(|b| b >> 20),
         data_dir: data_dir.display().to_string(),
         https,
     })

@@ -53,7 +53,9 @@ pub async fn list(State(c): State<Controller>) -> Response {
 
 /// `GET /api/v1/inputs/{name}/thumbnail.jpg`.
 pub async fn thumbnail(State(c): State<Controller>, UrlPath(name): UrlPath<String>) -> Response {
-    if name == fourcast_engine::thumbs::PROGRAM || c.snapshot().config.input(&name).is_none() {
+    if name == fourcast_engine::outputs::thumbs::PROGRAM
+        || c.snapshot().config.input(&name).is_none()
+    {
         return field_error(
             StatusCode::NOT_FOUND,
             "name",
@@ -65,7 +67,7 @@ pub async fn thumbnail(State(c): State<Controller>, UrlPath(name): UrlPath<Strin
 
 /// `GET /api/v1/program/thumbnail.jpg`.
 pub async fn program_thumbnail(State(c): State<Controller>) -> Response {
-    jpeg(&c, fourcast_engine::thumbs::PROGRAM)
+    jpeg(&c, fourcast_engine::outputs::thumbs::PROGRAM)
 }
 
 fn jpeg(c: &Controller, source: &str) -> Response {

@@ -132,7 +132,7 @@ pub fn render(s: &Snapshot) -> String {
 }
 
 fn destinations(out: &mut String, e: &fourcast_engine::EngineStatus) {
-    use fourcast_engine::destination::DestinationStatus as D;
+    use fourcast_engine::outputs::uplink::DestinationStatus as D;
     let each = |f: &dyn Fn(&D) -> Option<f64>| -> Vec<(String, f64)> {
         e.destinations
             .iter()

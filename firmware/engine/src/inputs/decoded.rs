@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use fourcast_config::{Input, InputKind};
 use gst::prelude::*;
 
-use crate::ingest::IngestPort;
+use crate::inputs::rtmp_hub::IngestPort;
 use crate::layout::Rect;
 use crate::{EngineError, EngineEvent, EventSink, lock, make};
 

@@ -13,6 +13,9 @@
 //! splitmuxsink cuts at every keyframe, so segment boundaries line up across rungs. The
 //! pipeline runs on the engine's base time, so buffer timestamps are its running time.
 
+pub(crate) mod encoder;
+pub(crate) mod scaler;
+
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
@@ -20,10 +23,10 @@ use fourcast_config::Config;
 use gst::prelude::*;
 
 use crate::gst_util::{bounded_queue, tee_to};
-use crate::origin::HlsOrigin;
+use crate::outputs::hls_origin::HlsOrigin;
+use crate::outputs::tap::TapHub;
 use crate::stats::FrameCounter;
-use crate::tap::TapHub;
-use crate::{EngineError, EventSink, encoder, make};
+use crate::{EngineError, EventSink, make};
 
 /// One running rung.
 pub struct RungRuntime {

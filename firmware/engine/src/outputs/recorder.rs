@@ -25,7 +25,7 @@ use std::time::{Duration, Instant, SystemTime};
 use gst::prelude::*;
 use serde::Serialize;
 
-use crate::tap::{Feed, Outlet, TapHub};
+use crate::outputs::tap::{Feed, Outlet, TapHub};
 use crate::{EngineError, EngineEvent, EventSink, make};
 
 #[derive(Debug, Clone)]

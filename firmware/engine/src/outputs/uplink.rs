@@ -21,9 +21,10 @@ use gst::prelude::*;
 use serde::Serialize;
 
 use crate::adaptive::{Adaptive, LinkSample};
+use crate::ladder::encoder;
+use crate::outputs::tap::{Feed, Outlet, TapHub};
 use crate::retry::{Connection, State};
-use crate::tap::{Feed, Outlet, TapHub};
-use crate::{EngineError, EngineEvent, EventSink, encoder, make};
+use crate::{EngineError, EngineEvent, EventSink, make};
 
 /// What a destination is, all of it from config; a change to any of it restarts only
 /// this destination.

@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 
 use gst::prelude::*;
 
+use crate::outputs::tap::TapHub;
 use crate::stats::FrameCounter;
-use crate::tap::TapHub;
 
 /// Frames the ladder may have queued before new ones are dropped.
 const MAX_QUEUED_VIDEO: u64 = 4;

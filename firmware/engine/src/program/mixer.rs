@@ -19,8 +19,8 @@ use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
 use crate::compose::{Area, Layer, Painter, blend};
-use crate::graphics::{Graphic, Picture};
 use crate::layout::{Placement, Rect};
+use crate::program::graphics::{Graphic, Picture};
 use crate::scale::{Plane, PlaneMut};
 
 pub const NAME: &str = "fourcastmix";
@@ -333,7 +333,7 @@ mod imp {
                     blend(&mut canvas, over, alpha);
                 }
                 for o in &st.graphics {
-                    crate::graphics::paint(&mut canvas, p as usize, &o.graphic, o.level);
+                    crate::program::graphics::paint(&mut canvas, p as usize, &o.graphic, o.level);
                 }
             }
             for o in &mut st.graphics {

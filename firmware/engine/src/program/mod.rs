@@ -7,6 +7,10 @@
 //! base time; its frames are re-stamped onto the engine's running time (which starts when
 //! the engine starts and never goes back), so the ladder sees one continuous timeline.
 
+pub(crate) mod bridge;
+pub mod graphics;
+pub mod mixer;
+
 use std::sync::Arc;
 
 use fourcast_config::{Config, Input, InputKind};
@@ -14,10 +18,10 @@ use gst::prelude::*;
 use gst_video::prelude::*;
 
 use crate::audio_mix::LevelMeter;
-use crate::bridge::Bridge;
-use crate::feed::{Feed, FeedState, Health};
 use crate::gst_util::leaky_queue;
+use crate::inputs::decoded::{Feed, FeedState, Health};
 use crate::layout::{self, Rect};
+use crate::program::bridge::Bridge;
 use crate::stats::FrameCounter;
 use crate::{EngineError, EventSink, make};
 
@@ -63,16 +67,16 @@ pub const SLATE_AFTER: gst::ClockTime = gst::ClockTime::from_mseconds(500);
 pub struct ProgramMeters {
     pub frames: Arc<FrameCounter>,
     pub levels: Arc<LevelMeter>,
-    pub thumbs: Arc<crate::thumbs::Thumbs>,
-    pub ingest: Arc<crate::ingest::IngestHub>,
+    pub thumbs: Arc<crate::outputs::thumbs::Thumbs>,
+    pub ingest: Arc<crate::inputs::rtmp_hub::IngestHub>,
 }
 
 pub struct Program {
     pipeline: gst::Pipeline,
-    mixer: crate::mix_element::FourcastMix,
+    mixer: crate::program::mixer::FourcastMix,
     /// The audio mixer's input pads, in input order: their `volume` is each input's gain.
     audio_pads: Vec<gst::Pad>,
-    feeds: Vec<(String, Feed, crate::feed::Supervisor)>,
+    feeds: Vec<(String, Feed, crate::inputs::decoded::Supervisor)>,
     running: Vec<Feed>,
     clock: Option<gst::Element>,
     bus_thread: Option<crate::BusWatch>,
@@ -130,7 +134,7 @@ impl Program {
             stamp_frames(&video_filter);
         }
         if let Some(pad) = video_filter.static_pad("src") {
-            thumbs.watch(&pad, crate::thumbs::PROGRAM);
+            thumbs.watch(&pad, crate::outputs::thumbs::PROGRAM);
         }
         gst::Element::link_many([&audiomixer, &audio_filter, audio_sink.upcast_ref()])?;
         if let Some(pad) = audio_filter.static_pad("src") {
@@ -168,20 +172,20 @@ impl Program {
                     (v, a)
                 }
             };
-            match crate::graphics::slate(input.label(), "no signal") {
+            match crate::program::graphics::slate(input.label(), "no signal") {
                 Ok(no_signal) => {
                     // A file played once ends on a slate that says so.
                     let ended = health
                         .as_ref()
                         .filter(|_| input.kind == InputKind::File && !input.looped)
                         .and_then(|h| {
-                            let p = crate::graphics::slate(input.label(), "ended").ok()?;
+                            let p = crate::program::graphics::slate(input.label(), "ended").ok()?;
                             let h = h.clone();
-                            let has_ended: crate::mix_element::HasEnded =
+                            let has_ended: crate::program::mixer::HasEnded =
                                 Box::new(move || h.state() == FeedState::Ended);
                             Some((p, has_ended))
                         });
-                    slates.push(crate::mix_element::Slate {
+                    slates.push(crate::program::mixer::Slate {
                         input: n,
                         no_signal,
                         ended,
@@ -277,12 +281,12 @@ impl Program {
         }
     }
 
-    pub fn last_switch(&self) -> crate::mix_element::Switch {
+    pub fn last_switch(&self) -> crate::program::mixer::Switch {
         self.mixer.last_switch()
     }
 
     /// The graphics over the program (logo, lower third).
-    pub fn set_graphics(&self, graphics: Vec<crate::mix_element::Overlay>) {
+    pub fn set_graphics(&self, graphics: Vec<crate::program::mixer::Overlay>) {
         self.mixer.set_graphics(graphics);
     }
 
