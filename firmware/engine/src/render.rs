@@ -18,7 +18,7 @@ use gst::prelude::*;
 
 use crate::ladder::encoder;
 use crate::ladder::{RungChain, rung_chains};
-use crate::program::bridge::KeyframeClock;
+use crate::keyframes::KeyframeClock;
 use crate::{EngineError, layout, make};
 
 /// One input file. Raw I420 frames need their size (a `.yuv` file has no header).

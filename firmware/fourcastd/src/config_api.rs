@@ -24,22 +24,18 @@ struct ConfigView {
 
 /// `GET /api/v1/config`: the running config, secrets redacted.
 pub async fn read(State(c): State<Controller>) -> Response {
-    match tokio::task::spawn_blocking(move || c.snapshot()).await {
-        Ok(s) => Json(ConfigView {
-            revision: s.revision,
-            config: s.config,
-        })
-        .into_response(),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    }
+    let running = c.running();
+    Json(ConfigView {
+        revision: running.revision,
+        config: running.config.clone(),
+    })
+    .into_response()
 }
 
 /// `GET /api/v1/config/export`: the running config as a TOML file, secrets redacted (an
 /// import of it keeps the box's secrets: `***` means "keep").
 pub async fn export(State(c): State<Controller>) -> Response {
-    let Ok(s) = tokio::task::spawn_blocking(move || c.snapshot()).await else {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-    };
+    let s = c.running();
     let mut r = s.config.to_toml().into_response();
     let h = r.headers_mut();
     h.insert(
@@ -238,14 +234,11 @@ async fn apply(c: Controller, config: fourcast_config::Config, base: Option<u64>
 
 fn answer(c: &Controller, result: Option<Result<u64, ChangeError>>) -> Response {
     match result {
-        Some(Ok(revision)) => {
-            let s = c.snapshot();
-            Json(ConfigView {
-                revision,
-                config: s.config,
-            })
-            .into_response()
-        }
+        Some(Ok(revision)) => Json(ConfigView {
+            revision,
+            config: c.running().config.clone(),
+        })
+        .into_response(),
         Some(Err(ChangeError::Invalid(errs))) => refused(&errs),
         Some(Err(e @ ChangeError::Stale { current, .. })) => (
             StatusCode::CONFLICT,

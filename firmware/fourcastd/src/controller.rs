@@ -14,7 +14,7 @@ use fourcast_config::{Config, ConfigErrors};
 use fourcast_engine::{Engine, EngineEvent, EngineStatus};
 use fourcast_store::{Store, Vault};
 use serde::Serialize;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 /// Something the box did, for every subscriber.
 #[derive(Debug, Clone, Serialize)]
@@ -114,9 +114,23 @@ struct Inner {
     vault: Arc<Vault>,
 }
 
+/// What readers need without waiting for the controller: the running config and its
+/// revision, published after every change. Async handlers read this, never the lock, so a
+/// ladder rebuild (which holds the lock while it drains) cannot stall HLS or the UI.
+#[derive(Debug)]
+pub struct Running {
+    pub revision: u64,
+    pub config: Config,
+}
+
 #[derive(Clone)]
 pub struct Controller {
     inner: Arc<Mutex<Inner>>,
+    running: Arc<watch::Sender<Arc<Running>>>,
+    /// Fixed for the life of the engine: where HLS is written, the thumbnails, the RTMP hub.
+    hls_dir: PathBuf,
+    thumbs: Arc<fourcast_engine::outputs::thumbs::Thumbs>,
+    ingest: Arc<fourcast_engine::inputs::rtmp_hub::IngestHub>,
     events: broadcast::Sender<Event>,
     overrides: Overrides,
     started: Instant,
@@ -170,8 +184,16 @@ impl Controller {
             tracing::error!("auto-record did not start: {e}");
         }
         let hls_key = Arc::new(hls_key(&store)?);
+        let (running, _) = watch::channel(Arc::new(Running {
+            revision,
+            config: config.clone(),
+        }));
         Ok(Controller {
             hls_key,
+            running: Arc::new(running),
+            hls_dir: engine.hls_dir(),
+            thumbs: engine.thumbs(),
+            ingest: engine.ingest(),
             inner: Arc::new(Mutex::new(Inner {
                 config,
                 revision,
@@ -519,6 +541,7 @@ impl Controller {
             Ok(plan) => {
                 inner.config = config;
                 inner.revision = revision;
+                self.publish(&inner);
                 let ladder = match plan.ladder {
                     fourcast_engine::plan::LadderChange::Keep => "kept".to_string(),
                     fourcast_engine::plan::LadderChange::Bitrates(_) => {
@@ -544,6 +567,7 @@ impl Controller {
                     .put(&crate::secrets::sealed_toml(&old, &inner.vault), "rollback");
                 if let (Ok(_), Ok(r)) = (restore, back) {
                     inner.revision = r.id;
+                    self.publish(&inner);
                 }
                 Err(ChangeError::Engine(e.to_string()))
             }
@@ -579,18 +603,31 @@ impl Controller {
     }
 
     /// The engine's RTMP ingest hub.
-    pub fn ingest_hub(&self) -> std::sync::Arc<fourcast_engine::inputs::rtmp_hub::IngestHub> {
-        lock(&self.inner).engine.ingest()
+    pub fn ingest_hub(&self) -> Arc<fourcast_engine::inputs::rtmp_hub::IngestHub> {
+        self.ingest.clone()
     }
 
     /// Where the RTMP ingest server should listen: only while an `rtmp` input exists.
     pub fn ingest_listen(&self) -> Option<String> {
-        let inner = lock(&self.inner);
-        let c = &inner.config;
+        let running = self.running();
+        let c = &running.config;
         c.inputs
             .iter()
             .any(|i| i.kind == fourcast_config::InputKind::Rtmp)
             .then(|| c.ingest.rtmp_listen.clone())
+    }
+
+    /// The running config and revision, without taking the controller's lock.
+    pub fn running(&self) -> Arc<Running> {
+        self.running.borrow().clone()
+    }
+
+    /// Tells readers what runs now (called with the lock held, after every change).
+    fn publish(&self, inner: &Inner) {
+        self.running.send_replace(Arc::new(Running {
+            revision: inner.revision,
+            config: inner.config.clone(),
+        }));
     }
 
     pub fn snapshot(&self) -> Snapshot {
@@ -605,23 +642,21 @@ impl Controller {
 
     /// The latest thumbnail of an input (by name) or of the program (`program`).
     pub fn thumbnail(&self, source: &str) -> Option<fourcast_engine::outputs::thumbs::Thumbnail> {
-        let thumbs = lock(&self.inner).engine.thumbs();
-        thumbs.get(source)
+        self.thumbs.get(source)
     }
 
     /// Who may play HLS now, and the key signed URLs are checked with.
     pub fn hls_access(&self) -> (fourcast_config::HlsAccess, Arc<Vec<u8>>) {
-        let access = lock(&self.inner).config.http.hls_access;
-        (access, self.hls_key.clone())
+        (self.running().config.http.hls_access, self.hls_key.clone())
     }
 
     /// The default lifetime of a signed HLS URL, s.
     pub fn hls_url_ttl_s(&self) -> u32 {
-        lock(&self.inner).config.http.hls_url_ttl_s
+        self.running().config.http.hls_url_ttl_s
     }
 
     pub fn hls_dir(&self) -> PathBuf {
-        lock(&self.inner).engine.hls_dir()
+        self.hls_dir.clone()
     }
 
     /// Stops the engine: last segments closed, playlists ended.

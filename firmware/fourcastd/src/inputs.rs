@@ -54,7 +54,7 @@ pub async fn list(State(c): State<Controller>) -> Response {
 /// `GET /api/v1/inputs/{name}/thumbnail.jpg`.
 pub async fn thumbnail(State(c): State<Controller>, UrlPath(name): UrlPath<String>) -> Response {
     if name == fourcast_engine::outputs::thumbs::PROGRAM
-        || c.snapshot().config.input(&name).is_none()
+        || c.running().config.input(&name).is_none()
     {
         return field_error(
             StatusCode::NOT_FOUND,

@@ -91,10 +91,12 @@ pub async fn take(State(c): State<Controller>, body: Bytes) -> Response {
 
 /// `GET /api/v1/audio`: the live mix with each input's levels and the program's.
 pub async fn audio(State(c): State<Controller>) -> Response {
-    let Some(mix) = c.mix() else {
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
-    };
-    Json(with_levels(&c, mix)).into_response()
+    let view = tokio::task::spawn_blocking(move || c.mix().map(|mix| with_levels(&c, mix))).await;
+    match view {
+        Ok(Some(view)) => Json(view).into_response(),
+        Ok(None) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
 }
 
 /// `POST /api/v1/audio`: a partial change of the live mix.
@@ -103,14 +105,17 @@ pub async fn audio_change(State(c): State<Controller>, body: Bytes) -> Response 
         Ok(t) => t,
         Err(r) => return *r,
     };
-    let controller = c.clone();
-    match tokio::task::spawn_blocking(move || controller.set_mix(&change)).await {
-        Ok(Ok(mix)) => Json(with_levels(&c, mix)).into_response(),
+    let view =
+        tokio::task::spawn_blocking(move || c.set_mix(&change).map(|mix| with_levels(&c, mix)))
+            .await;
+    match view {
+        Ok(Ok(view)) => Json(view).into_response(),
         Ok(Err(errs)) => refused(&errs),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }
 
+/// The mix with each input's levels (blocking: it reads the engine's status).
 fn with_levels(c: &Controller, mix: fourcast_engine::audio_mix::MixState) -> serde_json::Value {
     let status = serde_json::to_value(c.snapshot().engine).unwrap_or_default();
     let mut view = serde_json::to_value(mix).unwrap_or_default();

@@ -7,15 +7,20 @@
 //!   (the scaler, with its AVX2 form), [`stamp`] (the latency stamp).
 //! - Program: [`plan`] (the smallest change from one config to the next), [`audio_mix`]
 //!   (gains, mute, solo, audio-follows-video, level meters).
-//! - Uplinks: [`retry`] (connection life and backoff), [`adaptive`] (network-adaptive
-//!   bitrate).
+//! - Uplinks: [`retry`] (connection life and backoff), [`link`] (connected, waiting,
+//!   stalled, rate: what an attempt's counters say), [`adaptive`] (network-adaptive bitrate).
+//! - Keyframes: [`keyframes`] (when the ladder forces one; the gate outlets resume at).
+//! - Recording: [`recording`] (when a file splits, the TS tables each file opens with).
 //! - Counting and reading: [`stats`] (frames, bytes and gaps), [`ts_scan`] (MPEG-TS packets).
 
 pub mod adaptive;
 pub mod audio_mix;
 pub mod compose;
+pub mod keyframes;
 pub mod layout;
+pub mod link;
 pub mod plan;
+pub mod recording;
 pub mod retry;
 pub mod scale;
 pub mod stamp;

@@ -26,6 +26,7 @@ use gst::prelude::*;
 use serde::Serialize;
 
 use crate::outputs::tap::{Feed, Outlet, TapHub};
+use crate::recording::{Split, Tables};
 use crate::{EngineError, EngineEvent, EventSink, make};
 
 #[derive(Debug, Clone)]
@@ -224,18 +225,12 @@ fn build(
     Ok((pipeline, outlet))
 }
 
-const TS_PACKET: usize = 188;
-/// `mpegtsmux`'s PMT PID.
-const PMT_PID: u16 = 0x20;
-
 /// Writes the muxed stream into files, splitting on keyframes.
 pub(crate) struct FileWriter {
     dir: PathBuf,
-    split_ns: u64,
-    split_bytes: Option<u64>,
+    split: Split,
+    tables: Tables,
     current: Option<OpenFile>,
-    pat: Option<Vec<u8>>,
-    pmt: Option<Vec<u8>>,
     /// The first write error; the recorder stops on it.
     error: Option<String>,
     events: EventSink,
@@ -244,7 +239,6 @@ pub(crate) struct FileWriter {
 struct OpenFile {
     file: std::fs::File,
     path: PathBuf,
-    first_pts: Option<u64>,
     opened: Instant,
     bytes: u64,
 }
@@ -253,11 +247,12 @@ impl FileWriter {
     fn new(spec: &RecorderSpec, events: EventSink) -> Self {
         Self {
             dir: spec.dir.clone(),
-            split_ns: u64::from(spec.split_seconds) * 1_000_000_000,
-            split_bytes: spec.split_mb.map(|mb| u64::from(mb) << 20),
+            split: Split::new(
+                u64::from(spec.split_seconds) * 1_000_000_000,
+                spec.split_mb.map(|mb| u64::from(mb) << 20),
+            ),
+            tables: Tables::default(),
             current: None,
-            pat: None,
-            pmt: None,
             error: None,
             events,
         }
@@ -271,18 +266,10 @@ impl FileWriter {
             return;
         };
         let data = map.as_slice();
-        self.learn_tables(data);
+        self.tables.learn(data);
         let keyframe = !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT);
         let pts = buffer.pts().map(|t| t.nseconds());
-        let due = self.current.as_ref().is_none_or(|f| {
-            let long = match (f.first_pts, pts) {
-                (Some(a), Some(b)) => b.saturating_sub(a) >= self.split_ns,
-                _ => false,
-            };
-            let big = self.split_bytes.is_some_and(|max| f.bytes >= max);
-            long || big
-        });
-        if due && (keyframe || self.current.is_none()) {
+        if self.split.due(pts, keyframe) {
             self.close();
             if let Err(e) = self.open() {
                 self.error = Some(e);
@@ -292,26 +279,12 @@ impl FileWriter {
         let Some(f) = self.current.as_mut() else {
             return;
         };
-        if f.first_pts.is_none() {
-            f.first_pts = pts;
-        }
         match f.file.write_all(data) {
-            Ok(()) => f.bytes += data.len() as u64,
+            Ok(()) => {
+                f.bytes += data.len() as u64;
+                self.split.wrote(pts, data.len() as u64);
+            }
             Err(e) => self.error = Some(format!("{}: {e}", f.path.display())),
-        }
-    }
-
-    /// Keeps the latest PAT and PMT, to open every file with them.
-    fn learn_tables(&mut self, data: &[u8]) {
-        for p in data.chunks_exact(TS_PACKET) {
-            if p[0] != 0x47 || p[1] & 0x40 == 0 {
-                continue;
-            }
-            match (u16::from(p[1] & 0x1f) << 8) | u16::from(p[2]) {
-                0 => self.pat = Some(p.to_vec()),
-                PMT_PID => self.pmt = Some(p.to_vec()),
-                _ => {}
-            }
         }
     }
 
@@ -329,7 +302,7 @@ impl FileWriter {
             .open(&path)
             .map_err(|e| format!("{}: {e}", path.display()))?;
         let mut bytes = 0;
-        for table in [&self.pat, &self.pmt].into_iter().flatten() {
+        for table in [&self.tables.pat, &self.tables.pmt].into_iter().flatten() {
             file.write_all(table)
                 .map_err(|e| format!("{}: {e}", path.display()))?;
             bytes += table.len() as u64;
@@ -338,10 +311,11 @@ impl FileWriter {
         (self.events)(EngineEvent::RecordingFileOpened {
             path: path.display().to_string(),
         });
+        self.split.opened();
+        self.split.wrote(None, bytes);
         self.current = Some(OpenFile {
             file,
             path,
-            first_pts: None,
             opened: Instant::now(),
             bytes,
         });
@@ -350,6 +324,7 @@ impl FileWriter {
 
     /// Finishes the open file (synced to disk) and reports it.
     fn close(&mut self) {
+        self.split.closed();
         if let Some(f) = self.current.take() {
             let _ = f.file.sync_all();
             (self.events)(EngineEvent::RecordingFileClosed {

@@ -10,6 +10,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::keyframes::{Admit, KeyframeGate, MAX_QUEUED_NS};
+
 /// What an outlet eats.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Feed {
@@ -19,8 +21,6 @@ pub enum Feed {
     Program,
 }
 
-/// Media a destination may have queued before new frames are dropped.
-const MAX_QUEUED_NS: u64 = 2_000_000_000;
 /// Raw frames a destination's own encoder may have queued.
 const MAX_QUEUED_RAW: u64 = 4;
 
@@ -40,7 +40,7 @@ struct OutletState {
     /// Restamp origin: the destination's stream starts at zero.
     base_ns: Option<u64>,
     /// After a drop (or at the start), encoded video resumes at a keyframe.
-    need_keyframe: bool,
+    gate: KeyframeGate,
     video_caps: Option<gst::Caps>,
     audio_caps: Option<gst::Caps>,
 }
@@ -52,10 +52,7 @@ impl Outlet {
             feed,
             video,
             audio,
-            state: Mutex::new(OutletState {
-                need_keyframe: true,
-                ..Default::default()
-            }),
+            state: Mutex::new(OutletState::default()),
             dropped: AtomicU64::new(0),
         }
     }
@@ -67,7 +64,7 @@ impl Outlet {
 
     /// Start again at the next keyframe (a new peer joined).
     pub fn resume(&self) {
-        self.lock().need_keyframe = true;
+        self.lock().gate.resume();
     }
 
     /// Milliseconds of media waiting in front of the destination's sink.
@@ -85,21 +82,20 @@ impl Outlet {
         };
         let mut st = self.lock();
         let keyframe = !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT);
-        if self.video.current_level_time().nseconds() > MAX_QUEUED_NS {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-            st.need_keyframe = true;
-            return;
-        }
-        if st.need_keyframe && !keyframe {
-            if st.base_ns.is_some() {
+        let queued_ns = self.video.current_level_time().nseconds();
+        let started = st.base_ns.is_some();
+        match st.gate.admit(keyframe, queued_ns, started) {
+            Admit::Pass => {}
+            Admit::Wait => return,
+            Admit::Drop => {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
+                return;
             }
-            return;
         }
         let Some(t) = Times::of(buffer, sample.segment()) else {
             return;
         };
-        st.need_keyframe = false;
+        st.gate.passed();
         let base = *st.base_ns.get_or_insert_with(|| t.start());
         if st.video_caps.as_ref().map(|c| c.as_ref()) != Some(caps) {
             let caps = caps.to_owned();

@@ -22,6 +22,7 @@ use serde::Serialize;
 
 use crate::adaptive::{Adaptive, LinkSample};
 use crate::ladder::encoder;
+use crate::link::{self, Counters, STALL_MS};
 use crate::outputs::tap::{Feed, Outlet, TapHub};
 use crate::retry::{Connection, State};
 use crate::{EngineError, EngineEvent, EventSink, make};
@@ -292,8 +293,6 @@ struct Attempt {
     bytes_in: Arc<AtomicU64>,
 }
 
-/// Without data entering the sink for this long, a live link is declared stuck.
-const STALL: Duration = Duration::from_secs(6);
 const TICK: Duration = Duration::from_millis(250);
 
 struct Supervisor {
@@ -321,9 +320,7 @@ impl Supervisor {
         let mut attempt: Option<Attempt> = None;
         let secrets = self.spec.secrets();
         let mut total_bytes = 0u64;
-        let mut last_rate = (Instant::now(), 0u64);
-        let mut last_progress = Instant::now();
-        let mut last_buffers = 0u64;
+        let mut link = link::Link::new(now_ms());
         let mut last_srt = SrtCounters::default();
 
         while !self.stop.load(Ordering::Relaxed) {
@@ -337,8 +334,7 @@ impl Supervisor {
                         {
                             encoder::set_bitrate(enc, ad.target_kbps());
                         }
-                        last_progress = Instant::now();
-                        last_buffers = 0;
+                        link = link::Link::new(now_ms());
                         last_srt = SrtCounters::default();
                         attempt = Some(a);
                     }
@@ -371,34 +367,33 @@ impl Supervisor {
                 std::thread::sleep(TICK);
             }
 
-            let buffers = a.buffers_in.load(Ordering::Relaxed);
-            if buffers != last_buffers {
-                last_buffers = buffers;
-                last_progress = Instant::now();
-            }
-            // A listener without callers is waiting, not failing.
-            let no_callers = a
-                .callers
-                .as_ref()
-                .is_some_and(|c| c.load(Ordering::Relaxed) == 0);
-            if no_callers {
+            let bytes = a.bytes_in.load(Ordering::Relaxed);
+            let verdict = link.tick(
+                conn.state(),
+                Counters {
+                    now_ms: now_ms(),
+                    buffers: a.buffers_in.load(Ordering::Relaxed),
+                    bytes,
+                    no_callers: a
+                        .callers
+                        .as_ref()
+                        .is_some_and(|c| c.load(Ordering::Relaxed) == 0),
+                },
+            );
+            if verdict.waiting {
                 conn.waiting();
-                last_progress = Instant::now();
             }
-            // The second buffer entering the sink means the first was sent: connected.
-            if conn.state() == State::Connecting && buffers >= 2 && !no_callers {
+            if verdict.connected {
                 conn.connected(now_ms());
                 let target = self.spec.target();
                 tracing::info!(destination = %self.spec.name, %target, "uplink live");
             }
-            if error.is_none() && conn.state() == State::Live && last_progress.elapsed() > STALL {
+            if error.is_none() && verdict.stalled {
                 error = Some(format!(
                     "no data accepted by the link for {} s",
-                    STALL.as_secs()
+                    STALL_MS / 1000
                 ));
             }
-
-            let bytes = a.bytes_in.load(Ordering::Relaxed);
             let srt = read_srt_stats(&a.sink);
             let queued_ms = a.outlet.queued_ms();
             if let (Some(ad), Some(enc), Some(c)) = (adaptive.as_mut(), &a.encoder, &srt)
@@ -425,19 +420,11 @@ impl Supervisor {
             if let Some(c) = &srt {
                 last_srt = c.clone();
             }
-            let elapsed = last_rate.0.elapsed();
-            let rate = if elapsed >= Duration::from_secs(1) {
-                let kbps = (bytes - last_rate.1) as f64 * 8.0 / 1000.0 / elapsed.as_secs_f64();
-                last_rate = (Instant::now(), bytes);
-                Some(kbps)
-            } else {
-                None
-            };
             let dropped = a.outlet.dropped.load(Ordering::Relaxed);
             self.publish(|s| {
                 s.state = conn.state().as_str();
                 s.bytes_sent = total_bytes + bytes;
-                if let Some(k) = rate {
+                if let Some(k) = verdict.rate_kbps {
                     s.bitrate_kbps = (k * 10.0).round() / 10.0;
                 }
                 s.target_kbps = adaptive.as_ref().map(Adaptive::target_kbps);
@@ -460,7 +447,6 @@ impl Supervisor {
                 if let Some(a) = attempt.take() {
                     self.teardown(a);
                 }
-                last_rate = (Instant::now(), 0);
                 self.fail(&mut conn, now_ms(), &scrub(&message, &secrets));
             }
         }

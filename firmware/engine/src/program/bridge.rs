@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use gst::prelude::*;
 
+use crate::keyframes::KeyframeClock;
 use crate::outputs::tap::TapHub;
 use crate::stats::FrameCounter;
 
@@ -17,33 +18,6 @@ use crate::stats::FrameCounter;
 const MAX_QUEUED_VIDEO: u64 = 4;
 /// Audio buffers (10 ms each) the ladder may have queued.
 const MAX_QUEUED_AUDIO: u64 = 50;
-
-/// Forces a keyframe on the first frame at or after each multiple of the segment duration.
-#[derive(Debug, Clone)]
-pub struct KeyframeClock {
-    interval_ns: u64,
-    next_ns: Option<u64>,
-}
-
-impl KeyframeClock {
-    pub fn new(interval_ns: u64) -> Self {
-        Self {
-            interval_ns: interval_ns.max(1),
-            next_ns: None,
-        }
-    }
-
-    /// True if the frame at `pts_ns` must be a keyframe.
-    pub fn due(&mut self, pts_ns: u64) -> bool {
-        match self.next_ns {
-            Some(next) if pts_ns < next => false,
-            _ => {
-                self.next_ns = Some((pts_ns / self.interval_ns + 1) * self.interval_ns);
-                true
-            }
-        }
-    }
-}
 
 struct Feed {
     video: gst_app::AppSrc,
@@ -120,37 +94,5 @@ impl Bridge {
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Feed>> {
         // A panic while holding this lock cannot leave a Feed half-updated: recover it.
         self.feed.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const S: u64 = 1_000_000_000;
-
-    #[test]
-    fn keyframes_fall_on_the_first_frame_of_each_interval() {
-        let mut k = KeyframeClock::new(2 * S);
-        let frame = S / 30;
-        let keyed: Vec<u64> = (0..200u64)
-            .map(|i| 10 * S + i * frame + 7)
-            .filter(|&pts| k.due(pts))
-            .collect();
-        assert_eq!(keyed.len(), 4);
-        for pair in keyed.windows(2) {
-            assert!((pair[1] - pair[0]).abs_diff(2 * S) < frame);
-        }
-        assert!(keyed[1] >= 12 * S && keyed[1] < 12 * S + frame);
-    }
-
-    #[test]
-    fn a_late_frame_after_a_gap_is_keyed_once() {
-        let mut k = KeyframeClock::new(2 * S);
-        assert!(k.due(0));
-        assert!(!k.due(S));
-        assert!(k.due(7 * S));
-        assert!(!k.due(7 * S + 1));
-        assert!(k.due(8 * S));
     }
 }
