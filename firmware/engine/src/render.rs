@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 use fourcast_config::Config;
 use gst::prelude::*;
 
+use crate::keyframes::KeyframeClock;
 use crate::ladder::encoder;
 use crate::ladder::{RungChain, rung_chains};
-use crate::keyframes::KeyframeClock;
 use crate::{EngineError, layout, make};
 
 /// One input file. Raw I420 frames need their size (a `.yuv` file has no header).

@@ -5,24 +5,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-mod access;
-mod api;
-mod config_api;
 mod controller;
-mod device;
-mod events;
-mod ingest;
-mod inputs;
-mod metrics;
-mod recordings;
-#[cfg(test)]
-mod request_props;
+mod http;
+mod recordings_index;
+mod rtmp_server;
 mod run;
-mod secrets;
-mod status;
-mod switcher;
-mod tls;
-mod web;
 
 /// The Fourcast live-video box: four inputs mixed into one program, encoded as an ABR
 /// ladder and served as live HLS.

@@ -13,7 +13,7 @@ use fourcast_store::{Store, Vault};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::controller::{Controller, Overrides};
-use crate::device::{Device, Power};
+use crate::http::device::{Device, Power};
 
 pub struct Options {
     pub config: Option<PathBuf>,
@@ -57,7 +57,7 @@ fn init_logging() {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(false)
-        .with_writer(std::io::stderr.and(|| crate::device::RingWriter));
+        .with_writer(std::io::stderr.and(|| crate::http::device::RingWriter));
     if json {
         builder.json().init();
     } else {
@@ -91,7 +91,7 @@ async fn serve(opts: Options) -> anyhow::Result<(Power, String)> {
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("cannot listen on {addr}"))?;
-            let identity = crate::tls::identity(&config.storage.data_dir, &addr)?;
+            let identity = crate::http::tls::identity(&config.storage.data_dir, &addr)?;
             Some((listener, identity))
         }
         None => None,
@@ -104,15 +104,15 @@ async fn serve(opts: Options) -> anyhow::Result<(Power, String)> {
 
     tokio::spawn(controller.clone().keep_recent_events());
     tokio::spawn(controller.clone().index_recordings());
-    tokio::spawn(crate::ingest::supervise(controller.clone()));
+    tokio::spawn(crate::rtmp_server::supervise(controller.clone()));
     print_urls(bound);
     let access = {
         let c = controller.clone();
-        tokio::task::spawn_blocking(move || crate::access::Access::load(c)).await??
+        tokio::task::spawn_blocking(move || crate::http::access::Access::load(c)).await??
     };
     let (power_tx, mut power_rx) = tokio::sync::watch::channel(Power::Run);
     let https_info = match &https {
-        Some((l, identity)) => Some(crate::device::HttpsInfo {
+        Some((l, identity)) => Some(crate::http::device::HttpsInfo {
             address: l.local_addr()?.to_string(),
             fingerprint: identity.fingerprint.clone(),
         }),
@@ -123,11 +123,11 @@ async fn serve(opts: Options) -> anyhow::Result<(Power, String)> {
         power: Arc::new(power_tx),
         https: https_info,
     };
-    let router = crate::api::router(device, access);
+    let router = crate::http::router(device, access);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     if let Some((listener, identity)) = https {
         print_https(listener.local_addr()?, &identity.fingerprint);
-        tokio::spawn(crate::tls::serve(
+        tokio::spawn(crate::http::tls::serve(
             listener,
             identity.acceptor,
             router.clone(),
@@ -180,7 +180,7 @@ async fn serve(opts: Options) -> anyhow::Result<(Power, String)> {
 /// After a clean stop: the virtual board restarts this daemon in place (same process id,
 /// same arguments); a real board reboots the machine.
 fn restart(power: Power, board: &str) -> ExitCode {
-    if crate::device::reboot_kind(board) == "restarts the daemon" {
+    if crate::http::device::reboot_kind(board) == "restarts the daemon" {
         use std::os::unix::process::CommandExt;
         let Ok(exe) = std::env::current_exe() else {
             eprintln!("fourcastd: cannot find its own executable to restart");
@@ -233,7 +233,7 @@ fn initial_config(
         let Some(rev) = store.current()? else {
             return Ok(None);
         };
-        let mut c = crate::secrets::decode_stored(&rev.text, &vault)
+        let mut c = crate::controller::secrets::decode_stored(&rev.text, &vault)
             .map_err(|e| anyhow::anyhow!("stored revision {}: {e}", rev.id))?;
         overrides.apply(&mut c);
         Ok(Some(c))
@@ -273,7 +273,7 @@ fn load_file(
     let fail = |e: fourcast_config::ConfigErrors| anyhow::anyhow!("{}:\n{e}", path.display());
     let mut c = Config::parse(text).map_err(fail)?;
     overrides.apply(&mut c);
-    crate::secrets::resolve(&mut c, vault, None).map_err(fail)?;
+    crate::controller::secrets::resolve(&mut c, vault, None).map_err(fail)?;
     c.validate().map_err(fail)?;
     fourcast_engine::Engine::check(&c).map_err(fail)?;
     Ok(c)

@@ -5,6 +5,8 @@
 //! fails any step leaves the stored config and the running pipelines as they were. Typed
 //! events go to every subscriber (API, logs; later MQTT and the board's LEDs).
 
+pub mod secrets;
+
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -175,7 +177,7 @@ impl Controller {
         let mut engine = Engine::new(&hls_dir, engine_events)?;
         let revision = store_if_changed(&store, &vault, &config, source)?;
         engine.apply(&config)?;
-        for note in crate::recordings::recover(&store, &config.recording_dir())? {
+        for note in crate::recordings_index::recover(&store, &config.recording_dir())? {
             tracing::warn!("recordings: {note}");
         }
         if config.recording.auto_start
@@ -277,13 +279,13 @@ impl Controller {
                 let inner = lock(&c.inner);
                 let result = match &event {
                     EngineEvent::RecordingFileOpened { path } => {
-                        crate::recordings::opened(&inner.store, path).map(|_| ())
+                        crate::recordings_index::opened(&inner.store, path).map(|_| ())
                     }
                     EngineEvent::RecordingFileClosed { path, .. } => {
-                        crate::recordings::closed(&inner.store, path)
+                        crate::recordings_index::closed(&inner.store, path)
                     }
                     EngineEvent::RecordingDeleted { path } => {
-                        crate::recordings::forget(&inner.store, path)
+                        crate::recordings_index::forget(&inner.store, path)
                     }
                     _ => Ok(()),
                 };
@@ -299,7 +301,7 @@ impl Controller {
     pub fn start_recording(&self) -> Result<(), String> {
         let mut inner = lock(&self.inner);
         let config = inner.config.clone();
-        if let Err(e) = crate::recordings::recover(&inner.store, &config.recording_dir()) {
+        if let Err(e) = crate::recordings_index::recover(&inner.store, &config.recording_dir()) {
             tracing::warn!("recordings index: {e}");
         }
         inner
@@ -412,14 +414,14 @@ impl Controller {
         lock(&self.inner).engine.stop_recording()
     }
 
-    pub fn recordings(&self) -> Vec<crate::recordings::Entry> {
-        crate::recordings::list(&lock(&self.inner).store).unwrap_or_default()
+    pub fn recordings(&self) -> Vec<crate::recordings_index::Entry> {
+        crate::recordings_index::list(&lock(&self.inner).store).unwrap_or_default()
     }
 
     /// Deletes a finished recording (file and entry).
     pub fn delete_recording(&self, id: u64) -> Result<(), RecordingError> {
         let inner = lock(&self.inner);
-        let entry = crate::recordings::list(&inner.store)
+        let entry = crate::recordings_index::list(&inner.store)
             .map_err(|e| RecordingError::Store(e.to_string()))?
             .into_iter()
             .find(|e| e.id == id)
@@ -517,7 +519,7 @@ impl Controller {
                 current: inner.revision,
             });
         }
-        crate::secrets::resolve(&mut config, &inner.vault, Some(&inner.config))
+        crate::controller::secrets::resolve(&mut config, &inner.vault, Some(&inner.config))
             .map_err(ChangeError::Invalid)?;
         config.validate().map_err(ChangeError::Invalid)?;
         Engine::check(&config).map_err(ChangeError::Invalid)?;
@@ -534,7 +536,10 @@ impl Controller {
         }
         let revision = inner
             .store
-            .put(&crate::secrets::sealed_toml(&config, &inner.vault), source)
+            .put(
+                &crate::controller::secrets::sealed_toml(&config, &inner.vault),
+                source,
+            )
             .map_err(ChangeError::Store)?
             .id;
         match inner.engine.apply(&config) {
@@ -562,9 +567,10 @@ impl Controller {
                 // Put back what ran before, in the engine and as the current revision.
                 let old = inner.config.clone();
                 let restore = inner.engine.apply(&old);
-                let back = inner
-                    .store
-                    .put(&crate::secrets::sealed_toml(&old, &inner.vault), "rollback");
+                let back = inner.store.put(
+                    &crate::controller::secrets::sealed_toml(&old, &inner.vault),
+                    "rollback",
+                );
                 if let (Ok(_), Ok(r)) = (restore, back) {
                     inner.revision = r.id;
                     self.publish(&inner);
@@ -715,12 +721,15 @@ fn store_if_changed(
     source: &str,
 ) -> anyhow::Result<u64> {
     if let Some(cur) = store.current()?
-        && crate::secrets::decode_stored(&cur.text, vault).is_ok_and(|c| &c == config)
+        && crate::controller::secrets::decode_stored(&cur.text, vault).is_ok_and(|c| &c == config)
     {
         return Ok(cur.id);
     }
     Ok(store
-        .put(&crate::secrets::sealed_toml(config, vault), source)?
+        .put(
+            &crate::controller::secrets::sealed_toml(config, vault),
+            source,
+        )?
         .id)
 }
 

@@ -171,7 +171,7 @@ pub async fn setup_state(State(a): State<Arc<Access>>) -> Json<serde_json::Value
 /// `POST /api/v1/setup`: sets the admin password, once, and signs in.
 pub async fn setup(
     State(a): State<Arc<Access>>,
-    https: Option<axum::Extension<crate::tls::Https>>,
+    https: Option<axum::Extension<crate::http::tls::Https>>,
     body: axum::body::Bytes,
 ) -> Response {
     let body: PasswordBody = match parse(&body) {
@@ -222,7 +222,7 @@ pub async fn setup(
 pub async fn login(
     State(a): State<Arc<Access>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    https: Option<axum::Extension<crate::tls::Https>>,
+    https: Option<axum::Extension<crate::http::tls::Https>>,
     body: axum::body::Bytes,
 ) -> Response {
     let source = peer.ip();

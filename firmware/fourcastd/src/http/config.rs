@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Json, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::access::{field_error, parse};
 use crate::controller::{ChangeError, Controller};
+use crate::http::access::{field_error, parse};
 
 #[derive(Serialize)]
 struct ConfigView {

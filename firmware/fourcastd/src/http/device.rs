@@ -16,8 +16,8 @@ use axum::response::{IntoResponse, Json, Response};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use crate::access::{field_error, parse};
 use crate::controller::Controller;
+use crate::http::access::{field_error, parse};
 
 /// What the run loop is asked to do with the box.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

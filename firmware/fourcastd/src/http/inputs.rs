@@ -6,8 +6,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use serde::Serialize;
 
-use crate::access::field_error;
 use crate::controller::Controller;
+use crate::http::access::field_error;
 
 #[derive(Serialize)]
 struct InputView {

@@ -1,19 +1,35 @@
-//! HTTP: the HLS origin, the status API and Prometheus metrics.
+//! The HTTP API and the web UI, one file per area: `hls` (the origin), `program` (takes
+//! and the audio mix), `inputs`, `config`, `recordings`, `access` (setup, login, sessions,
+//! tokens, the guard), `device`, `sse` (the event stream), `metrics`, `status`, `web` (the
+//! embedded UI), `tls` (optional HTTPS). This file is the router.
 
-use std::path::{Component, Path, PathBuf};
+pub mod access;
+pub mod config;
+pub mod device;
+pub mod hls;
+pub mod inputs;
+pub mod metrics;
+pub mod program;
+pub mod recordings;
+pub mod reply;
+#[cfg(test)]
+mod request_props;
+pub mod sse;
+pub mod status;
+pub mod tls;
+pub mod web;
 
 use axum::Router;
-use axum::extract::{Path as UrlPath, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::State;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
 
 use std::sync::Arc;
 
-use crate::access::{self, Access};
-use crate::config_api;
 use crate::controller::Controller;
-use crate::device::{self, Device};
+use access::Access;
+use device::Device;
 
 pub fn router(device: Device, access: Arc<Access>) -> Router {
     let controller = device.controller.clone();
@@ -42,57 +58,58 @@ pub fn router(device: Device, access: Arc<Access>) -> Router {
         )
         .with_state(access.clone());
     Router::new()
-        .route("/", get(crate::web::asset))
-        .route("/hls/{*path}", get(hls))
+        .route("/", get(crate::http::web::asset))
+        .route("/hls/{*path}", get(hls::hls))
         .route("/api/v1/status", get(status))
-        .route("/api/v1/hls/sign", post(hls_sign))
+        .route("/api/v1/hls/sign", post(hls::hls_sign))
         .route("/api/v1/events", get(events))
-        .route("/api/v1/events/stream", get(crate::events::stream))
+        .route("/api/v1/events/stream", get(crate::http::sse::stream))
         .route(
             "/api/v1/config",
-            get(config_api::read)
-                .put(config_api::replace)
-                .patch(config_api::patch),
+            get(config::read).put(config::replace).patch(config::patch),
         )
-        .route("/api/v1/config/export", get(config_api::export))
-        .route("/api/v1/config/history", get(config_api::history))
-        .route("/api/v1/config/rollback", post(config_api::rollback))
+        .route("/api/v1/config/export", get(config::export))
+        .route("/api/v1/config/history", get(config::history))
+        .route("/api/v1/config/rollback", post(config::rollback))
         .route(
             "/api/v1/outputs/{name}/{action}",
-            post(config_api::output_action),
+            post(config::output_action),
         )
         .route(
             "/api/v1/overlays/{name}/{action}",
-            post(config_api::overlay_action),
+            post(config::overlay_action),
         )
-        .route("/api/v1/inputs", get(crate::inputs::list))
+        .route("/api/v1/inputs", get(crate::http::inputs::list))
         .route(
             "/api/v1/inputs/{name}/thumbnail.jpg",
-            get(crate::inputs::thumbnail),
+            get(crate::http::inputs::thumbnail),
         )
         .route(
             "/api/v1/program/thumbnail.jpg",
-            get(crate::inputs::program_thumbnail),
+            get(crate::http::inputs::program_thumbnail),
         )
-        .route("/api/v1/program", get(crate::switcher::program))
-        .route("/api/v1/program/take", post(crate::switcher::take))
+        .route("/api/v1/program", get(crate::http::program::program))
+        .route("/api/v1/program/take", post(crate::http::program::take))
         .route(
             "/api/v1/audio",
-            get(crate::switcher::audio).post(crate::switcher::audio_change),
+            get(crate::http::program::audio).post(crate::http::program::audio_change),
         )
-        .route("/api/v1/recording/start", post(recording_start))
-        .route("/api/v1/recording/stop", post(recording_stop))
-        .route("/api/v1/recordings", get(recordings_list))
+        .route("/api/v1/recording/start", post(recordings::recording_start))
+        .route("/api/v1/recording/stop", post(recordings::recording_stop))
+        .route("/api/v1/recordings", get(recordings::recordings_list))
         .route(
             "/api/v1/recordings/{id}",
-            axum::routing::delete(recording_delete),
+            axum::routing::delete(recordings::recording_delete),
         )
-        .route("/api/v1/recordings/{id}/file", get(recording_file))
+        .route(
+            "/api/v1/recordings/{id}/file",
+            get(recordings::recording_file),
+        )
         .route("/metrics", get(metrics))
         .with_state(controller)
         .merge(auth)
         .merge(box_routes)
-        .fallback(get(crate::web::asset))
+        .fallback(get(crate::http::web::asset))
         .layer(axum::middleware::from_fn_with_state(access, access::guard))
         // Every request body is small: a config is a few kB.
         .layer(axum::extract::DefaultBodyLimit::max(256 * 1024))
@@ -106,7 +123,7 @@ async fn openapi() -> Response {
 }
 
 async fn status(State(c): State<Controller>) -> Response {
-    match tokio::task::spawn_blocking(move || crate::status::status_of(&c)).await {
+    match tokio::task::spawn_blocking(move || crate::http::status::status_of(&c)).await {
         Ok(s) => Json(s).into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
@@ -127,105 +144,9 @@ async fn metrics(State(c): State<Controller>) -> Response {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        crate::metrics::render(&s),
+        crate::http::metrics::render(&s),
     )
         .into_response()
-}
-
-/// Serves the HLS origin. Playlists change every segment: `no-cache`. Segment names are
-/// never reused (they carry the run's start time), so segments are immutable.
-async fn hls(State(c): State<Controller>, UrlPath(path): UrlPath<String>) -> Response {
-    let (policy, key) = c.hls_access();
-    let path = if let Some(rest) = path.strip_prefix("signed/") {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        match fourcast_auth::hls_url::verify(&key, rest, now) {
-            Ok(p) => p.to_string(),
-            Err(refusal) => return error(StatusCode::FORBIDDEN, "", refusal.to_string()),
-        }
-    } else if policy == fourcast_config::HlsAccess::Signed {
-        return error(
-            StatusCode::FORBIDDEN,
-            "",
-            "this box serves HLS only at signed URLs (POST /api/v1/hls/sign)".to_string(),
-        );
-    } else {
-        path
-    };
-    let Some(file) = safe_join(&c.hls_dir(), &path) else {
-        return (StatusCode::BAD_REQUEST, "bad path").into_response();
-    };
-    let (content_type, cache) = match file.extension().and_then(|e| e.to_str()) {
-        Some("m3u8") => ("application/vnd.apple.mpegurl", "no-cache"),
-        Some("ts") => ("video/mp2t", "public, max-age=86400, immutable"),
-        _ => return StatusCode::NOT_FOUND.into_response(),
-    };
-    match tokio::fs::read(&file).await {
-        Ok(body) => {
-            let mut r = body.into_response();
-            let h = r.headers_mut();
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-            h.insert(
-                header::ACCESS_CONTROL_ALLOW_ORIGIN,
-                HeaderValue::from_static("*"),
-            );
-            r
-        }
-        Err(_) => StatusCode::NOT_FOUND.into_response(),
-    }
-}
-
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SignRequest {
-    ttl_s: Option<u32>,
-}
-
-/// The longest a signed HLS URL may last: a week.
-const MAX_HLS_TTL_S: u32 = 604_800;
-
-/// `POST /api/v1/hls/sign`: a signed, expiring URL of the multivariant playlist.
-async fn hls_sign(State(c): State<Controller>, body: axum::body::Bytes) -> Response {
-    let req: SignRequest = if body.is_empty() {
-        SignRequest { ttl_s: None }
-    } else {
-        match crate::access::parse(&body) {
-            Ok(r) => r,
-            Err(r) => return *r,
-        }
-    };
-    let ttl = req.ttl_s.unwrap_or_else(|| c.hls_url_ttl_s());
-    if !(1..=MAX_HLS_TTL_S).contains(&ttl) {
-        return error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "ttl_s",
-            format!("{ttl}: 1–{MAX_HLS_TTL_S} s"),
-        );
-    }
-    let expires = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-        + u64::from(ttl);
-    let (policy, key) = c.hls_access();
-    let prefix = fourcast_auth::hls_url::prefix(&key, expires);
-    Json(serde_json::json!({
-        "url": format!("{prefix}/master.m3u8"),
-        "expires": expires,
-        "hls_access": policy,
-    }))
-    .into_response()
-}
-
-/// `base/rel` if `rel` is a plain relative path (no `..`, no root, no prefix).
-fn safe_join(base: &Path, rel: &str) -> Option<PathBuf> {
-    let rel = Path::new(rel);
-    if rel.components().all(|c| matches!(c, Component::Normal(_))) {
-        Some(base.join(rel))
-    } else {
-        None
-    }
 }
 
 #[cfg(test)]
@@ -235,7 +156,7 @@ mod tests {
     /// (METHOD, path) of every `.route(…)` in this file, read from its source: the routes
     /// as the code declares them.
     fn declared_routes() -> std::collections::BTreeSet<(String, String)> {
-        let src = include_str!("api.rs");
+        let src = include_str!("mod.rs");
         let src = &src[..src.find("#[cfg(test)]").unwrap_or(src.len())];
         let mut out = std::collections::BTreeSet::new();
         for chunk in src.split(".route(").skip(1) {
@@ -296,195 +217,5 @@ mod tests {
             stale.is_empty(),
             "openapi.json lists routes that do not exist: {stale:?}"
         );
-    }
-
-    #[test]
-    fn hls_paths_cannot_leave_the_origin() {
-        let base = Path::new("/data/hls");
-        assert_eq!(
-            safe_join(base, "720p/index.m3u8"),
-            Some(PathBuf::from("/data/hls/720p/index.m3u8"))
-        );
-        assert_eq!(safe_join(base, "../store.redb"), None);
-        assert_eq!(safe_join(base, "720p/../../x"), None);
-        assert_eq!(safe_join(base, "/etc/passwd"), None);
-    }
-}
-
-/// A JSON error: what is wrong and, where it applies, the field.
-fn error(status: StatusCode, path: &str, message: impl Into<String>) -> Response {
-    (
-        status,
-        Json(serde_json::json!({ "error": { "path": path, "message": message.into() } })),
-    )
-        .into_response()
-}
-
-async fn recording_start(State(c): State<Controller>) -> Response {
-    match tokio::task::spawn_blocking(move || c.start_recording()).await {
-        Ok(Ok(())) => Json(serde_json::json!({ "recording": true })).into_response(),
-        Ok(Err(e)) if e.contains("already recording") => {
-            error(StatusCode::CONFLICT, "recording", e)
-        }
-        Ok(Err(e)) => error(StatusCode::UNPROCESSABLE_ENTITY, "recording.path", e),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    }
-}
-
-async fn recording_stop(State(c): State<Controller>) -> Response {
-    match tokio::task::spawn_blocking(move || c.stop_recording()).await {
-        Ok(true) => Json(serde_json::json!({ "recording": false })).into_response(),
-        Ok(false) => error(StatusCode::CONFLICT, "recording", "not recording"),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    }
-}
-
-async fn recordings_list(State(c): State<Controller>) -> Response {
-    match tokio::task::spawn_blocking(move || c.recordings()).await {
-        Ok(list) => Json(list).into_response(),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    }
-}
-
-fn bad_id(id: &str) -> Response {
-    error(
-        StatusCode::BAD_REQUEST,
-        "id",
-        format!("\"{id}\" is not a recording id"),
-    )
-}
-
-async fn recording_delete(State(c): State<Controller>, UrlPath(id): UrlPath<String>) -> Response {
-    let Ok(id) = id.parse::<u64>() else {
-        return bad_id(&id);
-    };
-    use crate::controller::RecordingError as E;
-    match tokio::task::spawn_blocking(move || c.delete_recording(id)).await {
-        Ok(Ok(())) => StatusCode::NO_CONTENT.into_response(),
-        Ok(Err(e @ E::NotFound(_))) => error(StatusCode::NOT_FOUND, "id", e.to_string()),
-        Ok(Err(e @ E::InUse(_))) => error(StatusCode::CONFLICT, "id", e.to_string()),
-        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, "id", e.to_string()),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    }
-}
-
-/// A recording's file, with HTTP range requests (RFC 9110 §14) for resuming and seeking.
-async fn recording_file(
-    State(c): State<Controller>,
-    UrlPath(id): UrlPath<String>,
-    headers: axum::http::HeaderMap,
-) -> Response {
-    use tokio::io::{AsyncReadExt, AsyncSeekExt};
-    let Ok(id) = id.parse::<u64>() else {
-        return bad_id(&id);
-    };
-    let list = match tokio::task::spawn_blocking(move || c.recordings()).await {
-        Ok(l) => l,
-        Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    };
-    let Some(entry) = list.into_iter().find(|e| e.id == id) else {
-        return error(StatusCode::NOT_FOUND, "id", format!("no recording {id}"));
-    };
-    let Ok(mut file) = tokio::fs::File::open(&entry.file).await else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "id",
-            format!("{}: missing on disk", entry.file),
-        );
-    };
-    let len = file.metadata().await.map(|m| m.len()).unwrap_or(0);
-    let range = headers
-        .get(header::RANGE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| parse_range(v, len));
-    let (status, start, end) = match range {
-        None => (StatusCode::OK, 0, len),
-        Some(Some((a, b))) => (StatusCode::PARTIAL_CONTENT, a, b + 1),
-        Some(None) => {
-            return (
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                [(header::CONTENT_RANGE, format!("bytes */{len}"))],
-            )
-                .into_response();
-        }
-    };
-    if file.seek(std::io::SeekFrom::Start(start)).await.is_err() {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-    }
-    let body =
-        axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(file.take(end - start)));
-    let name = Path::new(&entry.file)
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
-    let mut r = (status, body).into_response();
-    let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp2t"));
-    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    if let Ok(v) = HeaderValue::from_str(&(end - start).to_string()) {
-        h.insert(header::CONTENT_LENGTH, v);
-    }
-    if status == StatusCode::PARTIAL_CONTENT
-        && let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{}/{len}", end - 1))
-    {
-        h.insert(header::CONTENT_RANGE, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    r
-}
-
-/// One `bytes=` range against a file of `len` bytes, as inclusive `(first, last)`;
-/// `None` if it cannot be satisfied. Several ranges are answered with the first.
-fn parse_range(value: &str, len: u64) -> Option<(u64, u64)> {
-    let spec = value
-        .trim()
-        .strip_prefix("bytes=")?
-        .split(',')
-        .next()?
-        .trim();
-    let (a, b) = spec.split_once('-')?;
-    if len == 0 {
-        return None;
-    }
-    match (a.trim(), b.trim()) {
-        ("", suffix) => {
-            let n: u64 = suffix.parse().ok()?;
-            (n > 0).then(|| (len.saturating_sub(n), len - 1))
-        }
-        (first, "") => {
-            let a: u64 = first.parse().ok()?;
-            (a < len).then_some((a, len - 1))
-        }
-        (first, last) => {
-            let (a, b): (u64, u64) = (first.parse().ok()?, last.parse().ok()?);
-            (a <= b && a < len).then_some((a, b.min(len - 1)))
-        }
-    }
-}
-
-#[cfg(test)]
-mod range_tests {
-    use super::parse_range;
-
-    #[test]
-    fn ranges_follow_rfc_9110() {
-        assert_eq!(parse_range("bytes=0-99", 1000), Some((0, 99)));
-        assert_eq!(parse_range("bytes=900-", 1000), Some((900, 999)));
-        assert_eq!(parse_range("bytes=-100", 1000), Some((900, 999)));
-        assert_eq!(parse_range("bytes=990-2000", 1000), Some((990, 999)));
-        assert_eq!(parse_range("bytes=0-0, 5-9", 1000), Some((0, 0)));
-        for bad in [
-            "bytes=1000-",
-            "bytes=5-1",
-            "bytes=-0",
-            "items=0-1",
-            "bytes=x-1",
-            "bytes=0-1",
-        ] {
-            let len = if bad == "bytes=0-1" { 0 } else { 1000 };
-            assert_eq!(parse_range(bad, len), None, "{bad}");
-        }
     }
 }

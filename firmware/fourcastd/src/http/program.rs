@@ -9,9 +9,9 @@ use fourcast_config::{Layout, Pip, Shot};
 use fourcast_engine::{MAX_FADE_MS, Transition};
 use serde::Deserialize;
 
-use crate::access::{field_error, parse};
-use crate::config_api::refused;
 use crate::controller::Controller;
+use crate::http::access::{field_error, parse};
+use crate::http::config::refused;
 
 /// A fade with no duration given lasts this long.
 const DEFAULT_FADE_MS: u32 = 500;

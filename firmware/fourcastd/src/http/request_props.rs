@@ -5,10 +5,10 @@
 use proptest::prelude::*;
 use serde_json::Value;
 
-use crate::access::{PasswordBody, TokenBody, parse};
-use crate::config_api::{Patch, Replace, Rollback, merge_patch};
-use crate::device::Confirm;
-use crate::switcher::Take;
+use crate::http::access::{PasswordBody, TokenBody, parse};
+use crate::http::config::{Patch, Replace, Rollback, merge_patch};
+use crate::http::device::Confirm;
+use crate::http::program::Take;
 
 /// Any JSON value, nested a few levels, with the field names the API uses mixed in so that
 /// the parsers get past their first field often.
@@ -97,10 +97,10 @@ proptest! {
         let mut doc = default_config();
         let patch = serde_json::json!({ "program": patch.clone(), "ladder": patch });
         merge_patch(&mut doc, &patch);
-        if let Ok(config) = crate::config_api::config_of(doc) {
+        if let Ok(config) = crate::http::config::config_of(doc) {
             // Whatever parsed also validates without panicking, and round-trips.
             let _ = config.validate();
-            let again = crate::config_api::config_of(serde_json::to_value(&config).unwrap());
+            let again = crate::http::config::config_of(serde_json::to_value(&config).unwrap());
             prop_assert_eq!(again.ok(), Some(config));
         }
     }
@@ -125,8 +125,8 @@ proptest! {
             let mut h = axum::http::HeaderMap::new();
             h.insert(axum::http::header::COOKIE, v.clone());
             h.insert(axum::http::header::AUTHORIZATION, v);
-            let _ = crate::access::cookie(&h, crate::access::SESSION_COOKIE);
-            let _ = crate::access::bearer(&h);
+            let _ = crate::http::access::cookie(&h, crate::http::access::SESSION_COOKIE);
+            let _ = crate::http::access::bearer(&h);
         }
     }
 }

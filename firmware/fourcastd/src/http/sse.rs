@@ -55,7 +55,7 @@ async fn next(feed: &mut Feed) -> Option<SseEvent> {
             },
             _ = feed.tick.tick() => {
                 let c = feed.controller.clone();
-                let status = tokio::task::spawn_blocking(move || crate::status::status_of(&c)).await.ok()?;
+                let status = tokio::task::spawn_blocking(move || crate::http::status::status_of(&c)).await.ok()?;
                 let data = serde_json::to_string(&status).unwrap_or_default();
                 return Some(SseEvent::default().event("status").data(data));
             }
