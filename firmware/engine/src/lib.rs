@@ -37,7 +37,7 @@ pub(crate) use crate::gst_util::make;
 use crate::ladder::{Ladder, encoder};
 use crate::outputs::hls_origin::HlsOrigin;
 use crate::outputs::tap::TapHub;
-use crate::outputs::uplink::Destination;
+use crate::outputs::uplink::Uplink;
 use crate::outputs::{recorder, thumbs};
 use crate::plan::{LadderChange, Plan};
 use crate::program::Program;
@@ -195,7 +195,7 @@ pub struct Engine {
     epoch: gst::ClockTime,
     program: Option<Program>,
     ladder: Option<Ladder>,
-    destinations: Vec<Destination>,
+    uplinks: Vec<Uplink>,
     recorder: Option<recorder::Recorder>,
     origin: Arc<HlsOrigin>,
     shared: Arc<Shared>,
@@ -252,7 +252,7 @@ impl Engine {
             epoch,
             program: None,
             ladder: None,
-            destinations: Vec::new(),
+            uplinks: Vec::new(),
             recorder: None,
             origin,
             shared,
@@ -447,13 +447,13 @@ impl Engine {
         Ok(next)
     }
 
-    /// Starts, stops or restarts destinations so they match `config`; one whose spec is
+    /// Starts, stops or restarts uplinks so they match `config`; one whose spec is
     /// unchanged keeps running untouched (unless it takes a rung the ladder just rebuilt).
     fn reconcile_destinations(&mut self, config: &Config, ladder_rebuilt: bool) {
         let wanted = outputs::uplink::specs(config);
         let venc = lock(&self.shared.encoder).clone();
-        let mut running: Vec<Destination> = Vec::new();
-        for d in self.destinations.drain(..) {
+        let mut running: Vec<Uplink> = Vec::new();
+        for d in self.uplinks.drain(..) {
             let same = wanted.contains(&d.spec);
             let feeds_from_ladder = d.spec.adaptive.is_none();
             if same && !(ladder_rebuilt && feeds_from_ladder) {
@@ -469,10 +469,10 @@ impl Engine {
                 Some(i) => running.remove(i),
                 None => {
                     tracing::info!(destination = %w.name, target = %w.target(), "starting destination");
-                    Destination::start(w, &venc, self.shared.taps.clone(), self.events.clone())
+                    Uplink::start(w, &venc, self.shared.taps.clone(), self.events.clone())
                 }
             };
-            self.destinations.push(d);
+            self.uplinks.push(d);
         }
     }
 
@@ -611,7 +611,7 @@ impl Engine {
     /// Stops everything; the last segments are closed and every playlist gets ENDLIST.
     pub fn shutdown(&mut self) {
         self.stop_recording();
-        for d in self.destinations.drain(..) {
+        for d in self.uplinks.drain(..) {
             d.stop();
         }
         if let Some(p) = self.program.take() {

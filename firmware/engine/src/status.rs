@@ -10,7 +10,9 @@ pub struct EngineStatus {
     pub inputs: Vec<InputStatus>,
     pub ladder: LadderStatus,
     pub rungs: Vec<RungStatus>,
-    pub destinations: Vec<crate::outputs::uplink::DestinationStatus>,
+    /// The uplinks (`outputs.srt[]`, `outputs.rtmp[]`); `destinations` in the status API.
+    #[serde(rename = "destinations")]
+    pub uplinks: Vec<crate::outputs::uplink::UplinkStatus>,
     /// The recorder, while one has run since the box started.
     pub recording: Option<crate::outputs::recorder::RecorderStatus>,
 }
@@ -38,7 +40,7 @@ pub struct InputStatus {
     /// `live` (pictures arriving), `no-signal` (none for a second: its tile shows its
     /// slate), `retrying` (its source failed and is being opened again) or `ended` (a
     /// file played once).
-    pub state: &'static str,
+    pub state: crate::program::InputState,
     /// The picture size arriving (or last arrived).
     pub width: Option<u32>,
     pub height: Option<u32>,
@@ -132,7 +134,7 @@ pub(crate) fn collect(e: &Engine) -> EngineStatus {
                 segments: e.origin.segments(&r.name),
             })
             .collect(),
-        destinations: e.destinations.iter().map(|d| d.status()).collect(),
+        uplinks: e.uplinks.iter().map(|d| d.status()).collect(),
         recording: e.recording_status(),
     }
 }

@@ -47,7 +47,10 @@ fn the_virtual_board_streams_hls_and_takes_a_bitrate_change_without_restarting_i
     let status = engine.status();
     assert_eq!(status.inputs.len(), 4);
     assert!(
-        status.inputs.iter().all(|i| i.state == "live"),
+        status
+            .inputs
+            .iter()
+            .all(|i| i.state == fourcast_engine::program::InputState::Live),
         "{status:?}"
     );
     assert_eq!(status.ladder.encoder, "x264enc");

@@ -169,12 +169,12 @@ pub fn specs(config: &Config) -> Vec<Spec> {
 
 /// What status shows of a destination.
 #[derive(Debug, Clone, Serialize)]
-pub struct DestinationStatus {
+pub struct UplinkStatus {
     pub name: String,
     pub kind: &'static str,
     pub target: String,
     pub rung: String,
-    pub state: &'static str,
+    pub state: State,
     pub adaptive: bool,
     /// Bytes handed to the network since the box started.
     pub bytes_sent: u64,
@@ -204,7 +204,7 @@ pub struct SrtStats {
 }
 
 /// A running destination: its supervisor thread and what it shares with status.
-pub struct Destination {
+pub struct Uplink {
     pub spec: Spec,
     shared: Arc<Live>,
     stop: Arc<AtomicBool>,
@@ -213,17 +213,21 @@ pub struct Destination {
 
 /// What the supervisor publishes.
 struct Live {
-    status: Mutex<DestinationStatus>,
+    status: Mutex<UplinkStatus>,
 }
 
-impl Destination {
-    pub fn start(spec: Spec, venc: &str, taps: Arc<TapHub>, events: EventSink) -> Destination {
-        let status = DestinationStatus {
+impl Uplink {
+    pub fn start(spec: Spec, venc: &str, taps: Arc<TapHub>, events: EventSink) -> Uplink {
+        let status = UplinkStatus {
             name: spec.name.clone(),
             kind: spec.kind(),
             target: spec.target(),
             rung: spec.rung.clone(),
-            state: if spec.enabled { "idle" } else { "disabled" },
+            state: if spec.enabled {
+                State::Idle
+            } else {
+                State::Disabled
+            },
             adaptive: spec.adaptive.is_some(),
             bytes_sent: 0,
             bitrate_kbps: 0.0,
@@ -251,7 +255,7 @@ impl Destination {
                 .spawn(move || sup.run())
                 .expect("spawning a thread only fails when the process is out of resources")
         });
-        Destination {
+        Uplink {
             spec,
             shared,
             stop,
@@ -259,7 +263,7 @@ impl Destination {
         }
     }
 
-    pub fn status(&self) -> DestinationStatus {
+    pub fn status(&self) -> UplinkStatus {
         crate::lock(&self.shared.status).clone()
     }
 
@@ -271,7 +275,7 @@ impl Destination {
     }
 }
 
-impl Drop for Destination {
+impl Drop for Uplink {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
@@ -326,7 +330,7 @@ impl Supervisor {
         while !self.stop.load(Ordering::Relaxed) {
             let now = now_ms();
             if attempt.is_none() && conn.should_connect(now) {
-                self.publish(|s| s.state = State::Connecting.as_str());
+                self.publish(|s| s.state = State::Connecting);
                 match self.build() {
                     Ok(a) => {
                         if let Some(ad) = &adaptive
@@ -345,7 +349,7 @@ impl Supervisor {
             let Some(a) = attempt.as_ref() else {
                 std::thread::sleep(TICK);
                 self.publish(|s| {
-                    s.state = conn.state().as_str();
+                    s.state = conn.state();
                     s.bitrate_kbps = 0.0;
                 });
                 continue;
@@ -422,7 +426,7 @@ impl Supervisor {
             }
             let dropped = a.outlet.dropped.load(Ordering::Relaxed);
             self.publish(|s| {
-                s.state = conn.state().as_str();
+                s.state = conn.state();
                 s.bytes_sent = total_bytes + bytes;
                 if let Some(k) = verdict.rate_kbps {
                     s.bitrate_kbps = (k * 10.0).round() / 10.0;
@@ -454,7 +458,7 @@ impl Supervisor {
             self.teardown(a);
         }
         self.publish(|s| {
-            s.state = State::Disabled.as_str();
+            s.state = State::Disabled;
             s.bitrate_kbps = 0.0;
         });
     }
@@ -468,14 +472,14 @@ impl Supervisor {
             retry_in_ms: delay,
         });
         self.publish(|s| {
-            s.state = conn.state().as_str();
+            s.state = conn.state();
             s.last_error = Some(message.to_string());
             s.reconnects = conn.reconnects;
             s.bitrate_kbps = 0.0;
         });
     }
 
-    fn publish(&self, f: impl FnOnce(&mut DestinationStatus)) {
+    fn publish(&self, f: impl FnOnce(&mut UplinkStatus)) {
         f(&mut crate::lock(&self.shared.status));
     }
 

@@ -38,14 +38,27 @@ pub struct InputCounter {
     pub health: Option<Arc<Health>>,
 }
 
+/// What an input shows the technician.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InputState {
+    /// Pictures arrive.
+    Live,
+    /// No pictures: its tile shows the "no signal" slate.
+    NoSignal,
+    /// Its feed failed and is built again after a backoff.
+    Retrying,
+    /// A file played once has ended.
+    Ended,
+}
+
 impl InputCounter {
-    /// `live`, `no-signal`, `retrying` or `ended`.
-    pub fn state(&self) -> &'static str {
+    pub fn state(&self) -> InputState {
         match self.health.as_ref().map(|h| h.state()) {
-            Some(FeedState::Retrying) => "retrying",
-            Some(FeedState::Ended) => "ended",
-            _ if self.frames.fps() > 0.0 => "live",
-            _ => "no-signal",
+            Some(FeedState::Retrying) => InputState::Retrying,
+            Some(FeedState::Ended) => InputState::Ended,
+            _ if self.frames.fps() > 0.0 => InputState::Live,
+            _ => InputState::NoSignal,
         }
     }
 

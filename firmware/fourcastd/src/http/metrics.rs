@@ -59,7 +59,11 @@ pub fn render(s: &Snapshot) -> String {
         &mut out,
         "fourcast_input_live",
         "1 if the input has signal.",
-        &inputs(&|i| f64::from(u8::from(i.state == "live"))),
+        &inputs(&|i| {
+            f64::from(u8::from(
+                i.state == fourcast_engine::program::InputState::Live,
+            ))
+        }),
     );
     gauge(
         &mut out,
@@ -132,9 +136,9 @@ pub fn render(s: &Snapshot) -> String {
 }
 
 fn destinations(out: &mut String, e: &fourcast_engine::EngineStatus) {
-    use fourcast_engine::outputs::uplink::DestinationStatus as D;
+    use fourcast_engine::outputs::uplink::UplinkStatus as D;
     let each = |f: &dyn Fn(&D) -> Option<f64>| -> Vec<(String, f64)> {
-        e.destinations
+        e.uplinks
             .iter()
             .filter_map(|d| {
                 f(d).map(|v| {
@@ -152,7 +156,7 @@ fn destinations(out: &mut String, e: &fourcast_engine::EngineStatus) {
     };
     let states = ["idle", "connecting", "live", "retrying", "disabled"];
     let state_samples: Vec<(String, f64)> = e
-        .destinations
+        .uplinks
         .iter()
         .flat_map(|d| {
             states.iter().map(move |st| {
@@ -162,7 +166,7 @@ fn destinations(out: &mut String, e: &fourcast_engine::EngineStatus) {
                         escape(&d.name),
                         d.kind
                     ),
-                    f64::from(u8::from(d.state == *st)),
+                    f64::from(u8::from(d.state.as_str() == *st)),
                 )
             })
         })
