@@ -41,7 +41,17 @@ fn playlists_and_config_are_answered_while_the_ladder_is_rebuilt() {
 
     let builds = |d: &Daemon| d.status()["ladder"]["builds"].as_u64().unwrap();
     let before = builds(&d);
-    for preset in ["veryfast", "superfast", "ultrafast"] {
+    // Three changes of the x264 preset, each different from the one running.
+    let running = d.json("/api/v1/config")["config"]["ladder"]["x264_preset"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let other = if running == "ultrafast" {
+        "superfast"
+    } else {
+        "ultrafast"
+    };
+    for preset in [other, running.as_str(), other] {
         let revision = d.json("/api/v1/config")["revision"].as_u64().unwrap();
         let body = serde_json::json!({
             "base_revision": revision,
@@ -79,7 +89,7 @@ fn playlists_and_config_are_answered_while_the_ladder_is_rebuilt() {
         worst.as_secs_f64() * 1e3
     );
     assert!(
-        worst < Duration::from_secs(2),
+        worst < Duration::from_secs(1),
         "an HLS request waited {worst:?} during a ladder rebuild"
     );
 }
