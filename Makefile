@@ -93,3 +93,6 @@ bench: test-deps build
 lint: deps web
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+	# Docs build without a broken link (private items documented: this is firmware).
+	RUSTDOCFLAGS="-D warnings -A rustdoc::private_intra_doc_links" \
+		$(CARGO) doc --locked --no-deps --workspace --document-private-items --quiet

@@ -20,7 +20,7 @@ fn main() {
     }
     files.sort();
     let mut out = String::from(
-        "/// (URL path, content, gzip of it or empty, ETag)\npub static ASSETS: &[(&str, &[u8], &[u8], &str)] = &[\n",
+        "/// (URL path, content, gzip of it or empty, ETag)\npub(crate) static ASSETS: &[(&str, &[u8], &[u8], &str)] = &[\n",
     );
     for file in files
         .iter()

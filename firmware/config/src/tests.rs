@@ -85,6 +85,7 @@ ladder = { rungs = [ { name = "low", width = 640, height = 360, bitrate_kbps = 6
 
 /// Each bad document names the field it is wrong about.
 #[test]
+#[allow(clippy::too_many_lines)] // a table of cases
 fn every_bad_document_names_its_field() {
     let bad_file = Value::String("/nonexistent/clip.mp4".into());
     let file_input = |doc: &mut Table| {

@@ -142,7 +142,7 @@ impl RtmpUrl {
 }
 
 /// A DNS name or an IP address literal, without brackets.
-pub fn valid_host(host: &str) -> bool {
+pub(crate) fn valid_host(host: &str) -> bool {
     if host.parse::<std::net::IpAddr>().is_ok() {
         return true;
     }

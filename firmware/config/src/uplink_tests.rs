@@ -94,6 +94,7 @@ fn rtmp(fields: &str) -> String {
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // a table of cases
 fn every_bad_uplink_names_its_field() {
     let caller = "mode = \"caller\"\nhost = \"127.0.0.1\"\nport = 9000";
     let rtmp_ok = "url = \"rtmp://127.0.0.1/live\"\nkey = \"k\"";

@@ -12,7 +12,7 @@ use fourcast_store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub id: u64,
     pub file: String,
     /// When the file was opened, ms since the Unix epoch.
@@ -38,7 +38,7 @@ const CODECS: &str = "h264,aac";
 /// How much of each end of a file is read to find its first and last timestamps.
 const ENDS: u64 = 2 << 20;
 
-pub fn list(store: &Store) -> Result<Vec<Entry>, StoreError> {
+pub(crate) fn list(store: &Store) -> Result<Vec<Entry>, StoreError> {
     Ok(store
         .recordings()?
         .into_iter()
@@ -78,7 +78,7 @@ fn now_ms() -> u64 {
 }
 
 /// The duration of an MPEG-TS file and its whole-packet length, from its two ends.
-pub fn measure(path: &Path) -> std::io::Result<ts_scan::TsSummary> {
+pub(crate) fn measure(path: &Path) -> std::io::Result<ts_scan::TsSummary> {
     let mut f = std::fs::File::open(path)?;
     let len = f.metadata()?.len();
     let mut head = vec![0; len.min(ENDS) as usize];
@@ -102,7 +102,7 @@ pub fn measure(path: &Path) -> std::io::Result<ts_scan::TsSummary> {
     })
 }
 
-pub fn opened(store: &Store, file: &str) -> Result<u64, StoreError> {
+pub(crate) fn opened(store: &Store, file: &str) -> Result<u64, StoreError> {
     put(
         store,
         &Entry {
@@ -117,7 +117,7 @@ pub fn opened(store: &Store, file: &str) -> Result<u64, StoreError> {
     )
 }
 
-pub fn closed(store: &Store, file: &str) -> Result<(), StoreError> {
+pub(crate) fn closed(store: &Store, file: &str) -> Result<(), StoreError> {
     let Some(mut e) = list(store)?.into_iter().find(|e| e.file == file) else {
         return Ok(());
     };
@@ -130,7 +130,7 @@ pub fn closed(store: &Store, file: &str) -> Result<(), StoreError> {
 }
 
 /// Brings the index in line with `dir` after a start or a crash; returns what it did.
-pub fn recover(store: &Store, dir: &Path) -> Result<Vec<String>, StoreError> {
+pub(crate) fn recover(store: &Store, dir: &Path) -> Result<Vec<String>, StoreError> {
     let mut notes = Vec::new();
     let entries = list(store)?;
     for mut e in entries.clone() {
@@ -196,7 +196,7 @@ fn repair(path: &Path, e: &mut Entry) {
 }
 
 /// Drops the entry of a file the recorder deleted to keep free space.
-pub fn forget(store: &Store, file: &str) -> Result<(), StoreError> {
+pub(crate) fn forget(store: &Store, file: &str) -> Result<(), StoreError> {
     if let Some(e) = list(store)?.into_iter().find(|e| e.file == file) {
         store.recording_delete(e.id)?;
     }

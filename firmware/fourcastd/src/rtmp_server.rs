@@ -1,6 +1,6 @@
 //! The RTMP ingest server: a phone app or OBS publishes to `rtmp://<box>/live/<key>` and
 //! becomes the `rtmp` input whose key that is. Sessions are `rml_rtmp` server sessions
-//! over tokio; the media goes to the engine's ingest hub ([`fourcast_engine::ingest`]).
+//! over tokio; the media goes to the engine's ingest hub ([`fourcast_engine::inputs::rtmp_hub`]).
 //!
 //! It runs while any `rtmp` input is configured, on `ingest.rtmp_listen`. Whatever a peer
 //! sends (a wrong key, garbage, a session cut off mid-message) ends only that session.
@@ -19,7 +19,7 @@ use tokio::net::{TcpListener, TcpStream};
 use crate::controller::Controller;
 
 /// The RTMP application publishers use.
-pub const APP: &str = "live";
+pub(crate) const APP: &str = "live";
 /// Sessions at once (publishers, and anyone still in the handshake).
 const MAX_SESSIONS: usize = 8;
 const CLOSED: &str = "connection closed";
@@ -28,7 +28,7 @@ const IDLE: Duration = Duration::from_secs(10);
 
 /// Keeps the server running on the configured address while an `rtmp` input exists,
 /// moving or stopping it when the config changes.
-pub async fn supervise(controller: Controller) {
+pub(crate) async fn supervise(controller: Controller) {
     let hub = controller.ingest_hub();
     let mut running: Option<(String, tokio::task::JoinHandle<()>)> = None;
     loop {

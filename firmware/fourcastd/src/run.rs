@@ -15,13 +15,13 @@ use tokio::signal::unix::{SignalKind, signal};
 use crate::controller::{Controller, Overrides};
 use crate::http::device::{Device, Power};
 
-pub struct Options {
+pub(crate) struct Options {
     pub config: Option<PathBuf>,
     pub data_dir: Option<PathBuf>,
     pub listen: Option<String>,
 }
 
-pub fn main(opts: Options) -> ExitCode {
+pub(crate) fn main(opts: Options) -> ExitCode {
     init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -67,6 +67,7 @@ fn init_logging() {
 
 /// Serves until a signal or a reboot asked for over the API; returns what was asked and
 /// the board it ran on.
+#[allow(clippy::too_many_lines)] // start-up in order; to split HTTP and HTTPS serving
 async fn serve(opts: Options) -> anyhow::Result<(Power, String)> {
     let overrides = Overrides {
         data_dir: opts.data_dir.clone(),

@@ -102,9 +102,9 @@ struct Sinks {
 }
 
 /// A feed's supervisor loop, to run on its own thread once the program plays.
-pub type Supervisor = Box<dyn FnOnce() + Send>;
+pub(crate) type Supervisor = Box<dyn FnOnce() + Send>;
 
-pub struct Feed {
+pub(crate) struct Feed {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
     pub health: Arc<Health>,
@@ -113,7 +113,7 @@ pub struct Feed {
 impl Feed {
     /// Builds the program-side appsrcs for `input` in `program` and the feed's supervisor
     /// (started by [`Feed::start`]); returns the video and audio pads to link to the mixers.
-    pub fn build(
+    pub(crate) fn build(
         program: &gst::Pipeline,
         input: &Input,
         tile: Rect,
@@ -198,7 +198,7 @@ impl Feed {
     }
 
     /// Starts the supervisor (once the program plays).
-    pub fn start(&mut self, name: &str, run: Supervisor) -> Result<(), EngineError> {
+    pub(crate) fn start(&mut self, name: &str, run: Supervisor) -> Result<(), EngineError> {
         let thread = std::thread::Builder::new()
             .name(format!("feed-{name}"))
             .spawn(run)
@@ -207,7 +207,7 @@ impl Feed {
         Ok(())
     }
 
-    pub fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -585,14 +585,14 @@ fn unstamp(b: &mut gst::BufferRef) {
 /// the mixer sees no overlaps or gaps, unless arrival has drifted more than [`SLACK_NS`]
 /// from that line; then it starts again from the arrival time.
 #[derive(Debug, Default)]
-pub struct Continuity {
+pub(crate) struct Continuity {
     next: Option<u64>,
 }
 
-pub const SLACK_NS: u64 = 150_000_000;
+pub(crate) const SLACK_NS: u64 = 150_000_000;
 
 impl Continuity {
-    pub fn stamp(&mut self, arrival_ns: u64, duration_ns: u64) -> u64 {
+    pub(crate) fn stamp(&mut self, arrival_ns: u64, duration_ns: u64) -> u64 {
         let pts = match self.next {
             Some(n) if n.abs_diff(arrival_ns) <= SLACK_NS => n,
             _ => arrival_ns,

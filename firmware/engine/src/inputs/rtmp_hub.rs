@@ -3,7 +3,7 @@
 //! The server (in the daemon, on `rml_rtmp`) checks the stream key against the hub and,
 //! when the key belongs to an `rtmp` input, gets a [`Publish`] that takes the audio and
 //! video messages. They are written as an FLV stream into the input's feed pipeline
-//! (`appsrc ! decodebin`, see [`crate::feed`]). Ports outlive program rebuilds, so a phone
+//! (`appsrc ! decodebin`, see [`crate::inputs::decoded`]). Ports outlive program rebuilds, so a phone
 //! that is publishing keeps going when the technician changes the layout; a feed pipeline
 //! built anew mid-publish is sent the FLV header and the codec set-up again first.
 

@@ -5,14 +5,17 @@ use gst::prelude::*;
 use crate::EngineError;
 
 /// The software fallback every board has.
-pub const FALLBACK: &str = "x264enc";
+pub(crate) const FALLBACK: &str = "x264enc";
 
 /// AAC encoders in order of preference.
 pub(crate) const AAC_ENCODERS: &[&str] = &["fdkaacenc", "avenc_aac", "voaacenc"];
 
 /// Picks the H.264 encoder: the configured element, or (for `auto`) the first of the board's
 /// list that is installed and opens its device, falling back to `x264enc`.
-pub fn choose_video(configured: &str, board_preference: &[String]) -> Result<String, EngineError> {
+pub(crate) fn choose_video(
+    configured: &str,
+    board_preference: &[String],
+) -> Result<String, EngineError> {
     if configured != "auto" {
         return if usable(configured) {
             Ok(configured.to_string())
@@ -35,7 +38,7 @@ pub fn choose_video(configured: &str, board_preference: &[String]) -> Result<Str
 }
 
 /// The first installed AAC encoder.
-pub fn choose_aac() -> Result<String, EngineError> {
+pub(crate) fn choose_aac() -> Result<String, EngineError> {
     AAC_ENCODERS
         .iter()
         .find(|n| gst::ElementFactory::find(n).is_some())
@@ -62,7 +65,12 @@ fn usable(name: &str) -> bool {
 
 /// Live-encoding settings: bitrate, longest GOP (a safety net; keyframes are forced on a
 /// common clock so every rung cuts on the same frame), no B-frames, no scene-cut keyframes.
-pub fn configure_video(enc: &gst::Element, kbps: u32, max_gop_frames: u32, x264_preset: &str) {
+pub(crate) fn configure_video(
+    enc: &gst::Element,
+    kbps: u32,
+    max_gop_frames: u32,
+    x264_preset: &str,
+) {
     let factory = factory_name(enc);
     match factory.as_str() {
         "x264enc" => {
@@ -102,24 +110,24 @@ pub fn configure_video(enc: &gst::Element, kbps: u32, max_gop_frames: u32, x264_
 /// many encoders as cores, one each (the rungs already keep every core busy, and x264's
 /// sliced threads cost about 5 % more CPU for the same picture); otherwise x264's own
 /// choice (0 = auto), so a lone encoder still uses every core.
-pub fn x264_threads(encoders: usize, cores: usize) -> u32 {
+pub(crate) fn x264_threads(encoders: usize, cores: usize) -> u32 {
     if encoders >= cores.max(1) { 1 } else { 0 }
 }
 
 /// Applies [`x264_threads`] to a software encoder (hardware encoders have no such knob).
-pub fn set_threads(enc: &gst::Element, threads: u32) {
+pub(crate) fn set_threads(enc: &gst::Element, threads: u32) {
     if factory_name(enc) == "x264enc" {
         enc.set_property("threads", threads);
     }
 }
 
 /// The cores this process may use.
-pub fn cores() -> usize {
+pub(crate) fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Changes a running encoder's bitrate. Returns false if this encoder cannot change it live.
-pub fn set_bitrate(enc: &gst::Element, kbps: u32) -> bool {
+pub(crate) fn set_bitrate(enc: &gst::Element, kbps: u32) -> bool {
     let (prop, value) = match factory_name(enc).as_str() {
         "x264enc" | "vah264enc" | "vaapih264enc" => ("bitrate", kbps),
         "mpph264enc" => ("bps", kbps * 1000),
@@ -136,12 +144,12 @@ pub fn set_bitrate(enc: &gst::Element, kbps: u32) -> bool {
     true
 }
 
-pub fn configure_aac(enc: &gst::Element, kbps: u32) {
+pub(crate) fn configure_aac(enc: &gst::Element, kbps: u32) {
     // All three take bits per second, as int (avenc_aac, voaacenc) or int (fdkaacenc).
     set_if(enc, "bitrate", (kbps * 1000) as i32);
 }
 
-pub fn factory_name(e: &gst::Element) -> String {
+pub(crate) fn factory_name(e: &gst::Element) -> String {
     e.factory()
         .map(|f| f.name().to_string())
         .unwrap_or_default()

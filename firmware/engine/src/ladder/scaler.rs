@@ -14,7 +14,7 @@ use gst_video::subclass::prelude::*;
 
 use crate::scale::{Plane, PlaneMut, PlaneScaler, Scratch};
 
-pub const NAME: &str = "fourcastscale";
+pub(crate) const NAME: &str = "fourcastscale";
 
 glib::wrapper! {
     pub struct FourcastScale(ObjectSubclass<imp::FourcastScale>)
@@ -22,7 +22,7 @@ glib::wrapper! {
 }
 
 /// Registers the element with this process's GStreamer registry (once).
-pub fn register() -> Result<(), glib::BoolError> {
+pub(crate) fn register() -> Result<(), glib::BoolError> {
     static ONCE: Once = Once::new();
     let mut result = Ok(());
     ONCE.call_once(|| {

@@ -16,8 +16,8 @@ use fourcast_hls::{MediaPlaylist, Segment, Variant, render_multivariant};
 
 use crate::EngineEvent;
 
-pub const MASTER: &str = "master.m3u8";
-pub const MEDIA: &str = "index.m3u8";
+pub(crate) const MASTER: &str = "master.m3u8";
+pub(crate) const MEDIA: &str = "index.m3u8";
 /// The program's audio, as CODECS names it: AAC-LC.
 const AAC_LC: &str = "mp4a.40.2";
 
@@ -254,7 +254,7 @@ impl HlsOrigin {
 }
 
 /// Writes `text` to `path` so that readers see the old or the new file, never a mix.
-pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
     let mut f = std::fs::File::create(&tmp)?;
     f.write_all(text.as_bytes())?;

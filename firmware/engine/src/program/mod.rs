@@ -98,6 +98,7 @@ pub struct Program {
 
 impl Program {
     /// Builds (but does not start) the program for `config`, showing `shot`.
+    #[allow(clippy::too_many_lines)] // builds the whole program pipeline inline; to split per input kind
     pub fn build(
         config: &Config,
         shot: &fourcast_config::Shot,

@@ -5,7 +5,7 @@
 //! fails any step leaves the stored config and the running pipelines as they were. Typed
 //! events go to every subscriber (API, logs; later MQTT and the board's LEDs).
 
-pub mod secrets;
+pub(crate) mod secrets;
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -21,7 +21,7 @@ use tokio::sync::{broadcast, watch};
 /// Something the box did, for every subscriber.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum Event {
+pub(crate) enum Event {
     ConfigApplied {
         revision: u64,
         source: String,
@@ -55,20 +55,20 @@ pub enum Event {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct FieldErrorJson {
+pub(crate) struct FieldErrorJson {
     pub path: String,
     pub message: String,
 }
 
 /// Runtime overrides from the command line, applied to every config the box runs.
 #[derive(Debug, Clone, Default)]
-pub struct Overrides {
+pub(crate) struct Overrides {
     pub data_dir: Option<PathBuf>,
     pub listen: Option<String>,
 }
 
 impl Overrides {
-    pub fn apply(&self, c: &mut Config) {
+    pub(crate) fn apply(&self, c: &mut Config) {
         if let Some(d) = &self.data_dir {
             c.storage.data_dir = d.clone();
         }
@@ -79,7 +79,7 @@ impl Overrides {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum RecordingError {
+pub(crate) enum RecordingError {
     #[error("no recording {0}")]
     NotFound(u64),
     #[error("{0} is being written: stop recording first")]
@@ -90,7 +90,7 @@ pub enum RecordingError {
 
 /// Why a change was not made.
 #[derive(Debug, thiserror::Error)]
-pub enum ChangeError {
+pub(crate) enum ChangeError {
     /// The document is wrong; every field error is listed.
     #[error("{0}")]
     Invalid(ConfigErrors),
@@ -120,13 +120,13 @@ struct Inner {
 /// revision, published after every change. Async handlers read this, never the lock, so a
 /// ladder rebuild (which holds the lock while it drains) cannot stall HLS or the UI.
 #[derive(Debug)]
-pub struct Running {
+pub(crate) struct Running {
     pub revision: u64,
     pub config: Config,
 }
 
 #[derive(Clone)]
-pub struct Controller {
+pub(crate) struct Controller {
     inner: Arc<Mutex<Inner>>,
     running: Arc<watch::Sender<Arc<Running>>>,
     /// Fixed for the life of the engine: where HLS is written, the thumbnails, the RTMP hub.
@@ -143,7 +143,7 @@ pub struct Controller {
 
 /// What the program shows, for the API.
 #[derive(Debug, Clone, Serialize)]
-pub struct ProgramView {
+pub(crate) struct ProgramView {
     pub layout: String,
     pub inputs: Vec<String>,
     pub pip: fourcast_config::Pip,
@@ -160,7 +160,7 @@ const RECENT_EVENTS: usize = 200;
 
 impl Controller {
     /// Starts the engine on `config` (already validated and checked) and records it.
-    pub fn start(
+    pub(crate) fn start(
         config: Config,
         store: Store,
         vault: Arc<Vault>,
@@ -211,22 +211,25 @@ impl Controller {
     }
 
     /// Sends an event from outside the engine (the API's security events).
-    pub fn emit(&self, e: Event) {
+    pub(crate) fn emit(&self, e: Event) {
         let _ = self.events.send(e);
     }
 
-    pub fn credential(&self, key: &str) -> Result<Option<String>, fourcast_store::StoreError> {
+    pub(crate) fn credential(
+        &self,
+        key: &str,
+    ) -> Result<Option<String>, fourcast_store::StoreError> {
         lock(&self.inner).store.credential(key)
     }
 
-    pub fn credentials(
+    pub(crate) fn credentials(
         &self,
         prefix: &str,
     ) -> Result<Vec<(String, String)>, fourcast_store::StoreError> {
         lock(&self.inner).store.credentials(prefix)
     }
 
-    pub fn credential_put(
+    pub(crate) fn credential_put(
         &self,
         key: &str,
         value: &str,
@@ -237,16 +240,16 @@ impl Controller {
             .credential_put(key, value, only_if_absent)
     }
 
-    pub fn credential_delete(&self, key: &str) -> Result<bool, fourcast_store::StoreError> {
+    pub(crate) fn credential_delete(&self, key: &str) -> Result<bool, fourcast_store::StoreError> {
         lock(&self.inner).store.credential_delete(key)
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.events.subscribe()
     }
 
     /// Keeps the most recent events for the API; runs until the controller is dropped.
-    pub async fn keep_recent_events(self) {
+    pub(crate) async fn keep_recent_events(self) {
         let mut rx = self.subscribe();
         loop {
             match rx.recv().await {
@@ -266,7 +269,7 @@ impl Controller {
 
     /// Keeps the recordings index in step with the recorder; runs until the controller is
     /// dropped.
-    pub async fn index_recordings(self) {
+    pub(crate) async fn index_recordings(self) {
         let mut rx = self.subscribe();
         loop {
             let event = match rx.recv().await {
@@ -298,7 +301,7 @@ impl Controller {
     }
 
     /// Starts recording (the target is checked first); the error says what is wrong.
-    pub fn start_recording(&self) -> Result<(), String> {
+    pub(crate) fn start_recording(&self) -> Result<(), String> {
         let mut inner = lock(&self.inner);
         let config = inner.config.clone();
         if let Err(e) = crate::recordings_index::recover(&inner.store, &config.recording_dir()) {
@@ -312,7 +315,7 @@ impl Controller {
 
     /// Switches the program to `shot` (named `scene`, if it is one) with `transition`. A bad
     /// shot is refused with errors naming each field; the program keeps what it showed.
-    pub fn take(
+    pub(crate) fn take(
         &self,
         shot: fourcast_config::Shot,
         scene: Option<String>,
@@ -359,7 +362,7 @@ impl Controller {
     }
 
     /// The shot on program, the configured scenes and the last switch.
-    pub fn program(&self) -> ProgramView {
+    pub(crate) fn program(&self) -> ProgramView {
         let inner = lock(&self.inner);
         let shot = inner
             .engine
@@ -383,12 +386,12 @@ impl Controller {
     }
 
     /// The live audio mix.
-    pub fn mix(&self) -> Option<fourcast_engine::audio_mix::MixState> {
+    pub(crate) fn mix(&self) -> Option<fourcast_engine::audio_mix::MixState> {
         lock(&self.inner).engine.mix()
     }
 
     /// Changes the live audio mix; a bad change is refused whole with errors per field.
-    pub fn set_mix(
+    pub(crate) fn set_mix(
         &self,
         change: &fourcast_engine::audio_mix::MixChange,
     ) -> Result<fourcast_engine::audio_mix::MixState, ConfigErrors> {
@@ -404,22 +407,22 @@ impl Controller {
     }
 
     /// A configured scene by name.
-    pub fn scene(&self, name: &str) -> Option<fourcast_config::Scene> {
+    pub(crate) fn scene(&self, name: &str) -> Option<fourcast_config::Scene> {
         let inner = lock(&self.inner);
         inner.config.scenes.iter().find(|s| s.name == name).cloned()
     }
 
     /// Stops recording; false if it was not recording.
-    pub fn stop_recording(&self) -> bool {
+    pub(crate) fn stop_recording(&self) -> bool {
         lock(&self.inner).engine.stop_recording()
     }
 
-    pub fn recordings(&self) -> Vec<crate::recordings_index::Entry> {
+    pub(crate) fn recordings(&self) -> Vec<crate::recordings_index::Entry> {
         crate::recordings_index::list(&lock(&self.inner).store).unwrap_or_default()
     }
 
     /// Deletes a finished recording (file and entry).
-    pub fn delete_recording(&self, id: u64) -> Result<(), RecordingError> {
+    pub(crate) fn delete_recording(&self, id: u64) -> Result<(), RecordingError> {
         let inner = lock(&self.inner);
         let entry = crate::recordings_index::list(&inner.store)
             .map_err(|e| RecordingError::Store(e.to_string()))?
@@ -441,20 +444,20 @@ impl Controller {
         Ok(())
     }
 
-    pub fn recent_events(&self) -> Vec<Event> {
+    pub(crate) fn recent_events(&self) -> Vec<Event> {
         lock(&self.recent).iter().cloned().collect()
     }
 
     /// A whole new config document from a control surface (`reload`, `api`, …).
     /// Blocking: call from a blocking context.
-    pub fn change(&self, text: &str, source: &str) -> Result<u64, ChangeError> {
+    pub(crate) fn change(&self, text: &str, source: &str) -> Result<u64, ChangeError> {
         self.change_based(text, source, None)
     }
 
     /// Like [`Controller::change`], but refused with [`ChangeError::Stale`] unless `base` is
     /// the running revision (checked under the same lock as the change, so two technicians
     /// cannot overwrite each other's edits unseen).
-    pub fn change_based(
+    pub(crate) fn change_based(
         &self,
         text: &str,
         source: &str,
@@ -469,7 +472,7 @@ impl Controller {
 
     /// A whole config already parsed (from JSON): its secrets may be plain, `***` (keep)
     /// or sealed, as in a document.
-    pub fn change_config(
+    pub(crate) fn change_config(
         &self,
         config: Config,
         source: &str,
@@ -581,7 +584,7 @@ impl Controller {
     }
 
     /// Every kept revision, oldest first, without its text.
-    pub fn history(&self) -> Result<Vec<RevisionInfo>, fourcast_store::StoreError> {
+    pub(crate) fn history(&self) -> Result<Vec<RevisionInfo>, fourcast_store::StoreError> {
         let inner = lock(&self.inner);
         let current = inner.revision;
         Ok(inner
@@ -598,7 +601,7 @@ impl Controller {
     }
 
     /// Runs a kept revision again, as a new revision (history is never rewritten).
-    pub fn rollback(&self, id: u64, base: Option<u64>) -> Result<u64, ChangeError> {
+    pub(crate) fn rollback(&self, id: u64, base: Option<u64>) -> Result<u64, ChangeError> {
         let text = lock(&self.inner)
             .store
             .revision(id)
@@ -609,12 +612,12 @@ impl Controller {
     }
 
     /// The engine's RTMP ingest hub.
-    pub fn ingest_hub(&self) -> Arc<fourcast_engine::inputs::rtmp_hub::IngestHub> {
+    pub(crate) fn ingest_hub(&self) -> Arc<fourcast_engine::inputs::rtmp_hub::IngestHub> {
         self.ingest.clone()
     }
 
     /// Where the RTMP ingest server should listen: only while an `rtmp` input exists.
-    pub fn ingest_listen(&self) -> Option<String> {
+    pub(crate) fn ingest_listen(&self) -> Option<String> {
         let running = self.running();
         let c = &running.config;
         c.inputs
@@ -624,7 +627,7 @@ impl Controller {
     }
 
     /// The running config and revision, without taking the controller's lock.
-    pub fn running(&self) -> Arc<Running> {
+    pub(crate) fn running(&self) -> Arc<Running> {
         self.running.borrow().clone()
     }
 
@@ -636,7 +639,7 @@ impl Controller {
         }));
     }
 
-    pub fn snapshot(&self) -> Snapshot {
+    pub(crate) fn snapshot(&self) -> Snapshot {
         let inner = lock(&self.inner);
         Snapshot {
             revision: inner.revision,
@@ -647,33 +650,36 @@ impl Controller {
     }
 
     /// The latest thumbnail of an input (by name) or of the program (`program`).
-    pub fn thumbnail(&self, source: &str) -> Option<fourcast_engine::outputs::thumbs::Thumbnail> {
+    pub(crate) fn thumbnail(
+        &self,
+        source: &str,
+    ) -> Option<fourcast_engine::outputs::thumbs::Thumbnail> {
         self.thumbs.get(source)
     }
 
     /// Who may play HLS now, and the key signed URLs are checked with.
-    pub fn hls_access(&self) -> (fourcast_config::HlsAccess, Arc<Vec<u8>>) {
+    pub(crate) fn hls_access(&self) -> (fourcast_config::HlsAccess, Arc<Vec<u8>>) {
         (self.running().config.http.hls_access, self.hls_key.clone())
     }
 
     /// The default lifetime of a signed HLS URL, s.
-    pub fn hls_url_ttl_s(&self) -> u32 {
+    pub(crate) fn hls_url_ttl_s(&self) -> u32 {
         self.running().config.http.hls_url_ttl_s
     }
 
-    pub fn hls_dir(&self) -> PathBuf {
+    pub(crate) fn hls_dir(&self) -> PathBuf {
         self.hls_dir.clone()
     }
 
     /// Stops the engine: last segments closed, playlists ended.
-    pub fn shutdown(&self) {
+    pub(crate) fn shutdown(&self) {
         lock(&self.inner).engine.shutdown();
     }
 }
 
 /// One kept config revision, for the history list.
 #[derive(Debug, Clone, Serialize)]
-pub struct RevisionInfo {
+pub(crate) struct RevisionInfo {
     pub id: u64,
     pub created_ms: u64,
     pub source: String,
@@ -681,7 +687,7 @@ pub struct RevisionInfo {
     pub current: bool,
 }
 
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     pub revision: u64,
     pub config: Config,
     pub engine: EngineStatus,

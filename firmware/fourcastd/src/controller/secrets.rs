@@ -9,7 +9,7 @@ use fourcast_store::Vault;
 /// Turns every sealed or `***` secret in `config` into its plain value: sealed ones are
 /// opened with the device key, `***` takes the value the same destination has in
 /// `current`. Errors name the field.
-pub fn resolve(
+pub(crate) fn resolve(
     config: &mut Config,
     vault: &Vault,
     current: Option<&Config>,
@@ -43,7 +43,7 @@ pub fn resolve(
 }
 
 /// The TOML kept in the store: every secret sealed.
-pub fn sealed_toml(config: &Config, vault: &Vault) -> String {
+pub(crate) fn sealed_toml(config: &Config, vault: &Vault) -> String {
     let mut sealed = config.clone();
     for s in sealed.secrets_mut() {
         if s.secret.is_plain() {
@@ -54,7 +54,7 @@ pub fn sealed_toml(config: &Config, vault: &Vault) -> String {
 }
 
 /// A stored revision back to a running config.
-pub fn decode_stored(text: &str, vault: &Vault) -> Result<Config, ConfigErrors> {
+pub(crate) fn decode_stored(text: &str, vault: &Vault) -> Result<Config, ConfigErrors> {
     let mut c = Config::parse(text)?;
     resolve(&mut c, vault, None)?;
     c.validate()?;

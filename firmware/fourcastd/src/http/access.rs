@@ -29,10 +29,10 @@ use sha2::{Digest, Sha256};
 
 use crate::controller::{Controller, Event};
 
-pub const SESSION_COOKIE: &str = "fourcast_session";
-pub const CSRF_HEADER: &str = "x-csrf-token";
+pub(crate) const SESSION_COOKIE: &str = "fourcast_session";
+pub(crate) const CSRF_HEADER: &str = "x-csrf-token";
 /// The shortest admin password accepted.
-pub const MIN_PASSWORD: usize = 10;
+pub(crate) const MIN_PASSWORD: usize = 10;
 const ADMIN: &str = "admin";
 const TOKEN_PREFIX: &str = "token:";
 /// Routes anyone may call: how else would one sign in?
@@ -43,7 +43,7 @@ const OPEN: &[&str] = &[
     "/api/v1/openapi.json",
 ];
 
-pub struct Access {
+pub(crate) struct Access {
     controller: Controller,
     state: Mutex<State_>,
 }
@@ -58,7 +58,7 @@ struct State_ {
 }
 
 impl Access {
-    pub fn load(controller: Controller) -> anyhow::Result<Arc<Access>> {
+    pub(crate) fn load(controller: Controller) -> anyhow::Result<Arc<Access>> {
         let admin = controller.credential(ADMIN)?;
         let tokens = controller
             .credentials(TOKEN_PREFIX)?
@@ -106,7 +106,7 @@ impl Access {
 }
 
 /// The guard in front of every route.
-pub async fn guard(
+pub(crate) async fn guard(
     State(access): State<Arc<Access>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
@@ -152,24 +152,24 @@ pub async fn guard(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PasswordBody {
+pub(crate) struct PasswordBody {
     password: String,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TokenBody {
+pub(crate) struct TokenBody {
     name: String,
 }
 
 /// `GET /api/v1/setup`: whether the admin password is still to be set.
-pub async fn setup_state(State(a): State<Arc<Access>>) -> Json<serde_json::Value> {
+pub(crate) async fn setup_state(State(a): State<Arc<Access>>) -> Json<serde_json::Value> {
     let needed = a.lock().admin.is_none();
     Json(serde_json::json!({ "needed": needed }))
 }
 
 /// `POST /api/v1/setup`: sets the admin password, once, and signs in.
-pub async fn setup(
+pub(crate) async fn setup(
     State(a): State<Arc<Access>>,
     https: Option<axum::Extension<crate::http::tls::Https>>,
     body: axum::body::Bytes,
@@ -219,7 +219,7 @@ pub async fn setup(
 }
 
 /// `POST /api/v1/login`.
-pub async fn login(
+pub(crate) async fn login(
     State(a): State<Arc<Access>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     https: Option<axum::Extension<crate::http::tls::Https>>,
@@ -256,7 +256,7 @@ pub async fn login(
 
 /// `GET /api/v1/session`: the signed-in session's CSRF token again (a reloaded page has
 /// lost it; the cookie alone is not enough to change anything).
-pub async fn session(State(a): State<Arc<Access>>, headers: HeaderMap) -> Response {
+pub(crate) async fn session(State(a): State<Arc<Access>>, headers: HeaderMap) -> Response {
     let csrf = cookie(&headers, SESSION_COOKIE)
         .and_then(|id| a.session(&id))
         .map(|s| s.csrf);
@@ -264,7 +264,7 @@ pub async fn session(State(a): State<Arc<Access>>, headers: HeaderMap) -> Respon
 }
 
 /// `POST /api/v1/logout`: ends the session named by the cookie (if any).
-pub async fn logout(State(a): State<Arc<Access>>, headers: HeaderMap) -> Response {
+pub(crate) async fn logout(State(a): State<Arc<Access>>, headers: HeaderMap) -> Response {
     if let Some(id) = cookie(&headers, SESSION_COOKIE) {
         a.lock().sessions.close(&id);
     }
@@ -278,7 +278,7 @@ pub async fn logout(State(a): State<Arc<Access>>, headers: HeaderMap) -> Respons
 }
 
 /// `GET /api/v1/tokens`: the names of the API tokens (never the tokens).
-pub async fn tokens(State(a): State<Arc<Access>>) -> Json<serde_json::Value> {
+pub(crate) async fn tokens(State(a): State<Arc<Access>>) -> Json<serde_json::Value> {
     let mut names: Vec<String> = a.lock().tokens.keys().cloned().collect();
     names.sort();
     Json(serde_json::json!(
@@ -290,7 +290,10 @@ pub async fn tokens(State(a): State<Arc<Access>>) -> Json<serde_json::Value> {
 }
 
 /// `POST /api/v1/tokens`: a new API token, shown this once.
-pub async fn token_create(State(a): State<Arc<Access>>, body: axum::body::Bytes) -> Response {
+pub(crate) async fn token_create(
+    State(a): State<Arc<Access>>,
+    body: axum::body::Bytes,
+) -> Response {
     let body: TokenBody = match parse(&body) {
         Ok(b) => b,
         Err(r) => return *r,
@@ -335,7 +338,7 @@ pub async fn token_create(State(a): State<Arc<Access>>, body: axum::body::Bytes)
 }
 
 /// `DELETE /api/v1/tokens/{name}`.
-pub async fn token_delete(
+pub(crate) async fn token_delete(
     State(a): State<Arc<Access>>,
     UrlPath(name): UrlPath<String>,
 ) -> Response {

@@ -23,7 +23,7 @@ struct ConfigView {
 }
 
 /// `GET /api/v1/config`: the running config, secrets redacted.
-pub async fn read(State(c): State<Controller>) -> Response {
+pub(crate) async fn read(State(c): State<Controller>) -> Response {
     let running = c.running();
     Json(ConfigView {
         revision: running.revision,
@@ -34,7 +34,7 @@ pub async fn read(State(c): State<Controller>) -> Response {
 
 /// `GET /api/v1/config/export`: the running config as a TOML file, secrets redacted (an
 /// import of it keeps the box's secrets: `***` means "keep").
-pub async fn export(State(c): State<Controller>) -> Response {
+pub(crate) async fn export(State(c): State<Controller>) -> Response {
     let s = c.running();
     let mut r = s.config.to_toml().into_response();
     let h = r.headers_mut();
@@ -75,7 +75,7 @@ pub(crate) struct Rollback {
     revision: u64,
 }
 
-pub async fn replace(State(c): State<Controller>, body: Bytes) -> Response {
+pub(crate) async fn replace(State(c): State<Controller>, body: Bytes) -> Response {
     let req: Replace = match parse(&body) {
         Ok(r) => r,
         Err(r) => return *r,
@@ -97,7 +97,7 @@ pub async fn replace(State(c): State<Controller>, body: Bytes) -> Response {
     }
 }
 
-pub async fn patch(State(c): State<Controller>, body: Bytes) -> Response {
+pub(crate) async fn patch(State(c): State<Controller>, body: Bytes) -> Response {
     let req: Patch = match parse(&body) {
         Ok(r) => r,
         Err(r) => return *r,
@@ -123,7 +123,7 @@ pub async fn patch(State(c): State<Controller>, body: Bytes) -> Response {
 }
 
 /// `GET /api/v1/config/history`: the kept revisions, oldest first.
-pub async fn history(State(c): State<Controller>) -> Response {
+pub(crate) async fn history(State(c): State<Controller>) -> Response {
     match tokio::task::spawn_blocking(move || c.history()).await {
         Ok(Ok(h)) => Json(h).into_response(),
         _ => field_error(
@@ -135,7 +135,7 @@ pub async fn history(State(c): State<Controller>) -> Response {
 }
 
 /// `POST /api/v1/config/rollback`: runs a kept revision again (as a new revision).
-pub async fn rollback(State(c): State<Controller>, body: Bytes) -> Response {
+pub(crate) async fn rollback(State(c): State<Controller>, body: Bytes) -> Response {
     let req: Rollback = match parse(&body) {
         Ok(r) => r,
         Err(r) => return *r,
@@ -150,7 +150,7 @@ pub async fn rollback(State(c): State<Controller>, body: Bytes) -> Response {
 
 /// `POST /api/v1/outputs/{name}/{start|stop}`: enables or disables one SRT or RTMP
 /// destination, as a config change (so it holds across a restart).
-pub async fn output_action(
+pub(crate) async fn output_action(
     State(c): State<Controller>,
     UrlPath((name, action)): UrlPath<(String, String)>,
 ) -> Response {
@@ -175,7 +175,7 @@ pub async fn output_action(
 
 /// `POST /overlays/{name}/show|hide`: shows or hides the logo, lower third or clock from
 /// the next frame (the lower third fades), kept in the config across restarts.
-pub async fn overlay_action(
+pub(crate) async fn overlay_action(
     State(c): State<Controller>,
     UrlPath((name, action)): UrlPath<(String, String)>,
 ) -> Response {
@@ -295,7 +295,7 @@ pub(crate) fn config_of(
 
 /// RFC 7396 JSON merge patch: objects merge key by key, `null` removes a key, anything
 /// else (arrays included) replaces.
-pub fn merge_patch(target: &mut Value, patch: &Value) {
+pub(crate) fn merge_patch(target: &mut Value, patch: &Value) {
     let Value::Object(changes) = patch else {
         *target = patch.clone();
         return;

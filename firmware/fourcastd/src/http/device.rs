@@ -21,7 +21,7 @@ use crate::http::access::{field_error, parse};
 
 /// What the run loop is asked to do with the box.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Power {
+pub(crate) enum Power {
     Run,
     Reboot,
     /// Erase the config history, the admin password, API tokens and the device key, then
@@ -30,10 +30,10 @@ pub enum Power {
 }
 
 /// The phrase a factory reset must be confirmed with.
-pub const RESET_PHRASE: &str = "factory reset";
+pub(crate) const RESET_PHRASE: &str = "factory reset";
 
 #[derive(Clone)]
-pub struct Device {
+pub(crate) struct Device {
     pub controller: Controller,
     pub power: Arc<watch::Sender<Power>>,
     /// Where HTTPS is served, when it is.
@@ -41,7 +41,7 @@ pub struct Device {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct HttpsInfo {
+pub(crate) struct HttpsInfo {
     pub address: String,
     /// SHA-256 of the box's certificate, to compare with what a browser shows.
     pub fingerprint: String,
@@ -64,7 +64,7 @@ struct Info {
 }
 
 /// `GET /api/v1/device`.
-pub async fn info(State(d): State<Device>) -> Response {
+pub(crate) async fn info(State(d): State<Device>) -> Response {
     let https = d.https.clone();
     let Ok(s) = tokio::task::spawn_blocking(move || d.controller.snapshot()).await else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
@@ -87,7 +87,7 @@ pub async fn info(State(d): State<Device>) -> Response {
 }
 
 /// On the virtual board there is no machine of ours to reboot: the daemon restarts.
-pub fn reboot_kind(board: &str) -> &'static str {
+pub(crate) fn reboot_kind(board: &str) -> &'static str {
     if board == fourcast_board::DEFAULT_BOARD {
         "restarts the daemon"
     } else {
@@ -102,12 +102,12 @@ fn proc_text(path: &str) -> String {
 }
 
 #[derive(Deserialize)]
-pub struct LogQuery {
+pub(crate) struct LogQuery {
     lines: Option<usize>,
 }
 
 /// `GET /api/v1/device/log?lines=N`: the newest log lines (at most [`LOG_LINES`]).
-pub async fn log(Query(q): Query<LogQuery>) -> Json<Vec<String>> {
+pub(crate) async fn log(Query(q): Query<LogQuery>) -> Json<Vec<String>> {
     Json(log_ring().tail(q.lines.unwrap_or(200)))
 }
 
@@ -118,7 +118,7 @@ pub(crate) struct Confirm {
 }
 
 /// `POST /api/v1/device/reboot`: answers 202, then the run loop stops and restarts.
-pub async fn reboot(State(d): State<Device>) -> Response {
+pub(crate) async fn reboot(State(d): State<Device>) -> Response {
     tracing::warn!("reboot asked for over the API");
     let _ = d.power.send(Power::Reboot);
     (
@@ -129,7 +129,7 @@ pub async fn reboot(State(d): State<Device>) -> Response {
 }
 
 /// `POST /api/v1/device/factory-reset` with `{"confirm": "factory reset"}`.
-pub async fn factory_reset(State(d): State<Device>, body: Bytes) -> Response {
+pub(crate) async fn factory_reset(State(d): State<Device>, body: Bytes) -> Response {
     let body: Confirm = match parse(&body) {
         Ok(b) => b,
         Err(r) => return *r,
@@ -151,11 +151,11 @@ pub async fn factory_reset(State(d): State<Device>, body: Bytes) -> Response {
 }
 
 /// Log lines kept for the web UI.
-pub const LOG_LINES: usize = 500;
+pub(crate) const LOG_LINES: usize = 500;
 
 /// The newest log lines, in memory (bounded), fed by the log writer.
 #[derive(Default)]
-pub struct LogRing {
+pub(crate) struct LogRing {
     lines: Mutex<VecDeque<String>>,
 }
 
@@ -170,19 +170,19 @@ impl LogRing {
         }
     }
 
-    pub fn tail(&self, n: usize) -> Vec<String> {
+    pub(crate) fn tail(&self, n: usize) -> Vec<String> {
         let q = self.lines.lock().unwrap_or_else(|p| p.into_inner());
         q.iter().skip(q.len().saturating_sub(n)).cloned().collect()
     }
 }
 
-pub fn log_ring() -> &'static LogRing {
+pub(crate) fn log_ring() -> &'static LogRing {
     static RING: OnceLock<LogRing> = OnceLock::new();
     RING.get_or_init(LogRing::default)
 }
 
 /// The log writer's second half: each formatted event goes into [`log_ring`].
-pub struct RingWriter;
+pub(crate) struct RingWriter;
 
 impl Write for RingWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {

@@ -21,7 +21,7 @@ struct InputView {
 }
 
 /// `GET /api/v1/inputs`.
-pub async fn list(State(c): State<Controller>) -> Response {
+pub(crate) async fn list(State(c): State<Controller>) -> Response {
     let Ok((snapshot, program)) =
         tokio::task::spawn_blocking(move || (c.snapshot(), c.program())).await
     else {
@@ -52,7 +52,10 @@ pub async fn list(State(c): State<Controller>) -> Response {
 }
 
 /// `GET /api/v1/inputs/{name}/thumbnail.jpg`.
-pub async fn thumbnail(State(c): State<Controller>, UrlPath(name): UrlPath<String>) -> Response {
+pub(crate) async fn thumbnail(
+    State(c): State<Controller>,
+    UrlPath(name): UrlPath<String>,
+) -> Response {
     if name == fourcast_engine::outputs::thumbs::PROGRAM
         || c.running().config.input(&name).is_none()
     {
@@ -66,7 +69,7 @@ pub async fn thumbnail(State(c): State<Controller>, UrlPath(name): UrlPath<Strin
 }
 
 /// `GET /api/v1/program/thumbnail.jpg`.
-pub async fn program_thumbnail(State(c): State<Controller>) -> Response {
+pub(crate) async fn program_thumbnail(State(c): State<Controller>) -> Response {
     jpeg(&c, fourcast_engine::outputs::thumbs::PROGRAM)
 }
 

@@ -4,7 +4,8 @@ use std::fmt::Write;
 
 use crate::controller::Snapshot;
 
-pub fn render(s: &Snapshot) -> String {
+#[allow(clippy::too_many_lines)] // one flat list of metric families
+pub(crate) fn render(s: &Snapshot) -> String {
     let mut out = String::new();
     let e = &s.engine;
     gauge(

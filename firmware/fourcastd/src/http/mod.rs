@@ -3,21 +3,21 @@
 //! tokens, the guard), `device`, `sse` (the event stream), `metrics`, `status`, `web` (the
 //! embedded UI), `tls` (optional HTTPS). This file is the router.
 
-pub mod access;
-pub mod config;
-pub mod device;
-pub mod hls;
-pub mod inputs;
-pub mod metrics;
-pub mod program;
-pub mod recordings;
-pub mod reply;
+pub(crate) mod access;
+pub(crate) mod config;
+pub(crate) mod device;
+pub(crate) mod hls;
+pub(crate) mod inputs;
+pub(crate) mod metrics;
+pub(crate) mod program;
+pub(crate) mod recordings;
+pub(crate) mod reply;
 #[cfg(test)]
 mod request_props;
-pub mod sse;
-pub mod status;
-pub mod tls;
-pub mod web;
+pub(crate) mod sse;
+pub(crate) mod status;
+pub(crate) mod tls;
+pub(crate) mod web;
 
 use axum::Router;
 use axum::extract::State;
@@ -31,7 +31,7 @@ use crate::controller::Controller;
 use access::Access;
 use device::Device;
 
-pub fn router(device: Device, access: Arc<Access>) -> Router {
+pub(crate) fn router(device: Device, access: Arc<Access>) -> Router {
     let controller = device.controller.clone();
     let box_routes = Router::new()
         .route("/api/v1/device", get(device::info))

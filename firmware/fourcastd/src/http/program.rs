@@ -38,11 +38,11 @@ pub(crate) struct Take {
     duration_ms: Option<u32>,
 }
 
-pub async fn program(State(c): State<Controller>) -> Response {
+pub(crate) async fn program(State(c): State<Controller>) -> Response {
     Json(c.program()).into_response()
 }
 
-pub async fn take(State(c): State<Controller>, body: Bytes) -> Response {
+pub(crate) async fn take(State(c): State<Controller>, body: Bytes) -> Response {
     let take: Take = match parse(&body) {
         Ok(t) => t,
         Err(r) => return *r,
@@ -90,7 +90,7 @@ pub async fn take(State(c): State<Controller>, body: Bytes) -> Response {
 }
 
 /// `GET /api/v1/audio`: the live mix with each input's levels and the program's.
-pub async fn audio(State(c): State<Controller>) -> Response {
+pub(crate) async fn audio(State(c): State<Controller>) -> Response {
     let view = tokio::task::spawn_blocking(move || c.mix().map(|mix| with_levels(&c, mix))).await;
     match view {
         Ok(Some(view)) => Json(view).into_response(),
@@ -100,7 +100,7 @@ pub async fn audio(State(c): State<Controller>) -> Response {
 }
 
 /// `POST /api/v1/audio`: a partial change of the live mix.
-pub async fn audio_change(State(c): State<Controller>, body: Bytes) -> Response {
+pub(crate) async fn audio_change(State(c): State<Controller>, body: Bytes) -> Response {
     let change: fourcast_engine::audio_mix::MixChange = match parse(&body) {
         Ok(t) => t,
         Err(r) => return *r,

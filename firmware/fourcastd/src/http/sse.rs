@@ -25,7 +25,7 @@ struct Feed {
     tick: tokio::time::Interval,
 }
 
-pub async fn stream(
+pub(crate) async fn stream(
     State(c): State<Controller>,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let mut tick = tokio::time::interval(STATUS_EVERY);

@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::controller::Controller;
 
 #[derive(Serialize)]
-pub struct Status {
+pub(crate) struct Status {
     version: &'static str,
     board: String,
     uptime_s: f64,
@@ -17,7 +17,7 @@ pub struct Status {
 }
 
 /// The status document (blocking: it takes the controller's lock).
-pub fn status_of(c: &Controller) -> Status {
+pub(crate) fn status_of(c: &Controller) -> Status {
     let s = c.snapshot();
     Status {
         version: env!("CARGO_PKG_VERSION"),

@@ -21,12 +21,12 @@ use tower::ServiceExt;
 
 /// Marks a request that came over HTTPS (a request extension).
 #[derive(Debug, Clone, Copy)]
-pub struct Https;
+pub(crate) struct Https;
 
 /// How long a client may take to finish the TLS handshake.
 const HANDSHAKE: Duration = Duration::from_secs(10);
 
-pub struct Identity {
+pub(crate) struct Identity {
     pub acceptor: TlsAcceptor,
     /// SHA-256 of the certificate (DER), hex pairs with colons.
     pub fingerprint: String,
@@ -34,7 +34,7 @@ pub struct Identity {
 
 /// The box's certificate: from `<data_dir>/tls/`, or made now (self-signed for the host's
 /// name, `localhost` and the listen address).
-pub fn identity(data_dir: &Path, listen: &SocketAddr) -> anyhow::Result<Identity> {
+pub(crate) fn identity(data_dir: &Path, listen: &SocketAddr) -> anyhow::Result<Identity> {
     let dir = data_dir.join("tls");
     let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
     if !cert_path.exists() || !key_path.exists() {
@@ -109,7 +109,7 @@ fn fingerprint(cert: &CertificateDer<'_>) -> String {
 }
 
 /// Serves `app` over TLS on `listener` until `stop` changes.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: tokio::net::TcpListener,
     acceptor: TlsAcceptor,
     app: Router,

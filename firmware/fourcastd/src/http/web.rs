@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 include!(concat!(env!("OUT_DIR"), "/web_assets.rs"));
 
 /// `GET /` and every UI file; anything else is 404.
-pub async fn asset(uri: Uri, headers: HeaderMap) -> Response {
+pub(crate) async fn asset(uri: Uri, headers: HeaderMap) -> Response {
     let path = match uri.path() {
         "/" | "/index.html" => "/index.html",
         p => p,
