@@ -10,8 +10,8 @@
 
 // The pure cores live in fourcast-media-core; re-exported so engine paths stay as they were.
 pub use fourcast_media_core::{
-    adaptive, audio_mix, compose, keyframes, layout, link, plan, recording, retry, scale, stamp,
-    stats, ts_scan,
+    adaptive, audio_mix, compose, continuity, flv, keyframes, layout, link, plan, recording, retry,
+    scale, stamp, stats, ts_scan,
 };
 // The GStreamer wiring, by plane: what comes in, what is mixed, what is encoded, what goes out.
 mod gst_util;

@@ -9,6 +9,8 @@
 //!   (gains, mute, solo, audio-follows-video, level meters).
 //! - Uplinks: [`retry`] (connection life and backoff), [`link`] (connected, waiting,
 //!   stalled, rate: what an attempt's counters say), [`adaptive`] (network-adaptive bitrate).
+//! - Inputs: [`flv`] (FLV framing for the RTMP ingest), [`continuity`] (stamping bursty
+//!   live audio end to end).
 //! - Keyframes: [`keyframes`] (when the ladder forces one; the gate outlets resume at).
 //! - Recording: [`recording`] (when a file splits, the TS tables each file opens with).
 //! - Counting and reading: [`stats`] (frames, bytes and gaps), [`ts_scan`] (MPEG-TS packets).
@@ -16,6 +18,8 @@
 pub mod adaptive;
 pub mod audio_mix;
 pub mod compose;
+pub mod continuity;
+pub mod flv;
 pub mod keyframes;
 pub mod layout;
 pub mod link;
