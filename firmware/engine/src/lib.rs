@@ -14,6 +14,7 @@ pub use fourcast_media_core::{
     scale, stamp, stats, ts_scan,
 };
 // The GStreamer wiring, by plane: what comes in, what is mixed, what is encoded, what goes out.
+mod event;
 mod gst_util;
 pub mod inputs;
 pub mod ladder;
@@ -21,6 +22,7 @@ pub mod outputs;
 pub mod packages;
 pub mod program;
 pub mod render;
+mod requirements;
 mod status;
 
 use std::path::{Path, PathBuf};
@@ -29,11 +31,13 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use fourcast_config::{Config, ConfigErrors, FieldError};
+use fourcast_config::{Config, ConfigErrors};
 use gst::prelude::*;
-use serde::Serialize;
 
-pub(crate) use crate::gst_util::make;
+pub use crate::event::{EngineError, EngineEvent, EventSink};
+pub(crate) use crate::gst_util::{
+    BusWatch, lock, make, mixer, scaler, stop_bus_watch, watch_bus, watch_bus_with,
+};
 use crate::ladder::{Ladder, encoder};
 use crate::outputs::hls_origin::HlsOrigin;
 use crate::outputs::tap::TapHub;
@@ -47,125 +51,6 @@ pub use crate::status::{EngineStatus, InputStatus, RungStatus};
 
 /// How long the ladder may take to close its last segments on a rebuild or shutdown.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// Elements every config needs, and the field a missing one is reported against: the house
-/// source and the slates (test patterns, Pango text), the audio mix, the HLS ladder.
-const REQUIRED: &[(&str, &str)] = &[
-    ("videotestsrc", "inputs"),
-    ("audiotestsrc", "inputs"),
-    ("textoverlay", "inputs"),
-    ("clockoverlay", "inputs"),
-    ("audiomixer", "audio"),
-    ("aacparse", "audio"),
-    ("h264parse", "ladder"),
-    ("mpegtsmux", "outputs.hls"),
-    ("splitmuxsink", "outputs.hls"),
-];
-
-/// Something the engine did or saw, for the controller to fan out.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum EngineEvent {
-    ProgramStarted {
-        inputs: Vec<String>,
-        width: u32,
-        height: u32,
-        fps: u32,
-    },
-    LadderStarted {
-        encoder: String,
-        rungs: Vec<String>,
-    },
-    BitrateChanged {
-        rung: String,
-        kbps: u32,
-    },
-    SegmentPublished {
-        rung: String,
-        sequence: u64,
-        duration_s: f64,
-        bytes: u64,
-    },
-    Warning {
-        source: String,
-        message: String,
-    },
-    Error {
-        source: String,
-        message: String,
-    },
-    /// A destination lost (or could not open) its link; it retries after `retry_in_ms`.
-    UplinkFailed {
-        destination: String,
-        message: String,
-        retry_in_ms: u64,
-    },
-    /// The recorder started a file.
-    RecordingFileOpened {
-        path: String,
-    },
-    /// The recorder finished a file (split, stop, or the end of a failed recording).
-    RecordingFileClosed {
-        path: String,
-        bytes: u64,
-    },
-    /// Recording ended: by command, or to keep free space above the floor.
-    RecordingStopped {
-        reason: String,
-    },
-    /// Recording ended because writing failed (disk full or gone); the program goes on.
-    RecordingFailed {
-        message: String,
-    },
-    /// An old recording was deleted to keep free space above the floor.
-    RecordingDeleted {
-        path: String,
-    },
-    /// An adaptive uplink's encoder was given a new bitrate.
-    UplinkBitrate {
-        destination: String,
-        kbps: u32,
-        rtt_ms: f64,
-    },
-}
-
-/// Where the engine sends its events; called from streaming and bus threads, so it must be
-/// quick and must not block.
-pub type EventSink = Arc<dyn Fn(EngineEvent) + Send + Sync>;
-
-#[derive(Debug, thiserror::Error)]
-pub enum EngineError {
-    /// GStreamer itself could not start.
-    #[error("GStreamer: {0}")]
-    Init(#[from] glib::Error),
-    /// An element the config needs is not installed.
-    #[error("{}", packages::missing(.0))]
-    MissingElement(String),
-    /// The config asks for something this machine cannot do.
-    #[error("{0}")]
-    Config(ConfigErrors),
-    /// Two elements would not link (a defect, or caps nothing can satisfy).
-    #[error("cannot link {0}")]
-    Link(&'static str),
-    /// A pipeline refused to start.
-    #[error("the {0} pipeline did not start")]
-    State(&'static str),
-    /// Building a pipeline failed.
-    #[error("building the pipeline: {0}")]
-    Build(#[from] glib::BoolError),
-    /// Recording could not start (the message names the target and why).
-    #[error("recording: {0}")]
-    Recording(String),
-    /// An uplink's link did not open.
-    #[error("{0}")]
-    Uplink(String),
-    /// The offline render failed (the message names the element or file).
-    #[error("render: {0}")]
-    Render(String),
-    /// The HLS folder could not be prepared.
-    #[error("HLS folder: {0}")]
-    Io(#[from] std::io::Error),
-}
 
 /// Counters that outlive pipeline rebuilds, shared with the stats tick.
 struct Shared {
@@ -263,81 +148,6 @@ impl Engine {
             shot: None,
             mix: None,
         })
-    }
-
-    /// Checks what only this machine can tell: is every element the config needs installed,
-    /// and does the configured encoder open? Errors name the config field.
-    pub fn check(config: &Config) -> Result<(), ConfigErrors> {
-        gst::init().map_err(|e| ConfigErrors::one("(engine)", e.to_string()))?;
-        let mut errs = Vec::new();
-        for (element, field) in REQUIRED {
-            if gst::ElementFactory::find(element).is_none() {
-                errs.push(FieldError::new(*field, packages::missing(element)));
-            }
-        }
-        for (element, field, wanted) in [
-            ("srtsink", "outputs.srt", !config.outputs.srt.is_empty()),
-            ("mpegtsmux", "outputs.srt", !config.outputs.srt.is_empty()),
-            ("rtmp2sink", "outputs.rtmp", !config.outputs.rtmp.is_empty()),
-            ("flvmux", "outputs.rtmp", !config.outputs.rtmp.is_empty()),
-        ] {
-            if wanted && gst::ElementFactory::find(element).is_none() {
-                errs.push(FieldError::new(field, packages::missing(element)));
-            }
-        }
-        let has = |k: fourcast_config::InputKind| config.inputs.iter().any(|i| i.kind == k);
-        let timecode = config
-            .overlays
-            .clock
-            .as_ref()
-            .is_some_and(|c| c.mode == fourcast_config::ClockMode::Timecode);
-        for (element, field, wanted) in [
-            ("srtsrc", "inputs", has(fourcast_config::InputKind::Srt)),
-            (
-                "decodebin",
-                "inputs",
-                config
-                    .inputs
-                    .iter()
-                    .any(|i| i.kind != fourcast_config::InputKind::Test),
-            ),
-            ("flvdemux", "inputs", has(fourcast_config::InputKind::Rtmp)),
-            ("pngdec", "overlays.logo", config.overlays.logo.is_some()),
-            (
-                "clockoverlay",
-                "overlays.clock",
-                config.overlays.clock.is_some(),
-            ),
-            ("timecodestamper", "overlays.clock.mode", timecode),
-            ("timeoverlay", "overlays.clock.mode", timecode),
-        ] {
-            if wanted && gst::ElementFactory::find(element).is_none() {
-                errs.push(FieldError::new(field, packages::missing(element)));
-            }
-        }
-        if errs.is_empty() {
-            // Render the graphics now: a logo that is not an image is refused here, before
-            // the config is stored.
-            if let Err(EngineError::Config(e)) = overlays(config) {
-                errs.extend(e.0);
-            }
-        }
-        if let Err(e) = encoder::choose_aac() {
-            errs.push(FieldError::new("audio", e.to_string()));
-        }
-        let board = fourcast_board::profile(&config.board)
-            .map(|p| p.encoders)
-            .unwrap_or_default();
-        match encoder::choose_video(&config.ladder.encoder, &board) {
-            Ok(_) => {}
-            Err(EngineError::Config(e)) => errs.extend(e.0),
-            Err(e) => errs.push(FieldError::new("ladder.encoder", e.to_string())),
-        }
-        if errs.is_empty() {
-            Ok(())
-        } else {
-            Err(ConfigErrors(errs))
-        }
     }
 
     /// Brings the running pipelines to `config` with the smallest change. On error the
@@ -774,110 +584,4 @@ fn spawn_ticker(shared: Arc<Shared>) -> JoinHandle<()> {
             }
         })
         .expect("spawning a thread only fails when the process is out of resources")
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// The engine's program mixer (`fourcastmix`, see `compose`): request pad `sink_N` is input N.
-pub(crate) fn mixer(name: &str) -> Result<program::mixer::FourcastMix, EngineError> {
-    program::mixer::register()
-        .map_err(|_| EngineError::MissingElement(program::mixer::NAME.into()))?;
-    make(program::mixer::NAME, name)?
-        .downcast()
-        .map_err(|_| EngineError::MissingElement(program::mixer::NAME.into()))
-}
-
-/// The engine scaler (`fourcastscale`, see `scale`) and a capsfilter: I420 in, `width`×`height`
-/// with square pixels out.
-pub(crate) fn scaler(
-    prefix: &str,
-    width: u32,
-    height: u32,
-) -> Result<[gst::Element; 2], EngineError> {
-    ladder::scaler::register()
-        .map_err(|_| EngineError::MissingElement(ladder::scaler::NAME.into()))?;
-    let scale = make(ladder::scaler::NAME, &format!("{prefix}scale"))?;
-    let size = make("capsfilter", &format!("{prefix}size"))?;
-    size.set_property(
-        "caps",
-        gst_video::VideoCapsBuilder::new()
-            .width(width as i32)
-            .height(height as i32)
-            .pixel_aspect_ratio(gst::Fraction::new(1, 1))
-            .build(),
-    );
-    Ok([scale, size])
-}
-
-/// A thread that reads a pipeline's bus: errors and warnings become events and logs, and
-/// `extra` sees every message.
-pub(crate) struct BusWatch {
-    stop: Arc<AtomicBool>,
-    thread: JoinHandle<()>,
-}
-
-pub(crate) fn watch_bus(
-    pipeline: &gst::Pipeline,
-    source: &str,
-    events: EventSink,
-) -> Result<BusWatch, EngineError> {
-    watch_bus_with(pipeline, source, events, |_| {})
-}
-
-pub(crate) fn watch_bus_with(
-    pipeline: &gst::Pipeline,
-    source: &str,
-    events: EventSink,
-    extra: impl Fn(&gst::Message) + Send + 'static,
-) -> Result<BusWatch, EngineError> {
-    let bus = pipeline.bus().ok_or(EngineError::Link("pipeline bus"))?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    let source = source.to_string();
-    let thread = std::thread::Builder::new()
-        .name(format!("bus-{source}"))
-        .spawn(move || {
-            while !flag.load(Ordering::Relaxed) {
-                let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(200)) else {
-                    continue;
-                };
-                match msg.view() {
-                    gst::MessageView::Error(e) => {
-                        let message = format!(
-                            "{}: {}",
-                            msg.src()
-                                .map(|s| s.path_string().to_string())
-                                .unwrap_or_default(),
-                            e.error()
-                        );
-                        tracing::error!(%source, debug = ?e.debug(), "{message}");
-                        events(EngineEvent::Error {
-                            source: source.clone(),
-                            message,
-                        });
-                    }
-                    gst::MessageView::Warning(w) => {
-                        let message = w.error().to_string();
-                        tracing::warn!(%source, debug = ?w.debug(), "{message}");
-                        events(EngineEvent::Warning {
-                            source: source.clone(),
-                            message,
-                        });
-                    }
-                    _ => {}
-                }
-                extra(&msg);
-            }
-        })
-        .map_err(|_| EngineError::Link("bus thread"))?;
-    Ok(BusWatch { stop, thread })
-}
-
-pub(crate) fn stop_bus_watch(watch: Option<BusWatch>) {
-    if let Some(w) = watch {
-        w.stop.store(true, Ordering::Relaxed);
-        let _ = w.thread.join();
-    }
 }

@@ -135,7 +135,11 @@ mod tests {
                 }
             }
         }
-        names.extend(crate::REQUIRED.iter().map(|(e, _)| e.to_string()));
+        names.extend(
+            crate::requirements::REQUIRED
+                .iter()
+                .map(|(e, _)| e.to_string()),
+        );
         names.extend(
             crate::ladder::encoder::AAC_ENCODERS
                 .iter()
