@@ -262,3 +262,97 @@ pub(crate) fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
     drop(f);
     std::fs::rename(&tmp, path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: u64 = 1_000_000_000;
+
+    fn origin(tag: &str) -> (HlsOrigin, PathBuf) {
+        let dir =
+            std::env::temp_dir().join(format!("fourcast-origin-{tag}-{}", std::process::id()));
+        let o = HlsOrigin::new(&dir, 1_800_000_000_000).expect("origin dir");
+        let config = fourcast_config::default_for_board("virtual").expect("virtual board");
+        o.configure(&config).expect("configure");
+        (o, dir)
+    }
+
+    /// One segment of `rung` from `start` to `end` seconds, `bytes` long on disk.
+    fn segment(
+        o: &HlsOrigin,
+        rung: &str,
+        start: u64,
+        end: u64,
+        bytes: usize,
+    ) -> Option<EngineEvent> {
+        let path = o.next_location(rung);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, vec![0x47; bytes]).unwrap();
+        let location = path.to_string_lossy().into_owned();
+        o.fragment_opened(rung, &location, start * S);
+        o.fragment_closed(rung, &location, end * S)
+    }
+
+    #[test]
+    fn closed_segments_are_listed_under_names_that_never_repeat() {
+        let (o, dir) = origin("list");
+        let a = o.next_location("720p");
+        let b = o.next_location("720p");
+        assert_ne!(a, b);
+        assert!(a.starts_with(dir.join("720p")));
+        let event = segment(&o, "720p", 0, 2, 1880).expect("published");
+        assert!(
+            matches!(event, EngineEvent::SegmentPublished { ref rung, bytes: 1880, .. } if rung == "720p"),
+            "{event:?}"
+        );
+        let playlist = std::fs::read_to_string(dir.join("720p").join(MEDIA)).unwrap();
+        assert!(playlist.starts_with("#EXTM3U"), "{playlist}");
+        assert_eq!(playlist.matches("#EXTINF:").count(), 1, "{playlist}");
+        assert!(playlist.contains("#EXT-X-PROGRAM-DATE-TIME:"), "{playlist}");
+        assert_eq!(o.segments("720p"), 1);
+        // No temporary file is left beside an atomically written playlist.
+        let names: Vec<String> = std::fs::read_dir(dir.join("720p"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            names.iter().all(|n| n == MEDIA || n.ends_with(".ts")),
+            "{names:?}"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn an_empty_or_zero_length_segment_is_dropped_not_listed() {
+        let (o, dir) = origin("empty");
+        assert!(segment(&o, "480p", 0, 2, 0).is_none(), "no bytes");
+        assert!(segment(&o, "480p", 4, 4, 188).is_none(), "no duration");
+        assert_eq!(o.segments("480p"), 0);
+        // An unknown rung or a segment never opened is ignored.
+        assert!(o.fragment_closed("4k", "/nowhere.ts", S).is_none());
+        assert!(o.fragment_closed("480p", "/never-opened.ts", S).is_none());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn the_multivariant_playlist_appears_once_every_rung_has_a_segment_and_a_codec() {
+        let (o, dir) = origin("master");
+        let master = dir.join(MASTER);
+        for rung in ["720p", "480p", "360p"] {
+            assert!(!master.exists() || std::fs::read_to_string(&master).unwrap().is_empty());
+            o.set_codec(rung, Some("avc1.64001f".into()));
+            segment(&o, rung, 0, 2, 188 * 50).expect("published");
+        }
+        let text = std::fs::read_to_string(&master).expect("master written");
+        assert_eq!(text.matches("#EXT-X-STREAM-INF:").count(), 3, "{text}");
+        assert!(
+            text.contains("RESOLUTION=1280x720") && text.contains("mp4a.40.2"),
+            "{text}"
+        );
+        o.finish();
+        let media = std::fs::read_to_string(dir.join("360p").join(MEDIA)).unwrap();
+        assert!(media.trim_end().ends_with("#EXT-X-ENDLIST"), "{media}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
