@@ -372,6 +372,14 @@ pub fn default_config(edit: impl FnOnce(&mut fourcast_config::Config)) -> String
     c.to_toml()
 }
 
+/// Makes a test camera of the default config show `pattern` instead.
+pub fn show_pattern(input: &mut fourcast_config::Input, pattern: fourcast_config::Pattern) {
+    match &mut input.source {
+        fourcast_config::Source::Test { pattern: p, .. } => *p = pattern,
+        other => panic!("{} is not a test camera: {other:?}", input.name),
+    }
+}
+
 /// Parses a media playlist with m3u8-rs (an independent parser).
 pub fn media_playlist(text: &str) -> m3u8_rs::MediaPlaylist {
     match m3u8_rs::parse_playlist_res(text.as_bytes()) {

@@ -7,9 +7,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fourcast_config::{Input, InputKind, Layout, Pattern, Secret};
+use fourcast_config::{Input, Layout, Pattern, Secret, Source};
 use fourcast_e2e::peers::{free_udp_port, require};
-use fourcast_e2e::{Daemon, default_config};
+use fourcast_e2e::{Daemon, default_config, show_pattern};
 
 /// The program thumbnail's pixel at (x, y) in fractions of the frame, as RGB.
 pub fn program_pixel(d: &Daemon, x: f64, y: f64) -> [u8; 3] {
@@ -138,13 +138,14 @@ const PASSPHRASE: &str = "stage-left-2026";
 
 fn srt_config(port: u16) -> String {
     default_config(|c| {
-        let mut remote = Input::new("cam2", InputKind::Srt);
+        let mut remote = Input::srt("cam2", port);
         remote.label = Some("CAM 2".into());
-        remote.listen_port = Some(port);
-        remote.passphrase = Some(Secret::new(PASSPHRASE));
-        remote.streamid = Some("stage-left".into());
+        if let Source::Srt(srt) = &mut remote.source {
+            srt.passphrase = Some(Secret::new(PASSPHRASE));
+            srt.streamid = Some("stage-left".into());
+        }
         c.inputs[1] = remote;
-        c.inputs[0].pattern = Some(Pattern::Red);
+        show_pattern(&mut c.inputs[0], Pattern::Red);
         c.program.layout = Layout::Single;
         c.program.inputs = vec!["cam2".into()];
         c.multiview.fps = 10;
@@ -286,7 +287,7 @@ fn logo_and_lower_third_are_painted_shown_and_hidden_and_a_bad_logo_is_refused()
     std::fs::write(&not_png, "this is not an image").expect("write");
     let config = default_config(|c| {
         for i in &mut c.inputs {
-            i.pattern = Some(Pattern::Black);
+            show_pattern(i, Pattern::Black);
         }
         c.program.layout = Layout::Single;
         c.multiview.fps = 10;
@@ -409,9 +410,7 @@ fn an_rtmp_publisher_becomes_an_input_and_wrong_keys_and_garbage_are_refused() {
     let port = fourcast_e2e::free_port();
     const KEY: &str = "phone-7f3a9c";
     let config = default_config(|c| {
-        let mut phone = Input::new("phone", InputKind::Rtmp);
-        phone.key = Some(Secret::new(KEY));
-        c.inputs[2] = phone;
+        c.inputs[2] = Input::rtmp("phone", KEY);
         c.program.layout = Layout::Single;
         c.program.inputs = vec!["phone".into()];
         c.ingest.rtmp_listen = format!("127.0.0.1:{port}");
@@ -513,16 +512,15 @@ fn a_file_played_once_ends_on_its_slate_and_a_looped_one_keeps_playing() {
     let broken = dir.0.join("broken.mp4");
     std::fs::write(&broken, vec![0x42u8; 4096]).expect("write");
     let config = default_config(|c| {
-        let mut bad = Input::new("broken", InputKind::File);
-        bad.path = Some(broken.clone());
-        c.inputs[2] = bad;
-        let mut once = Input::new("once", InputKind::File);
-        once.path = Some(clip.clone());
-        once.looped = false;
-        let mut looped = Input::new("looped", InputKind::File);
-        looped.path = Some(clip.clone());
-        c.inputs[0] = once;
-        c.inputs[1] = looped;
+        c.inputs[2] = Input::file("broken", &broken);
+        c.inputs[0] = Input::new(
+            "once",
+            Source::File {
+                path: clip.clone(),
+                looped: false,
+            },
+        );
+        c.inputs[1] = Input::file("looped", &clip);
         c.program.layout = Layout::Single;
         c.program.inputs = vec!["once".into()];
         c.multiview.fps = 10;

@@ -210,10 +210,11 @@ fn a_file_input_loops_into_the_program() {
         .success();
     assert!(ok, "ffmpeg made no clip");
     let config = default_config(|c| {
-        c.inputs[3].kind = fourcast_config::InputKind::File;
-        c.inputs[3].pattern = None;
-        c.inputs[3].tone_hz = None;
-        c.inputs[3].path = Some(clip.clone());
+        let cam = &c.inputs[3];
+        c.inputs[3] = fourcast_config::Input {
+            label: cam.label.clone(),
+            ..fourcast_config::Input::file(&cam.name, &clip)
+        };
     });
     let mut d = Daemon::start(Some(&config));
     wait_for_hls(&mut d);

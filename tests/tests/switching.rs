@@ -113,7 +113,7 @@ fn config() -> String {
                 .iter_mut()
                 .zip([Pattern::Red, Pattern::Green, Pattern::Blue, Pattern::White])
         {
-            input.pattern = Some(pattern);
+            fourcast_e2e::show_pattern(input, pattern);
         }
         // Keep a minute of segments, so the whole run can be decoded afterwards.
         c.outputs.hls.window = 30;

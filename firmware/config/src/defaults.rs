@@ -1,8 +1,8 @@
 use fourcast_board::{BoardError, Profile};
 
 use crate::{
-    Audio, Config, Http, Input, InputKind, Ladder, Layout, Outputs, Pattern, Pip, Program, Rung,
-    Scene, Storage,
+    Audio, Config, Http, Input, Ladder, Layout, Outputs, Pattern, Pip, Program, Rung, Scene,
+    Source, Storage,
 };
 
 /// Tones for the virtual cameras: distinct, easy to tell apart by ear and by FFT.
@@ -26,18 +26,19 @@ fn from_profile(p: &Profile) -> Config {
         .iter()
         .enumerate()
         .map(|(i, c)| Input {
-            name: c.name.clone(),
             label: Some(c.label.clone()),
             // Only test captures exist until real capture lands; V4L2 boards get test
             // patterns in their place so the box still produces a program.
-            kind: InputKind::Test,
-            pattern: Some(
-                c.test_pattern()
-                    .and_then(Pattern::from_nick)
-                    .unwrap_or(patterns[i % patterns.len()]),
-            ),
-            tone_hz: Some(TONES_HZ[i % TONES_HZ.len()]),
-            ..Input::new(&c.name, InputKind::Test)
+            ..Input::new(
+                &c.name,
+                Source::Test {
+                    pattern: c
+                        .test_pattern()
+                        .and_then(Pattern::from_nick)
+                        .unwrap_or(patterns[i % patterns.len()]),
+                    tone_hz: TONES_HZ[i % TONES_HZ.len()],
+                },
+            )
         })
         .collect::<Vec<Input>>();
     let scenes = default_scenes(&inputs);

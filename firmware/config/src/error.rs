@@ -49,7 +49,12 @@ impl ConfigErrors {
         } else {
             path
         };
-        Self::one(path, inner.message().trim().to_string())
+        let message = inner.message().trim();
+        // An input's shape error names its own field (see `input::FieldShape`).
+        match message.split_once(crate::input::FIELD_MARK) {
+            Some((field, message)) => Self::one(format!("{path}.{field}"), message.to_string()),
+            None => Self::one(path, message.to_string()),
+        }
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &FieldError> {

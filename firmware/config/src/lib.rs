@@ -7,6 +7,7 @@
 
 mod defaults;
 mod error;
+mod input;
 mod name;
 mod overlay;
 mod scene;
@@ -20,10 +21,13 @@ use serde::{Deserialize, Serialize};
 
 pub use defaults::default_for_board;
 pub use error::{ConfigErrors, FieldError};
+pub use input::{DEFAULT_TONE_HZ, Input, InputKind, Pattern, Source, SrtInput};
 pub use overlay::{Clock, ClockMode, Logo, LowerThird, OVERLAY_NAMES, Overlays, parse_color};
 pub use scene::{Corner, Layout, Pip, Scene, Shot};
 pub use secret::{REDACTED, SEALED_PREFIX, Secret, SecretRef};
-pub use uplink::{DEFAULT_SRT_LATENCY_MS, RtmpOutput, RtmpUrl, SrtMode, SrtOutput};
+pub use uplink::{
+    ANY_ADDRESS, DEFAULT_SRT_LATENCY_MS, RtmpOutput, RtmpUrl, SrtEnd, SrtMode, SrtOutput,
+};
 pub use validate::{check_gain_db, srt_adaptive_range};
 
 /// Most inputs a box mixes.
@@ -141,169 +145,6 @@ impl Default for Audio {
         }
     }
 }
-
-/// One source that can be shown in the program.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Input {
-    /// Short unique name (`cam1`): letters, digits, `-` and `_`.
-    pub name: String,
-    /// What the picture is labelled with; defaults to the name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub label: Option<String>,
-    pub kind: InputKind,
-    /// `test` only: the moving pattern.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pattern: Option<Pattern>,
-    /// `test` only: the tone's frequency in Hz.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tone_hz: Option<u32>,
-    /// `file` only: the media file to play.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path: Option<PathBuf>,
-    /// `file` only: play the file in a loop (the default) or once, then show its slate.
-    #[serde(rename = "loop", default = "yes", skip_serializing_if = "is_true")]
-    pub looped: bool,
-    /// `srt` only: the UDP port the box listens on for the sender (a caller).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub listen_port: Option<u16>,
-    /// `srt` only: the passphrase the sender must encrypt with (10–79 characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub passphrase: Option<Secret>,
-    /// `srt` only: callers with another stream id are refused.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub streamid: Option<String>,
-    /// `srt` only: the SRT receive latency, ms (20–10000; default 120).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub latency_ms: Option<u32>,
-    /// `rtmp` only: the stream key a publisher uses (`rtmp://<box>/live/<key>`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key: Option<Secret>,
-    /// The input's gain on the audio mix, dB (−96…+20).
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub gain_db: f64,
-    /// Silent on the audio mix.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub mute: bool,
-}
-
-fn is_zero(v: &f64) -> bool {
-    *v == 0.0
-}
-
-fn yes() -> bool {
-    true
-}
-
-fn is_true(v: &bool) -> bool {
-    *v
-}
-
-impl Input {
-    /// An input of `kind` with nothing else set.
-    pub fn new(name: &str, kind: InputKind) -> Input {
-        Input {
-            name: name.into(),
-            label: None,
-            kind,
-            pattern: None,
-            tone_hz: None,
-            path: None,
-            looped: true,
-            listen_port: None,
-            passphrase: None,
-            streamid: None,
-            latency_ms: None,
-            key: None,
-            gain_db: 0.0,
-            mute: false,
-        }
-    }
-
-    pub fn label(&self) -> &str {
-        self.label.as_deref().unwrap_or(&self.name)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum InputKind {
-    /// A moving test pattern with a label, a burnt-in clock and a tone.
-    Test,
-    /// A media file played in a loop or once.
-    File,
-    /// A remote camera or encoder sending MPEG-TS over SRT to the box (the box listens).
-    Srt,
-    /// A phone app or OBS publishing to the box's RTMP ingest server.
-    Rtmp,
-}
-
-/// Test patterns (GStreamer `videotestsrc` patterns that move or can be moved).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Pattern {
-    Smpte,
-    Ball,
-    ZonePlate,
-    Colors,
-    Bar,
-    Snow,
-    Pinwheel,
-    Spokes,
-    Gradient,
-    Circular,
-    /// Solid colours: easy to tell apart by one pixel.
-    Red,
-    Green,
-    Blue,
-    White,
-    Black,
-}
-
-impl Pattern {
-    /// The `videotestsrc` nick.
-    pub fn nick(self) -> &'static str {
-        match self {
-            Pattern::Smpte => "smpte",
-            Pattern::Ball => "ball",
-            Pattern::ZonePlate => "zone-plate",
-            Pattern::Colors => "colors",
-            Pattern::Bar => "bar",
-            Pattern::Snow => "snow",
-            Pattern::Pinwheel => "pinwheel",
-            Pattern::Spokes => "spokes",
-            Pattern::Gradient => "gradient",
-            Pattern::Circular => "circular",
-            Pattern::Red => "red",
-            Pattern::Green => "green",
-            Pattern::Blue => "blue",
-            Pattern::White => "white",
-            Pattern::Black => "black",
-        }
-    }
-
-    pub fn from_nick(nick: &str) -> Option<Pattern> {
-        ALL_PATTERNS.iter().copied().find(|p| p.nick() == nick)
-    }
-}
-
-const ALL_PATTERNS: &[Pattern] = &[
-    Pattern::Smpte,
-    Pattern::Ball,
-    Pattern::ZonePlate,
-    Pattern::Colors,
-    Pattern::Bar,
-    Pattern::Snow,
-    Pattern::Pinwheel,
-    Pattern::Spokes,
-    Pattern::Gradient,
-    Pattern::Circular,
-    Pattern::Red,
-    Pattern::Green,
-    Pattern::Blue,
-    Pattern::White,
-    Pattern::Black,
-];
 
 /// The adaptive-bitrate ladder: one H.264 encode per rung, all fed from the program.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -515,18 +356,11 @@ impl Config {
         }
         for (i, input) in self.inputs.iter_mut().enumerate() {
             let owner = format!("input {}", input.name);
-            if let Some(p) = input.passphrase.as_mut() {
+            for (field, secret) in input.secrets_mut() {
                 out.push(SecretRef {
-                    path: format!("inputs[{i}].passphrase"),
+                    path: format!("inputs[{i}].{field}"),
                     owner: owner.clone(),
-                    secret: p,
-                });
-            }
-            if let Some(k) = input.key.as_mut() {
-                out.push(SecretRef {
-                    path: format!("inputs[{i}].key"),
-                    owner,
-                    secret: k,
+                    secret,
                 });
             }
         }
@@ -544,7 +378,7 @@ impl Config {
         let inputs = self
             .inputs
             .iter()
-            .flat_map(|i| i.passphrase.iter().chain(i.key.iter()));
+            .flat_map(|i| i.secrets().into_iter().map(|(_, s)| s));
         srt.chain(rtmp)
             .chain(inputs)
             .filter(|s| s.is_plain() && !s.expose().is_empty())

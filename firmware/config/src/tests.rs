@@ -60,7 +60,14 @@ fn the_virtual_default_is_a_720p30_grid_of_four_test_cameras() {
     assert_eq!(c.inputs.len(), 4);
     let labels: Vec<_> = c.inputs.iter().map(Input::label).collect();
     assert_eq!(labels, ["CAM 1", "CAM 2", "CAM 3", "CAM 4"]);
-    let tones: HashSetOf = c.inputs.iter().map(|i| i.tone_hz.unwrap()).collect();
+    let tones: HashSetOf = c
+        .inputs
+        .iter()
+        .map(|i| match i.source {
+            Source::Test { tone_hz, .. } => tone_hz,
+            _ => panic!("{} is not a test input", i.name),
+        })
+        .collect();
     assert_eq!(tones.len(), 4, "each camera has its own tone");
 }
 
@@ -383,24 +390,23 @@ fn paths_of(c: &Config) -> Vec<String> {
     }
 }
 
+fn srt_input(name: &str, port: u16, passphrase: &str) -> Input {
+    let mut i = Input::srt(name, port);
+    if let Source::Srt(s) = &mut i.source {
+        s.passphrase = Some(Secret::new(passphrase));
+    }
+    i
+}
+
 #[test]
-fn network_inputs_need_their_own_fields_and_only_those() {
+fn network_inputs_are_checked_field_by_field() {
     let mut c = default_for_board("virtual").unwrap();
-    let mut srt = Input::new("cam2", InputKind::Srt);
-    srt.listen_port = Some(9001);
-    srt.passphrase = Some(Secret::new("short"));
-    srt.key = Some(Secret::new("phone-key-1"));
-    c.inputs[1] = srt;
-    let mut rtmp = Input::new("cam3", InputKind::Rtmp);
-    rtmp.key = Some(Secret::new("bad key!"));
-    c.inputs[2] = rtmp;
-    let mut other = Input::new("cam4", InputKind::Srt);
-    other.listen_port = Some(9001);
-    c.inputs[3] = other;
+    c.inputs[1] = srt_input("cam2", 9001, "short");
+    c.inputs[2] = Input::rtmp("cam3", "bad key!");
+    c.inputs[3] = Input::srt("cam4", 9001);
     let paths = paths_of(&c);
     for want in [
         "inputs[1].passphrase",
-        "inputs[1].key",
         "inputs[2].key",
         "inputs[3].listen_port",
     ] {
@@ -409,13 +415,91 @@ fn network_inputs_need_their_own_fields_and_only_those() {
             "{want} missing from {paths:?}"
         );
     }
-    c.inputs[1].passphrase = Some(Secret::new("long enough passphrase"));
-    c.inputs[1].key = None;
-    c.inputs[2].key = Some(Secret::new("phone-key-1"));
-    c.inputs[3].listen_port = Some(9002);
+    c.inputs[1] = srt_input("cam2", 9001, "long enough passphrase");
+    c.inputs[2] = Input::rtmp("cam3", "phone-key-1");
+    c.inputs[3] = Input::srt("cam4", 9002);
     assert_eq!(paths_of(&c), Vec::<String>::new());
     c.ingest.rtmp_listen = "nowhere".into();
     assert_eq!(paths_of(&c), vec!["ingest.rtmp_listen".to_string()]);
+}
+
+/// The default document with input 1 replaced by this TOML table's fields.
+fn input_errors(fields: &str) -> Vec<FieldError> {
+    let table: Table = format!("name = \"cam2\"\n{fields}").parse().unwrap();
+    errors_of(move |doc| *at(doc, &["inputs", "1"]) = Value::Table(table.clone()))
+}
+
+#[test]
+fn an_input_has_its_own_kinds_fields_and_only_those() {
+    for (fields, path, says) in [
+        (
+            "kind = \"srt\"\nlisten_port = 9001\nkey = \"phone-key-1\"",
+            "inputs[1].key",
+            "only rtmp inputs have key",
+        ),
+        (
+            "kind = \"srt\"",
+            "inputs[1].listen_port",
+            "an srt input needs a listen_port",
+        ),
+        (
+            "kind = \"rtmp\"",
+            "inputs[1].key",
+            "an rtmp input needs a key",
+        ),
+        (
+            "kind = \"file\"",
+            "inputs[1].path",
+            "a file input needs a path",
+        ),
+        (
+            "kind = \"test\"",
+            "inputs[1].pattern",
+            "a test input needs a pattern",
+        ),
+        (
+            "kind = \"rtmp\"\nkey = \"phone-key-1\"\nloop = false",
+            "inputs[1].loop",
+            "only file inputs have loop",
+        ),
+        (
+            "kind = \"file\"\npath = \"/etc/hostname\"\ntone_hz = 440",
+            "inputs[1].tone_hz",
+            "only test inputs have tone_hz",
+        ),
+    ] {
+        let errs = input_errors(fields);
+        assert_eq!(errs.len(), 1, "{fields}: {errs:?}");
+        assert_eq!(errs[0].path, path, "{fields}");
+        assert!(
+            errs[0].message.contains(says),
+            "{fields}: {}",
+            errs[0].message
+        );
+    }
+}
+
+#[test]
+fn an_input_reads_back_with_its_defaults_resolved() {
+    let mut c = default_for_board("virtual").unwrap();
+    c.inputs[1] = Input::srt("cam2", 9001);
+    let back = Config::from_toml(&c.to_toml()).unwrap();
+    let Source::Srt(srt) = &back.inputs[1].source else {
+        panic!("not srt: {:?}", back.inputs[1]);
+    };
+    assert_eq!(srt.latency_ms, DEFAULT_SRT_LATENCY_MS);
+    let text = "kind = \"file\"\npath = \"/etc/hostname\"";
+    let mut doc = default_doc();
+    *at(&mut doc, &["inputs", "1"]) =
+        Value::Table(format!("name = \"cam2\"\n{text}").parse().unwrap());
+    let c = Config::parse(&toml::to_string(&doc).unwrap()).unwrap();
+    assert_eq!(
+        c.inputs[1].source,
+        Source::File {
+            path: "/etc/hostname".into(),
+            looped: true
+        }
+    );
 }
 
 #[test]

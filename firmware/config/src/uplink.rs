@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::input::FieldShape;
 use crate::secret::Secret;
 
 fn yes() -> bool {
@@ -15,47 +16,78 @@ fn default_latency_ms() -> u32 {
 /// SRT's own default receive latency.
 pub const DEFAULT_SRT_LATENCY_MS: u32 = 120;
 
-/// One SRT destination.
+/// One SRT uplink.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "SrtOutputDoc", into = "SrtOutputDoc")]
 pub struct SrtOutput {
-    /// Unique among all destinations (`origin`); names it in status and metrics.
+    /// Unique among all uplinks (`origin`); names it in status and metrics.
     pub name: String,
-    #[serde(default = "yes")]
     pub enabled: bool,
-    pub mode: SrtMode,
-    /// `caller`: the host to call.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub host: Option<String>,
-    /// `caller`: the port to call; `listener`: the port to listen on.
-    pub port: u16,
-    /// `listener`: the local address to bind (default all, `0.0.0.0`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bind: Option<String>,
+    /// Who calls whom, with the address each side needs.
+    pub end: SrtEnd,
     /// SRT latency (the receiver's buffer for retransmission), 20–10000 ms.
-    #[serde(default = "default_latency_ms")]
     pub latency_ms: u32,
     /// AES encryption: 10–79 characters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passphrase: Option<Secret>,
     /// AES key length in bytes: 16, 24 or 32 (default 16 when a passphrase is set).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_length: Option<u32>,
     /// SRT stream ID, e.g. `#!::r=live/venue1,m=publish`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub streamid: Option<String>,
     /// Which ladder rung feeds it (its size, and its bitrate unless adaptive).
     pub rung: String,
     /// Follow the link: the uplink gets its own encoder, whose bitrate the box lowers when
     /// the link congests and raises when it clears, within `min_kbps`–`max_kbps`.
-    #[serde(default)]
     pub adaptive: bool,
     /// Adaptive floor (default a quarter of the rung's bitrate).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_kbps: Option<u32>,
     /// Adaptive ceiling (default the rung's bitrate).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_kbps: Option<u32>,
+}
+
+/// The two ends of an SRT connection, from the box's side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SrtEnd {
+    /// The box calls the origin at `host:port`.
+    Caller { host: String, port: u16 },
+    /// The box waits on `bind:port` for the origin (or a player) to call it.
+    Listener { bind: String, port: u16 },
+}
+
+/// Where a listener binds unless told otherwise: every address.
+pub const ANY_ADDRESS: &str = "0.0.0.0";
+
+impl SrtEnd {
+    pub fn mode(&self) -> SrtMode {
+        match self {
+            SrtEnd::Caller { .. } => SrtMode::Caller,
+            SrtEnd::Listener { .. } => SrtMode::Listener,
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        match self {
+            SrtEnd::Caller { port, .. } | SrtEnd::Listener { port, .. } => *port,
+        }
+    }
+}
+
+impl SrtOutput {
+    /// An enabled, fixed-rate uplink from `rung` with SRT's default latency, no encryption.
+    pub fn new(name: &str, end: SrtEnd, rung: &str) -> SrtOutput {
+        SrtOutput {
+            name: name.into(),
+            enabled: true,
+            end,
+            latency_ms: DEFAULT_SRT_LATENCY_MS,
+            passphrase: None,
+            key_length: None,
+            streamid: None,
+            rung: rung.into(),
+            adaptive: false,
+            min_kbps: None,
+            max_kbps: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +97,104 @@ pub enum SrtMode {
     Caller,
     /// The box waits for the origin (or a player) to call it.
     Listener,
+}
+
+/// An SRT uplink as written: `mode` with `host` (caller) or `bind` (listener) beside it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SrtOutputDoc {
+    name: String,
+    #[serde(default = "yes")]
+    enabled: bool,
+    mode: SrtMode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    host: Option<String>,
+    port: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    bind: Option<String>,
+    #[serde(default = "default_latency_ms")]
+    latency_ms: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    passphrase: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key_length: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    streamid: Option<String>,
+    rung: String,
+    #[serde(default)]
+    adaptive: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    min_kbps: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    max_kbps: Option<u32>,
+}
+
+impl TryFrom<SrtOutputDoc> for SrtOutput {
+    type Error = FieldShape;
+
+    fn try_from(d: SrtOutputDoc) -> Result<SrtOutput, FieldShape> {
+        let shape = |field, message: &str| FieldShape {
+            field,
+            message: message.into(),
+        };
+        let end = match (d.mode, d.host, d.bind) {
+            (SrtMode::Caller, Some(host), None) => SrtEnd::Caller { host, port: d.port },
+            (SrtMode::Caller, None, _) => {
+                return Err(shape("host", "a caller needs the host to call"));
+            }
+            (SrtMode::Caller, Some(_), Some(_)) => {
+                return Err(shape("bind", "only a listener binds; a caller has a host"));
+            }
+            (SrtMode::Listener, None, bind) => SrtEnd::Listener {
+                bind: bind.unwrap_or_else(|| ANY_ADDRESS.into()),
+                port: d.port,
+            },
+            (SrtMode::Listener, Some(_), _) => {
+                return Err(shape(
+                    "host",
+                    "a listener has no host to call; use `bind` for the local address",
+                ));
+            }
+        };
+        Ok(SrtOutput {
+            name: d.name,
+            enabled: d.enabled,
+            end,
+            latency_ms: d.latency_ms,
+            passphrase: d.passphrase,
+            key_length: d.key_length,
+            streamid: d.streamid,
+            rung: d.rung,
+            adaptive: d.adaptive,
+            min_kbps: d.min_kbps,
+            max_kbps: d.max_kbps,
+        })
+    }
+}
+
+impl From<SrtOutput> for SrtOutputDoc {
+    fn from(o: SrtOutput) -> SrtOutputDoc {
+        let (mode, host, bind, port) = match o.end {
+            SrtEnd::Caller { host, port } => (SrtMode::Caller, Some(host), None, port),
+            SrtEnd::Listener { bind, port } => (SrtMode::Listener, None, Some(bind), port),
+        };
+        SrtOutputDoc {
+            name: o.name,
+            enabled: o.enabled,
+            mode,
+            host,
+            port,
+            bind,
+            latency_ms: o.latency_ms,
+            passphrase: o.passphrase,
+            key_length: o.key_length,
+            streamid: o.streamid,
+            rung: o.rung,
+            adaptive: o.adaptive,
+            min_kbps: o.min_kbps,
+            max_kbps: o.max_kbps,
+        }
+    }
 }
 
 /// One RTMP or RTMPS destination.

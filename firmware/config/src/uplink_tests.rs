@@ -40,7 +40,21 @@ fn a_full_uplink_section_parses() {
     let c = with_outputs(GOOD).unwrap();
     assert_eq!(c.outputs.srt.len(), 2);
     let o = &c.outputs.srt[0];
-    assert_eq!(o.mode, SrtMode::Caller);
+    assert_eq!(
+        o.end,
+        SrtEnd::Caller {
+            host: "origin.example.net".into(),
+            port: o.end.port()
+        }
+    );
+    assert_eq!(
+        c.outputs.srt[1].end,
+        SrtEnd::Listener {
+            bind: ANY_ADDRESS.into(),
+            port: c.outputs.srt[1].end.port()
+        },
+        "a listener binds every address unless told"
+    );
     assert_eq!(
         o.passphrase.as_ref().unwrap().expose(),
         "correct horse battery"

@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 
 use crate::uplink::valid_host;
 use crate::{
-    Config, FieldError, InputKind, MAX_INPUTS, MAX_RUNGS, RtmpOutput, RtmpUrl, SrtMode, SrtOutput,
-    X264_PRESETS,
+    Config, FieldError, InputKind, MAX_INPUTS, MAX_RUNGS, RtmpOutput, RtmpUrl, Secret, Source,
+    SrtEnd, SrtInput, SrtOutput, X264_PRESETS,
 };
 
 /// Bitrates a rung may ask for, in kbit/s.
@@ -172,7 +172,6 @@ pub fn check_gain_db(db: f64) -> Result<(), String> {
     }
 }
 
-#[allow(clippy::too_many_lines)] // one check per input kind; goes when config parses inputs into a kind-tagged enum
 fn inputs(c: &Config, errs: &mut Vec<FieldError>) {
     if c.inputs.is_empty() {
         err(errs, "inputs", "at least one input is needed");
@@ -212,106 +211,16 @@ fn inputs(c: &Config, errs: &mut Vec<FieldError>) {
         {
             err(errs, at("label"), "at most 64 characters");
         }
-        match input.kind {
-            InputKind::Test => {
-                if input.pattern.is_none() {
-                    err(errs, at("pattern"), "a test input needs a pattern");
-                }
-                if let Some(hz) = input.tone_hz {
-                    in_range(errs, &at("tone_hz"), hz, &TONE_HZ, " Hz");
-                }
+        match &input.source {
+            Source::Test { tone_hz, .. } => {
+                in_range(errs, &at("tone_hz"), *tone_hz, &TONE_HZ, " Hz")
             }
-            InputKind::File => {
-                match &input.path {
-                    None => err(errs, at("path"), "a file input needs a path"),
-                    Some(p) if !p.is_file() => {
-                        err(errs, at("path"), format!("{}: no such file", p.display()))
-                    }
-                    Some(p) => {
-                        if let Err(e) = std::fs::File::open(p) {
-                            err(
-                                errs,
-                                at("path"),
-                                format!("{}: cannot be read: {e}", p.display()),
-                            );
-                        }
-                    }
-                }
-                not_test(input, &at, errs);
-            }
-            InputKind::Srt => {
-                match input.listen_port {
-                    None => err(errs, at("listen_port"), "an srt input needs a listen_port"),
-                    Some(p) if p < 1024 => err(
-                        errs,
-                        at("listen_port"),
-                        format!("{p}: use a port from 1024 up"),
-                    ),
-                    Some(p) if !ports.insert(p) => err(
-                        errs,
-                        at("listen_port"),
-                        format!("{p} is used by another srt input"),
-                    ),
-                    Some(_) => {}
-                }
-                if let Some(p) = &input.passphrase
-                    && p.is_plain()
-                    && !SRT_PASSPHRASE_CHARS.contains(&p.expose().chars().count())
-                {
-                    err(errs, at("passphrase"), "10–79 characters");
-                }
-                if let Some(s) = &input.streamid
-                    && (s.is_empty() || s.len() > 512)
-                {
-                    err(errs, at("streamid"), "1–512 characters");
-                }
-                if let Some(ms) = input.latency_ms {
-                    in_range(errs, &at("latency_ms"), ms, &SRT_LATENCY_MS, " ms");
-                }
-                not_test(input, &at, errs);
-            }
-            InputKind::Rtmp => {
-                match &input.key {
-                    None => err(errs, at("key"), "an rtmp input needs a stream key"),
-                    Some(k)
-                        if k.is_plain()
-                            && (k.expose().len() < 8
-                                || k.expose().len() > 128
-                                || !k
-                                    .expose()
-                                    .chars()
-                                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))) =>
-                    {
-                        err(errs, at("key"), "8–128 letters, digits, '-', '_' or '.'")
-                    }
-                    Some(k) if k.is_plain() && !keys.insert(k.expose()) => {
-                        err(errs, at("key"), "another rtmp input has this key")
-                    }
-                    Some(_) => {}
-                }
-                not_test(input, &at, errs);
-            }
-        }
-        let kind = input.kind;
-        for (field, set, owner) in [
-            ("path", input.path.is_some(), InputKind::File),
-            ("listen_port", input.listen_port.is_some(), InputKind::Srt),
-            ("passphrase", input.passphrase.is_some(), InputKind::Srt),
-            ("streamid", input.streamid.is_some(), InputKind::Srt),
-            ("latency_ms", input.latency_ms.is_some(), InputKind::Srt),
-            ("key", input.key.is_some(), InputKind::Rtmp),
-            ("loop", !input.looped, InputKind::File),
-        ] {
-            if set && kind != owner {
-                err(
-                    errs,
-                    at(field),
-                    format!("only {} inputs have {field}", kind_nick(owner)),
-                );
-            }
+            Source::File { path, .. } => file_source(path, &at("path"), errs),
+            Source::Srt(srt) => srt_source(srt, &at, &mut ports, errs),
+            Source::Rtmp { key } => rtmp_key(key, &at("key"), &mut keys, errs),
         }
     }
-    if c.inputs.iter().any(|i| i.kind == InputKind::Rtmp)
+    if c.inputs.iter().any(|i| i.kind() == InputKind::Rtmp)
         && c.ingest.rtmp_listen.parse::<SocketAddr>().is_err()
     {
         err(
@@ -322,21 +231,71 @@ fn inputs(c: &Config, errs: &mut Vec<FieldError>) {
     }
 }
 
-fn kind_nick(kind: InputKind) -> &'static str {
-    match kind {
-        InputKind::Test => "test",
-        InputKind::File => "file",
-        InputKind::Srt => "srt",
-        InputKind::Rtmp => "rtmp",
+fn file_source(path: &std::path::Path, at: &str, errs: &mut Vec<FieldError>) {
+    if !path.is_file() {
+        err(errs, at, format!("{}: no such file", path.display()));
+    } else if let Err(e) = std::fs::File::open(path) {
+        err(errs, at, format!("{}: cannot be read: {e}", path.display()));
     }
 }
 
-fn not_test(input: &crate::Input, at: &dyn Fn(&str) -> String, errs: &mut Vec<FieldError>) {
-    if input.pattern.is_some() {
-        err(errs, at("pattern"), "only test inputs have a pattern");
+fn srt_source(
+    srt: &SrtInput,
+    at: &dyn Fn(&str) -> String,
+    ports: &mut HashSet<u16>,
+    errs: &mut Vec<FieldError>,
+) {
+    let p = srt.listen_port;
+    if p < 1024 {
+        err(
+            errs,
+            at("listen_port"),
+            format!("{p}: use a port from 1024 up"),
+        );
+    } else if !ports.insert(p) {
+        err(
+            errs,
+            at("listen_port"),
+            format!("{p} is used by another srt input"),
+        );
     }
-    if input.tone_hz.is_some() {
-        err(errs, at("tone_hz"), "only test inputs have a tone");
+    if let Some(p) = &srt.passphrase
+        && p.is_plain()
+        && !SRT_PASSPHRASE_CHARS.contains(&p.expose().chars().count())
+    {
+        err(errs, at("passphrase"), "10–79 characters");
+    }
+    if let Some(s) = &srt.streamid
+        && (s.is_empty() || s.len() > 512)
+    {
+        err(errs, at("streamid"), "1–512 characters");
+    }
+    in_range(
+        errs,
+        &at("latency_ms"),
+        srt.latency_ms,
+        &SRT_LATENCY_MS,
+        " ms",
+    );
+}
+
+fn rtmp_key<'a>(
+    key: &'a Secret,
+    at: &str,
+    keys: &mut HashSet<&'a str>,
+    errs: &mut Vec<FieldError>,
+) {
+    if !key.is_plain() {
+        return;
+    }
+    let k = key.expose();
+    let well_formed = (8..=128).contains(&k.len())
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    if !well_formed {
+        err(errs, at, "8–128 letters, digits, '-', '_' or '.'");
+    } else if !keys.insert(k) {
+        err(errs, at, "another rtmp input has this key");
     }
 }
 
@@ -472,7 +431,6 @@ fn rung_ref(c: &Config, at: &str, rung: &str, errs: &mut Vec<FieldError>) {
     }
 }
 
-#[allow(clippy::too_many_lines)] // SRT caller/listener fields; goes when SrtMode is an enum carrying its own fields
 fn srt<'a>(
     c: &Config,
     at: &str,
@@ -481,40 +439,20 @@ fn srt<'a>(
     errs: &mut Vec<FieldError>,
 ) {
     destination_name(at, &o.name, names, errs);
-    match o.mode {
-        SrtMode::Caller => match o.host.as_deref() {
-            None => err(
-                errs,
-                format!("{at}.host"),
-                "a caller needs the host to call",
-            ),
-            Some(h) if !valid_host(h) => err(
-                errs,
-                format!("{at}.host"),
-                format!("\"{h}\" is not a host name or address"),
-            ),
-            Some(_) => {}
-        },
-        SrtMode::Listener => {
-            if o.host.is_some() {
-                err(
-                    errs,
-                    format!("{at}.host"),
-                    "a listener has no host to call; use `bind` for the local address",
-                );
-            }
-        }
-    }
-    if let Some(b) = &o.bind
-        && b.parse::<std::net::IpAddr>().is_err()
-    {
-        err(
+    match &o.end {
+        SrtEnd::Caller { host, .. } if !valid_host(host) => err(
+            errs,
+            format!("{at}.host"),
+            format!("\"{host}\" is not a host name or address"),
+        ),
+        SrtEnd::Listener { bind, .. } if bind.parse::<std::net::IpAddr>().is_err() => err(
             errs,
             format!("{at}.bind"),
-            format!("\"{b}\" is not a local IP address"),
-        );
+            format!("\"{bind}\" is not a local IP address"),
+        ),
+        SrtEnd::Caller { .. } | SrtEnd::Listener { .. } => {}
     }
-    if o.port == 0 {
+    if o.end.port() == 0 {
         err(errs, format!("{at}.port"), "0 is not a port: use 1–65535");
     }
     in_range(

@@ -494,7 +494,10 @@ impl Engine {
     }
 
     /// Shows or hides an overlay (`logo`, `lower_third`, `clock`) on the running program,
-    /// from the next frame (the lower third fades). The config is not changed.
+    /// from the next frame (the lower third fades): live state, like the shot. The config
+    /// is the controller's alone and is not changed, so a later change that leaves
+    /// `[overlays]` alone keeps what a scene showed, and one that edits them redraws them
+    /// as configured.
     pub fn show_overlay(&mut self, name: &str, visible: bool) -> Result<(), EngineError> {
         let program = self.program.as_ref().ok_or(EngineError::State("program"))?;
         if !program.show_overlay(name, visible) {
@@ -502,9 +505,6 @@ impl Engine {
                 "overlay",
                 format!("{name}: no such overlay is configured (see [overlays])"),
             )));
-        }
-        if let Some(c) = self.config.as_mut() {
-            c.overlays.set_visible(name, visible);
         }
         Ok(())
     }

@@ -42,7 +42,7 @@ impl Engine {
                 errs.push(FieldError::new(field, packages::missing(element)));
             }
         }
-        let has = |k: fourcast_config::InputKind| config.inputs.iter().any(|i| i.kind == k);
+        let has = |k: fourcast_config::InputKind| config.inputs.iter().any(|i| i.kind() == k);
         let timecode = config
             .overlays
             .clock
@@ -56,7 +56,7 @@ impl Engine {
                 config
                     .inputs
                     .iter()
-                    .any(|i| i.kind != fourcast_config::InputKind::Test),
+                    .any(|i| i.kind() != fourcast_config::InputKind::Test),
             ),
             ("flvdemux", "inputs", has(fourcast_config::InputKind::Rtmp)),
             ("pngdec", "overlays.logo", config.overlays.logo.is_some()),

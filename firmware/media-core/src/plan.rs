@@ -38,17 +38,7 @@ impl Plan {
 
 /// What an input is, without its place on the audio mix.
 fn source(i: &fourcast_config::Input) -> impl PartialEq + '_ {
-    (
-        (&i.name, &i.label, i.kind, i.pattern, i.tone_hz, &i.path),
-        (
-            i.looped,
-            i.listen_port,
-            &i.passphrase,
-            &i.streamid,
-            i.latency_ms,
-            &i.key,
-        ),
-    )
+    (&i.name, &i.label, &i.source)
 }
 
 /// How the clock is drawn: an element in the program, so a change rebuilds it (showing
@@ -176,7 +166,7 @@ mod tests {
     #[test]
     fn an_input_change_rebuilds_the_program_and_keeps_the_encoders() {
         let mut new = base();
-        new.inputs[0].pattern = Some(Pattern::Snow);
+        new.inputs[0] = fourcast_config::Input::test(&new.inputs[0].name, Pattern::Snow);
         let p = plan(Some(&base()), &new);
         assert_eq!((p.program, p.ladder), (true, LadderChange::Keep));
     }

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use fourcast_config::{Input, InputKind};
+use fourcast_config::{Input, Source};
 use gst::prelude::*;
 
 use crate::continuity::Continuity;
@@ -124,28 +124,21 @@ impl Feed {
         events: EventSink,
     ) -> Result<(Feed, Supervisor, gst::Pad, gst::Pad), EngineError> {
         let n = &input.name;
-        let origin = match input.kind {
-            InputKind::File => Origin::File {
-                path: input
-                    .path
-                    .as_ref()
-                    .ok_or(EngineError::Link("file input without path"))?
-                    .to_string_lossy()
-                    .into_owned(),
-                looped: input.looped,
+        let origin = match &input.source {
+            Source::File { path, looped } => Origin::File {
+                path: path.to_string_lossy().into_owned(),
+                looped: *looped,
             },
-            InputKind::Srt => Origin::Srt(SrtListen {
-                port: input
-                    .listen_port
-                    .ok_or(EngineError::Link("srt input without port"))?,
-                passphrase: input.passphrase.as_ref().map(|p| p.expose().to_string()),
-                streamid: input.streamid.clone(),
-                latency_ms: input
-                    .latency_ms
-                    .unwrap_or(fourcast_config::DEFAULT_SRT_LATENCY_MS),
+            Source::Srt(srt) => Origin::Srt(SrtListen {
+                port: srt.listen_port,
+                passphrase: srt.passphrase.as_ref().map(|p| p.expose().to_string()),
+                streamid: srt.streamid.clone(),
+                latency_ms: srt.latency_ms,
             }),
-            InputKind::Rtmp => Origin::Rtmp(ingest.ok_or(EngineError::Link("rtmp ingest port"))?),
-            InputKind::Test => return Err(EngineError::Link("a test input is not a feed")),
+            Source::Rtmp { .. } => {
+                Origin::Rtmp(ingest.ok_or(EngineError::Link("rtmp ingest port"))?)
+            }
+            Source::Test { .. } => return Err(EngineError::Link("a test input is not a feed")),
         };
         let file_caps = gst_video::VideoCapsBuilder::new()
             .format(gst_video::VideoFormat::I420)

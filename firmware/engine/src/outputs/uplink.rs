@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use fourcast_config::{Config, RtmpUrl, Secret, SrtMode, srt_adaptive_range};
+use fourcast_config::{Config, RtmpUrl, Secret, SrtEnd, srt_adaptive_range};
 use gst::prelude::*;
 use serde::Serialize;
 
@@ -48,9 +48,7 @@ pub struct Spec {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Link {
     Srt {
-        mode: SrtMode,
-        host: String,
-        port: u16,
+        end: SrtEnd,
         latency_ms: u32,
         passphrase: Option<Secret>,
         key_length: u32,
@@ -82,11 +80,9 @@ impl Spec {
     /// Where it goes, for status (never with a secret).
     pub fn target(&self) -> String {
         match &self.link {
-            Link::Srt {
-                mode, host, port, ..
-            } => match mode {
-                SrtMode::Caller => format!("srt://{host}:{port}"),
-                SrtMode::Listener => format!("srt://{host}:{port} (listening)"),
+            Link::Srt { end, .. } => match end {
+                SrtEnd::Caller { host, port } => format!("srt://{host}:{port}"),
+                SrtEnd::Listener { bind, port } => format!("srt://{bind}:{port} (listening)"),
             },
             Link::Rtmp { url, .. } => format!(
                 "{}://{}:{}/{}",
@@ -130,12 +126,7 @@ pub fn specs(config: &Config) -> Vec<Spec> {
             o.enabled,
             &o.rung,
             Link::Srt {
-                mode: o.mode,
-                host: match o.mode {
-                    SrtMode::Caller => o.host.clone().unwrap_or_default(),
-                    SrtMode::Listener => o.bind.clone().unwrap_or_else(|| "0.0.0.0".into()),
-                },
-                port: o.port,
+                end: o.end.clone(),
                 latency_ms: o.latency_ms,
                 passphrase: o.passphrase.clone(),
                 key_length: if o.passphrase.is_some() {
@@ -531,9 +522,7 @@ impl Supervisor {
 
         let (mux, sink) = match &spec.link {
             Link::Srt {
-                mode,
-                host,
-                port,
+                end,
                 latency_ms,
                 passphrase,
                 key_length,
@@ -542,15 +531,15 @@ impl Supervisor {
                 let mux = make("mpegtsmux", "mux")?;
                 mux.set_property("alignment", 7i32);
                 let sink = make("srtsink", "sink")?;
-                match mode {
-                    SrtMode::Caller => {
+                match end {
+                    SrtEnd::Caller { host, port } => {
                         sink.set_property("uri", format!("srt://{host}:{port}"));
                         sink.set_property_from_str("mode", "caller");
                     }
-                    SrtMode::Listener => {
-                        sink.set_property("uri", format!("srt://{host}:{port}?mode=listener"));
+                    SrtEnd::Listener { bind, port } => {
+                        sink.set_property("uri", format!("srt://{bind}:{port}?mode=listener"));
                         sink.set_property_from_str("mode", "listener");
-                        sink.set_property("localaddress", host);
+                        sink.set_property("localaddress", bind);
                         sink.set_property("localport", u32::from(*port));
                     }
                 }
@@ -623,7 +612,7 @@ impl Supervisor {
         let callers = matches!(
             spec.link,
             Link::Srt {
-                mode: SrtMode::Listener,
+                end: SrtEnd::Listener { .. },
                 ..
             }
         )

@@ -13,7 +13,7 @@ pub mod mixer;
 
 use std::sync::Arc;
 
-use fourcast_config::{Config, Input, InputKind};
+use fourcast_config::{Config, Input, InputKind, Pattern, Source};
 use gst::prelude::*;
 use gst_video::prelude::*;
 
@@ -165,13 +165,19 @@ impl Program {
         for (n, (input, tile)) in config.inputs.iter().zip(tiles).enumerate() {
             let frames = Arc::new(FrameCounter::default());
             let mut health = None;
-            let (video_src, audio_src) = match input.kind {
-                InputKind::Test => test_input(&pipeline, input, tile, p.fps, config)?,
-                kind => {
-                    let port = (kind == InputKind::Rtmp).then(|| {
-                        let key = input.key.as_ref().map(|k| k.expose()).unwrap_or_default();
-                        ingest.port(&input.name, key)
-                    });
+            let (video_src, audio_src) = match &input.source {
+                Source::Test { pattern, tone_hz } => {
+                    let look = TestLook {
+                        pattern: *pattern,
+                        tone_hz: *tone_hz,
+                    };
+                    test_input(&pipeline, input, look, tile, p.fps, config)?
+                }
+                source => {
+                    let port = match source {
+                        Source::Rtmp { key } => Some(ingest.port(&input.name, key.expose())),
+                        _ => None,
+                    };
                     let (feed, run, v, a) = Feed::build(
                         &pipeline,
                         input,
@@ -191,7 +197,7 @@ impl Program {
                     // A file played once ends on a slate that says so.
                     let ended = health
                         .as_ref()
-                        .filter(|_| input.kind == InputKind::File && !input.looped)
+                        .filter(|_| matches!(input.source, Source::File { looped: false, .. }))
                         .and_then(|h| {
                             let p = crate::program::graphics::slate(input.label(), "ended").ok()?;
                             let h = h.clone();
@@ -225,7 +231,7 @@ impl Program {
             meter_audio(&apad, levels.clone());
             inputs.push(Arc::new(InputCounter {
                 name: input.name.clone(),
-                kind: input.kind,
+                kind: input.kind(),
                 frames,
                 levels,
                 pad: pad.downgrade(),
@@ -236,7 +242,10 @@ impl Program {
         let keys: Vec<&str> = config
             .inputs
             .iter()
-            .filter_map(|i| i.key.as_ref().map(|k| k.expose()))
+            .filter_map(|i| match &i.source {
+                Source::Rtmp { key } => Some(key.expose()),
+                _ => None,
+            })
             .collect();
         ingest.retain(&keys);
 
@@ -470,10 +479,18 @@ fn link_pad(src: &gst::Pad, sink: &gst::Pad) -> Result<(), EngineError> {
         .map_err(|_| EngineError::Link("input to mixer"))
 }
 
+/// What a test camera shows and plays.
+#[derive(Clone, Copy)]
+struct TestLook {
+    pattern: Pattern,
+    tone_hz: u32,
+}
+
 /// A virtual camera: moving pattern, its label, a burnt-in clock, and its own tone.
 fn test_input(
     pipeline: &gst::Pipeline,
     input: &Input,
+    look: TestLook,
     tile: Rect,
     fps: u32,
     config: &Config,
@@ -481,7 +498,7 @@ fn test_input(
     let n = &input.name;
     let src = make("videotestsrc", &format!("{n}-pattern"))?;
     src.set_property("is-live", true);
-    let pattern = input.pattern.map(|p| p.nick()).unwrap_or("smpte");
+    let pattern = look.pattern.nick();
     src.set_property_from_str("pattern", pattern);
     if pattern != "ball" {
         // Static patterns scroll so that a frozen picture is visible at a glance.
@@ -521,7 +538,7 @@ fn test_input(
 
     let tone = make("audiotestsrc", &format!("{n}-tone"))?;
     tone.set_property("is-live", true);
-    tone.set_property("freq", f64::from(input.tone_hz.unwrap_or(440)));
+    tone.set_property("freq", f64::from(look.tone_hz));
     tone.set_property("volume", 0.1f64);
     tone.set_property("samplesperbuffer", (config.audio.sample_rate / 100) as i32);
     let acaps = make("capsfilter", &format!("{n}-audio-caps"))?;

@@ -622,7 +622,7 @@ impl Controller {
         let c = &running.config;
         c.inputs
             .iter()
-            .any(|i| i.kind == fourcast_config::InputKind::Rtmp)
+            .any(|i| i.kind() == fourcast_config::InputKind::Rtmp)
             .then(|| c.ingest.rtmp_listen.clone())
     }
 

@@ -1,0 +1,412 @@
+//! Inputs: what the program can show, each a kind with its own fields.
+//!
+//! On disk and over the API an input is one flat table with a `kind` tag (`kind = "srt"`,
+//! `listen_port = 9001`). It is parsed into [`Input`], whose [`Source`] carries exactly the
+//! fields of its kind with their defaults resolved, so nothing downstream re-derives a
+//! default or unwraps an `Option` that "cannot" be empty. A field of another kind, or a
+//! missing one, is an error naming its path (`inputs[1].listen_port: an srt input needs
+//! a listen_port`).
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::secret::Secret;
+use crate::uplink::DEFAULT_SRT_LATENCY_MS;
+
+/// The tone a test input plays unless told otherwise, Hz.
+pub const DEFAULT_TONE_HZ: u32 = 440;
+
+/// One source that can be shown in the program.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "InputDoc", into = "InputDoc")]
+pub struct Input {
+    /// Short unique name (`cam1`): letters, digits, `-` and `_`.
+    pub name: String,
+    /// What the picture is labelled with; defaults to the name.
+    pub label: Option<String>,
+    /// Where the picture and sound come from.
+    pub source: Source,
+    /// The input's gain on the audio mix, dB (−96…+20).
+    pub gain_db: f64,
+    /// Silent on the audio mix.
+    pub mute: bool,
+}
+
+/// Where an input's picture and sound come from, with the fields of that kind only.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// A moving test pattern with a label, a burnt-in clock and a tone.
+    Test { pattern: Pattern, tone_hz: u32 },
+    /// A media file played in a loop, or once and then its slate.
+    File { path: PathBuf, looped: bool },
+    /// A remote camera or encoder sending MPEG-TS over SRT to the box (the box listens).
+    Srt(SrtInput),
+    /// A phone app or OBS publishing to the box's RTMP ingest server with this key.
+    Rtmp { key: Secret },
+}
+
+/// An SRT input: the box listens, a sender calls it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SrtInput {
+    /// The UDP port the box listens on.
+    pub listen_port: u16,
+    /// The passphrase the sender must encrypt with (10–79 characters).
+    pub passphrase: Option<Secret>,
+    /// Callers with another stream id are refused.
+    pub streamid: Option<String>,
+    /// The SRT receive latency, ms (20–10000).
+    pub latency_ms: u32,
+}
+
+/// The kind of an input, as its `kind` tag names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InputKind {
+    /// A moving test pattern with a label, a burnt-in clock and a tone.
+    Test,
+    /// A media file played in a loop or once.
+    File,
+    /// A remote camera or encoder sending MPEG-TS over SRT to the box (the box listens).
+    Srt,
+    /// A phone app or OBS publishing to the box's RTMP ingest server.
+    Rtmp,
+}
+
+impl InputKind {
+    /// The word the config uses for it.
+    pub fn nick(self) -> &'static str {
+        match self {
+            InputKind::Test => "test",
+            InputKind::File => "file",
+            InputKind::Srt => "srt",
+            InputKind::Rtmp => "rtmp",
+        }
+    }
+}
+
+impl Source {
+    pub fn kind(&self) -> InputKind {
+        match self {
+            Source::Test { .. } => InputKind::Test,
+            Source::File { .. } => InputKind::File,
+            Source::Srt(_) => InputKind::Srt,
+            Source::Rtmp { .. } => InputKind::Rtmp,
+        }
+    }
+}
+
+impl Input {
+    /// A named input of this source, labelled with its name, at unity gain.
+    pub fn new(name: &str, source: Source) -> Input {
+        Input {
+            name: name.into(),
+            label: None,
+            source,
+            gain_db: 0.0,
+            mute: false,
+        }
+    }
+
+    /// A test input showing `pattern` with the default tone.
+    pub fn test(name: &str, pattern: Pattern) -> Input {
+        Input::new(
+            name,
+            Source::Test {
+                pattern,
+                tone_hz: DEFAULT_TONE_HZ,
+            },
+        )
+    }
+
+    /// A file input played in a loop.
+    pub fn file(name: &str, path: impl Into<PathBuf>) -> Input {
+        Input::new(
+            name,
+            Source::File {
+                path: path.into(),
+                looped: true,
+            },
+        )
+    }
+
+    /// An SRT input listening on `listen_port`, open to any caller, default latency.
+    pub fn srt(name: &str, listen_port: u16) -> Input {
+        Input::new(
+            name,
+            Source::Srt(SrtInput {
+                listen_port,
+                passphrase: None,
+                streamid: None,
+                latency_ms: DEFAULT_SRT_LATENCY_MS,
+            }),
+        )
+    }
+
+    /// An RTMP input published with `key`.
+    pub fn rtmp(name: &str, key: &str) -> Input {
+        Input::new(
+            name,
+            Source::Rtmp {
+                key: Secret::new(key),
+            },
+        )
+    }
+
+    pub fn kind(&self) -> InputKind {
+        self.source.kind()
+    }
+
+    pub fn label(&self) -> &str {
+        self.label.as_deref().unwrap_or(&self.name)
+    }
+
+    /// The stream key or passphrase this input holds, with the field that holds it.
+    pub fn secrets(&self) -> Vec<(&'static str, &Secret)> {
+        match &self.source {
+            Source::Srt(SrtInput {
+                passphrase: Some(p),
+                ..
+            }) => vec![("passphrase", p)],
+            Source::Rtmp { key } => vec![("key", key)],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The same, to resolve or seal in place.
+    pub fn secrets_mut(&mut self) -> Vec<(&'static str, &mut Secret)> {
+        match &mut self.source {
+            Source::Srt(SrtInput {
+                passphrase: Some(p),
+                ..
+            }) => vec![("passphrase", p)],
+            Source::Rtmp { key } => vec![("key", key)],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// An input as written: one flat table, its kind's fields optional. Only [`Input`]'s
+/// conversions use it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InputDoc {
+    name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    label: Option<String>,
+    kind: InputKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pattern: Option<Pattern>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tone_hz: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    path: Option<PathBuf>,
+    #[serde(rename = "loop", default, skip_serializing_if = "Option::is_none")]
+    looped: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    listen_port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    passphrase: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    streamid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    latency_ms: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key: Option<Secret>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    gain_db: f64,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    mute: bool,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
+}
+
+/// A field that is wrong for its kind (of input, of SRT end); [`crate::ConfigErrors::from_serde`]
+/// puts `field` on the path serde reports (`inputs[1]` → `inputs[1].listen_port`).
+#[derive(Debug)]
+pub(crate) struct FieldShape {
+    pub(crate) field: &'static str,
+    pub(crate) message: String,
+}
+
+/// How a field error travels through serde's string-only custom errors: the field, this
+/// separator, the message.
+pub(crate) const FIELD_MARK: char = '\u{1f}';
+
+impl std::fmt::Display for FieldShape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{FIELD_MARK}{}", self.field, self.message)
+    }
+}
+
+impl TryFrom<InputDoc> for Input {
+    type Error = FieldShape;
+
+    fn try_from(d: InputDoc) -> Result<Input, FieldShape> {
+        let kind = d.kind;
+        let foreign = |field: &'static str, set: bool, owner: InputKind| {
+            if set && kind != owner {
+                Err(FieldShape {
+                    field,
+                    message: format!("only {} inputs have {field}", owner.nick()),
+                })
+            } else {
+                Ok(())
+            }
+        };
+        foreign("pattern", d.pattern.is_some(), InputKind::Test)?;
+        foreign("tone_hz", d.tone_hz.is_some(), InputKind::Test)?;
+        foreign("path", d.path.is_some(), InputKind::File)?;
+        foreign("loop", d.looped.is_some(), InputKind::File)?;
+        foreign("listen_port", d.listen_port.is_some(), InputKind::Srt)?;
+        foreign("passphrase", d.passphrase.is_some(), InputKind::Srt)?;
+        foreign("streamid", d.streamid.is_some(), InputKind::Srt)?;
+        foreign("latency_ms", d.latency_ms.is_some(), InputKind::Srt)?;
+        foreign("key", d.key.is_some(), InputKind::Rtmp)?;
+        let needs = |field: &'static str| FieldShape {
+            field,
+            message: format!("a{} {} input needs a {field}", an(kind), kind.nick()),
+        };
+        let source = match kind {
+            InputKind::Test => Source::Test {
+                pattern: d.pattern.ok_or_else(|| needs("pattern"))?,
+                tone_hz: d.tone_hz.unwrap_or(DEFAULT_TONE_HZ),
+            },
+            InputKind::File => Source::File {
+                path: d.path.ok_or_else(|| needs("path"))?,
+                looped: d.looped.unwrap_or(true),
+            },
+            InputKind::Srt => Source::Srt(SrtInput {
+                listen_port: d.listen_port.ok_or_else(|| needs("listen_port"))?,
+                passphrase: d.passphrase,
+                streamid: d.streamid,
+                latency_ms: d.latency_ms.unwrap_or(DEFAULT_SRT_LATENCY_MS),
+            }),
+            InputKind::Rtmp => Source::Rtmp {
+                key: d.key.ok_or_else(|| needs("key"))?,
+            },
+        };
+        Ok(Input {
+            name: d.name,
+            label: d.label,
+            source,
+            gain_db: d.gain_db,
+            mute: d.mute,
+        })
+    }
+}
+
+fn an(kind: InputKind) -> &'static str {
+    match kind {
+        InputKind::Srt | InputKind::Rtmp => "n",
+        InputKind::Test | InputKind::File => "",
+    }
+}
+
+impl From<Input> for InputDoc {
+    fn from(i: Input) -> InputDoc {
+        let mut d = InputDoc {
+            name: i.name,
+            label: i.label,
+            kind: i.source.kind(),
+            pattern: None,
+            tone_hz: None,
+            path: None,
+            looped: None,
+            listen_port: None,
+            passphrase: None,
+            streamid: None,
+            latency_ms: None,
+            key: None,
+            gain_db: i.gain_db,
+            mute: i.mute,
+        };
+        match i.source {
+            Source::Test { pattern, tone_hz } => {
+                d.pattern = Some(pattern);
+                d.tone_hz = Some(tone_hz);
+            }
+            Source::File { path, looped } => {
+                d.path = Some(path);
+                d.looped = (!looped).then_some(false);
+            }
+            Source::Srt(s) => {
+                d.listen_port = Some(s.listen_port);
+                d.passphrase = s.passphrase;
+                d.streamid = s.streamid;
+                d.latency_ms = Some(s.latency_ms);
+            }
+            Source::Rtmp { key } => d.key = Some(key),
+        }
+        d
+    }
+}
+
+/// Test patterns (GStreamer `videotestsrc` patterns that move or can be moved).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pattern {
+    Smpte,
+    Ball,
+    ZonePlate,
+    Colors,
+    Bar,
+    Snow,
+    Pinwheel,
+    Spokes,
+    Gradient,
+    Circular,
+    /// Solid colours: easy to tell apart by one pixel.
+    Red,
+    Green,
+    Blue,
+    White,
+    Black,
+}
+
+impl Pattern {
+    /// The `videotestsrc` nick.
+    pub fn nick(self) -> &'static str {
+        match self {
+            Pattern::Smpte => "smpte",
+            Pattern::Ball => "ball",
+            Pattern::ZonePlate => "zone-plate",
+            Pattern::Colors => "colors",
+            Pattern::Bar => "bar",
+            Pattern::Snow => "snow",
+            Pattern::Pinwheel => "pinwheel",
+            Pattern::Spokes => "spokes",
+            Pattern::Gradient => "gradient",
+            Pattern::Circular => "circular",
+            Pattern::Red => "red",
+            Pattern::Green => "green",
+            Pattern::Blue => "blue",
+            Pattern::White => "white",
+            Pattern::Black => "black",
+        }
+    }
+
+    pub fn from_nick(nick: &str) -> Option<Pattern> {
+        ALL_PATTERNS.iter().copied().find(|p| p.nick() == nick)
+    }
+}
+
+const ALL_PATTERNS: &[Pattern] = &[
+    Pattern::Smpte,
+    Pattern::Ball,
+    Pattern::ZonePlate,
+    Pattern::Colors,
+    Pattern::Bar,
+    Pattern::Snow,
+    Pattern::Pinwheel,
+    Pattern::Spokes,
+    Pattern::Gradient,
+    Pattern::Circular,
+    Pattern::Red,
+    Pattern::Green,
+    Pattern::Blue,
+    Pattern::White,
+    Pattern::Black,
+];
