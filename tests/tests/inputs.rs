@@ -311,6 +311,13 @@ fn logo_and_lower_third_are_painted_shown_and_hidden_and_a_bad_logo_is_refused()
             fade_ms: 300,
             visible: false,
         });
+        c.scenes = vec![fourcast_config::Scene {
+            name: "speaker".into(),
+            layout: Layout::Single,
+            inputs: Vec::new(),
+            pip: Default::default(),
+            overlays: Some(vec!["lower_third".into(), "logo".into()]),
+        }];
         c.overlays.clock = Some(fourcast_config::Clock {
             mode: fourcast_config::ClockMode::Timecode,
             format: "%H:%M:%S".into(),
@@ -340,6 +347,25 @@ fn logo_and_lower_third_are_painted_shown_and_hidden_and_a_bad_logo_is_refused()
     let r = d.request("POST", "/api/v1/overlays/lower_third/hide", &[]);
     assert_eq!(r.status, 200, "{}", r.text());
     until_pixel(&d, "the lower third hidden", band.0, band.1, black);
+    // A scene shows it without changing the config; hiding it then hides it, although
+    // the config already said hidden.
+    let r = d.send(
+        "POST",
+        "/api/v1/program/take",
+        &[("Content-Type", "application/json")],
+        br#"{"scene":"speaker"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    until_pixel(
+        &d,
+        "the lower third shown by the scene",
+        band.0,
+        band.1,
+        red,
+    );
+    let r = d.request("POST", "/api/v1/overlays/lower_third/hide", &[]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    until_pixel(&d, "the lower third hidden again", band.0, band.1, black);
     // The timecode: bottom left, where nothing else is drawn.
     let corner = ((0.0, 0.88), (0.3, 1.0));
     assert!(

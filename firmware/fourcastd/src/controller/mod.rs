@@ -361,6 +361,14 @@ impl Controller {
         Ok(generation)
     }
 
+    /// Shows or hides an overlay on the running program now (live state, as a scene sets
+    /// it); the config's `visible` is changed through [`Controller::change_config`].
+    pub(crate) fn show_overlay(&self, name: &str, visible: bool) {
+        if let Err(e) = lock(&self.inner).engine.show_overlay(name, visible) {
+            tracing::warn!(overlay = name, "{e}");
+        }
+    }
+
     /// The shot on program, the configured scenes and the last switch.
     pub(crate) fn program(&self) -> ProgramView {
         let inner = lock(&self.inner);

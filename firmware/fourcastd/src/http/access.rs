@@ -10,6 +10,7 @@
 //! The policy (throttle, sessions, CSRF) is the pure `fourcast-auth` crate; this module
 //! is the thin HTTP and storage layer around it.
 
+use crate::http::reply::blocking;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -193,7 +194,7 @@ pub(crate) async fn setup(
         );
     }
     let access = a.clone();
-    let stored = tokio::task::spawn_blocking(move || -> anyhow::Result<Option<String>> {
+    let stored = blocking(move || -> anyhow::Result<Option<String>> {
         let phc = hash_password(&body.password)?;
         let written = access.controller.credential_put(ADMIN, &phc, true)?;
         Ok(written.then_some(phc))
@@ -240,7 +241,7 @@ pub(crate) async fn login(
             "set the admin password first (setup)",
         );
     };
-    let ok = tokio::task::spawn_blocking(move || verify_password(&body.password, &phc))
+    let ok = blocking(move || verify_password(&body.password, &phc))
         .await
         .unwrap_or(false);
     if ok {
@@ -317,8 +318,7 @@ pub(crate) async fn token_create(
     let token = format!("fc_{}", random_token());
     let hash = sha256_hex(&token);
     let (access, key, h) = (a.clone(), format!("{TOKEN_PREFIX}{name}"), hash.clone());
-    let stored =
-        tokio::task::spawn_blocking(move || access.controller.credential_put(&key, &h, true)).await;
+    let stored = blocking(move || access.controller.credential_put(&key, &h, true)).await;
     match stored {
         Ok(Ok(true)) => {
             a.lock().tokens.insert(name.clone(), hash);
@@ -350,7 +350,7 @@ pub(crate) async fn token_delete(
         );
     }
     let (access, key) = (a.clone(), format!("{TOKEN_PREFIX}{name}"));
-    let _ = tokio::task::spawn_blocking(move || access.controller.credential_delete(&key)).await;
+    let _ = blocking(move || access.controller.credential_delete(&key)).await;
     StatusCode::NO_CONTENT.into_response()
 }
 

@@ -5,6 +5,7 @@
 //! Every change goes through [`Controller::change_based`]: validated with errors naming
 //! each field, and a refused change leaves the stored config and what runs untouched.
 
+use crate::http::reply::blocking;
 use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -110,8 +111,9 @@ pub(crate) async fn patch(State(c): State<Controller>, body: Bytes) -> Response 
         );
     }
     let controller = c.clone();
-    let Ok(snapshot) = tokio::task::spawn_blocking(move || controller.snapshot()).await else {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    let snapshot = match blocking(move || controller.snapshot()).await {
+        Ok(v) => v,
+        Err(r) => return r,
     };
     // The running config as the client sees it (secrets `***`, which keeps them).
     let mut doc = serde_json::to_value(&snapshot.config).unwrap_or(Value::Null);
@@ -124,7 +126,7 @@ pub(crate) async fn patch(State(c): State<Controller>, body: Bytes) -> Response 
 
 /// `GET /api/v1/config/history`: the kept revisions, oldest first.
 pub(crate) async fn history(State(c): State<Controller>) -> Response {
-    match tokio::task::spawn_blocking(move || c.history()).await {
+    match blocking(move || c.history()).await {
         Ok(Ok(h)) => Json(h).into_response(),
         _ => field_error(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -141,10 +143,7 @@ pub(crate) async fn rollback(State(c): State<Controller>, body: Bytes) -> Respon
         Err(r) => return *r,
     };
     let controller = c.clone();
-    let result = tokio::task::spawn_blocking(move || {
-        controller.rollback(req.revision, Some(req.base_revision))
-    })
-    .await;
+    let result = blocking(move || controller.rollback(req.revision, Some(req.base_revision))).await;
     answer(&c, result.ok())
 }
 
@@ -183,7 +182,8 @@ pub(crate) async fn overlay_action(
         Ok(v) => v,
         Err(r) => return *r,
     };
-    edit(c, move |config| {
+    let live = (c.clone(), name.clone());
+    let reply = edit(c, move |config| {
         if config.overlays.set_visible(&name, visible) {
             Ok(())
         } else {
@@ -192,7 +192,14 @@ pub(crate) async fn overlay_action(
             ))
         }
     })
-    .await
+    .await;
+    // A scene may have shown or hidden it since the config last said so: the program
+    // follows this request whether or not the config changed.
+    if reply.status().is_success() {
+        let (c, name) = live;
+        let _ = blocking(move || c.show_overlay(&name, visible)).await;
+    }
+    reply
 }
 
 /// An on/off action in a path: true for `on`, false for `off`, else a 404 naming both.
@@ -215,8 +222,9 @@ async fn edit(
     change: impl FnOnce(&mut fourcast_config::Config) -> Result<(), String>,
 ) -> Response {
     let controller = c.clone();
-    let Ok(snapshot) = tokio::task::spawn_blocking(move || controller.snapshot()).await else {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    let snapshot = match blocking(move || controller.snapshot()).await {
+        Ok(v) => v,
+        Err(r) => return r,
     };
     let mut config = snapshot.config;
     if let Err(message) = change(&mut config) {
@@ -227,8 +235,7 @@ async fn edit(
 
 async fn apply(c: Controller, config: fourcast_config::Config, base: Option<u64>) -> Response {
     let controller = c.clone();
-    let result =
-        tokio::task::spawn_blocking(move || controller.change_config(config, "api", base)).await;
+    let result = blocking(move || controller.change_config(config, "api", base)).await;
     answer(&c, result.ok())
 }
 

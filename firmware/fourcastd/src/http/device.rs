@@ -5,6 +5,7 @@
 //! (last segments closed, recordings finalised) before it acts. On the virtual board a
 //! reboot restarts the daemon in place; on a real board it reboots the machine.
 
+use crate::http::reply::blocking;
 use std::collections::VecDeque;
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -66,8 +67,9 @@ struct Info {
 /// `GET /api/v1/device`.
 pub(crate) async fn info(State(d): State<Device>) -> Response {
     let https = d.https.clone();
-    let Ok(s) = tokio::task::spawn_blocking(move || d.controller.snapshot()).await else {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    let s = match blocking(move || d.controller.snapshot()).await {
+        Ok(v) => v,
+        Err(r) => return r,
     };
     let data_dir = s.config.storage.data_dir.clone();
     Json(Info {

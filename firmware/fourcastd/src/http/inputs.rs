@@ -1,6 +1,7 @@
 //! Inputs and the multiview over HTTP: each input's state with its tally (on program or
 //! not), and the JPEG thumbnails of every input and of the program.
 
+use crate::http::reply::blocking;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
@@ -22,9 +23,7 @@ struct InputView {
 
 /// `GET /api/v1/inputs`.
 pub(crate) async fn list(State(c): State<Controller>) -> Response {
-    let Ok((snapshot, program)) =
-        tokio::task::spawn_blocking(move || (c.snapshot(), c.program())).await
-    else {
+    let Ok((snapshot, program)) = blocking(move || (c.snapshot(), c.program())).await else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
     let views: Vec<InputView> = snapshot

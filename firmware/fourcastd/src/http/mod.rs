@@ -19,9 +19,10 @@ pub(crate) mod status;
 pub(crate) mod tls;
 pub(crate) mod web;
 
+use crate::http::reply::blocking;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
 
@@ -123,9 +124,9 @@ async fn openapi() -> Response {
 }
 
 async fn status(State(c): State<Controller>) -> Response {
-    match tokio::task::spawn_blocking(move || crate::http::status::status_of(&c)).await {
+    match blocking(move || crate::http::status::status_of(&c)).await {
         Ok(s) => Json(s).into_response(),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        Err(r) => r,
     }
 }
 
@@ -135,9 +136,10 @@ async fn events(State(c): State<Controller>) -> Json<Vec<crate::controller::Even
 }
 
 async fn metrics(State(c): State<Controller>) -> Response {
-    let s = tokio::task::spawn_blocking(move || c.snapshot()).await;
-    let Ok(s) = s else {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    let s = blocking(move || c.snapshot()).await;
+    let s = match s {
+        Ok(s) => s,
+        Err(r) => return r,
     };
     (
         [(

@@ -1,6 +1,7 @@
 //! Live production over HTTP: what the program shows, takes (a scene by name, or a layout
 //! with its inputs) with a cut or a fade, and the audio mix.
 
+use crate::http::reply::blocking;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -75,7 +76,7 @@ pub(crate) async fn take(State(c): State<Controller>, body: Bytes) -> Response {
     }
     let controller = c.clone();
     let scene_name = scene.clone();
-    match tokio::task::spawn_blocking(move || controller.take(shot, scene_name, transition)).await {
+    match blocking(move || controller.take(shot, scene_name, transition)).await {
         Ok(Ok(generation)) => {
             let mut view = serde_json::to_value(c.program()).unwrap_or_default();
             if let Some(o) = view.as_object_mut() {
@@ -85,17 +86,17 @@ pub(crate) async fn take(State(c): State<Controller>, body: Bytes) -> Response {
             Json(view).into_response()
         }
         Ok(Err(errs)) => refused(&errs),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        Err(r) => r,
     }
 }
 
 /// `GET /api/v1/audio`: the live mix with each input's levels and the program's.
 pub(crate) async fn audio(State(c): State<Controller>) -> Response {
-    let view = tokio::task::spawn_blocking(move || c.mix().map(|mix| with_levels(&c, mix))).await;
+    let view = blocking(move || c.mix().map(|mix| with_levels(&c, mix))).await;
     match view {
         Ok(Some(view)) => Json(view).into_response(),
         Ok(None) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        Err(r) => r,
     }
 }
 
@@ -105,13 +106,11 @@ pub(crate) async fn audio_change(State(c): State<Controller>, body: Bytes) -> Re
         Ok(t) => t,
         Err(r) => return *r,
     };
-    let view =
-        tokio::task::spawn_blocking(move || c.set_mix(&change).map(|mix| with_levels(&c, mix)))
-            .await;
+    let view = blocking(move || c.set_mix(&change).map(|mix| with_levels(&c, mix))).await;
     match view {
         Ok(Ok(view)) => Json(view).into_response(),
         Ok(Err(errs)) => refused(&errs),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        Err(r) => r,
     }
 }
 

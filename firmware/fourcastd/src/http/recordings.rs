@@ -1,6 +1,7 @@
 //! The recordings API: start and stop, the list, delete, and files with HTTP ranges (the
 //! index itself is `recordings_index`).
 
+use crate::http::reply::blocking;
 use std::path::Path;
 
 use axum::extract::{Path as UrlPath, State};
@@ -11,28 +12,28 @@ use crate::controller::Controller;
 use crate::http::reply::error;
 
 pub(crate) async fn recording_start(State(c): State<Controller>) -> Response {
-    match tokio::task::spawn_blocking(move || c.start_recording()).await {
+    match blocking(move || c.start_recording()).await {
         Ok(Ok(())) => Json(serde_json::json!({ "recording": true })).into_response(),
         Ok(Err(e)) if e.contains("already recording") => {
             error(StatusCode::CONFLICT, "recording", e)
         }
         Ok(Err(e)) => error(StatusCode::UNPROCESSABLE_ENTITY, "recording.path", e),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        Err(r) => r,
     }
 }
 
 pub(crate) async fn recording_stop(State(c): State<Controller>) -> Response {
-    match tokio::task::spawn_blocking(move || c.stop_recording()).await {
+    match blocking(move || c.stop_recording()).await {
         Ok(true) => Json(serde_json::json!({ "recording": false })).into_response(),
         Ok(false) => error(StatusCode::CONFLICT, "recording", "not recording"),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        Err(r) => r,
     }
 }
 
 pub(crate) async fn recordings_list(State(c): State<Controller>) -> Response {
-    match tokio::task::spawn_blocking(move || c.recordings()).await {
+    match blocking(move || c.recordings()).await {
         Ok(list) => Json(list).into_response(),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        Err(r) => r,
     }
 }
 
@@ -52,12 +53,12 @@ pub(crate) async fn recording_delete(
         return bad_id(&id);
     };
     use crate::controller::RecordingError as E;
-    match tokio::task::spawn_blocking(move || c.delete_recording(id)).await {
+    match blocking(move || c.delete_recording(id)).await {
         Ok(Ok(())) => StatusCode::NO_CONTENT.into_response(),
         Ok(Err(e @ E::NotFound(_))) => error(StatusCode::NOT_FOUND, "id", e.to_string()),
         Ok(Err(e @ E::InUse(_))) => error(StatusCode::CONFLICT, "id", e.to_string()),
         Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, "id", e.to_string()),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        Err(r) => r,
     }
 }
 
@@ -71,9 +72,9 @@ pub(crate) async fn recording_file(
     let Ok(id) = id.parse::<u64>() else {
         return bad_id(&id);
     };
-    let list = match tokio::task::spawn_blocking(move || c.recordings()).await {
+    let list = match blocking(move || c.recordings()).await {
         Ok(l) => l,
-        Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        Err(r) => return r,
     };
     let Some(entry) = list.into_iter().find(|e| e.id == id) else {
         return error(StatusCode::NOT_FOUND, "id", format!("no recording {id}"));

@@ -6,6 +6,7 @@
 //! Bounded: a client that reads too slowly skips events (the broadcast channel says how
 //! many, sent as a `lagged` event) rather than holding memory in the box.
 
+use crate::http::reply::blocking;
 use std::convert::Infallible;
 use std::time::Duration;
 
@@ -55,7 +56,7 @@ async fn next(feed: &mut Feed) -> Option<SseEvent> {
             },
             _ = feed.tick.tick() => {
                 let c = feed.controller.clone();
-                let status = tokio::task::spawn_blocking(move || crate::http::status::status_of(&c)).await.ok()?;
+                let status = blocking(move || crate::http::status::status_of(&c)).await.ok()?;
                 let data = serde_json::to_string(&status).unwrap_or_default();
                 return Some(SseEvent::default().event("status").data(data));
             }
