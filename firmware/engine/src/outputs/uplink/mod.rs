@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use fourcast_config::{Config, RtmpUrl, Secret, SrtEnd, srt_adaptive_range};
+use fourcast_config::SrtEnd;
 use gst::prelude::*;
 use serde::Serialize;
 
@@ -27,136 +27,12 @@ use crate::outputs::tap::{Feed, Outlet, TapHub};
 use crate::retry::{Connection, State};
 use crate::{EngineError, EngineEvent, EventSink, make};
 
-/// What a destination is, all of it from config; a change to any of it restarts only
-/// this destination.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Spec {
-    pub name: String,
-    pub enabled: bool,
-    pub rung: String,
-    pub link: Link,
-    /// `(min, max)` kbit/s for an adaptive uplink, which has its own encoder.
-    pub adaptive: Option<(u32, u32)>,
-    /// For an own encoder: the rung's size, the program's caps and frame rate.
-    pub width: u32,
-    pub height: u32,
-    pub fps: u32,
-    pub raw_caps: gst::Caps,
-    pub x264_preset: String,
-}
+mod rtmp;
+mod spec;
+mod srt;
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum Link {
-    Srt {
-        end: SrtEnd,
-        latency_ms: u32,
-        passphrase: Option<Secret>,
-        key_length: u32,
-        streamid: Option<String>,
-    },
-    Rtmp {
-        url: RtmpUrl,
-        key: Secret,
-    },
-}
-
-impl Spec {
-    pub fn kind(&self) -> &'static str {
-        match self.link {
-            Link::Srt { .. } => "srt",
-            Link::Rtmp { .. } => "rtmp",
-        }
-    }
-
-    fn secrets(&self) -> Vec<String> {
-        match &self.link {
-            Link::Srt { passphrase, .. } => {
-                passphrase.iter().map(|p| p.expose().to_string()).collect()
-            }
-            Link::Rtmp { key, .. } => vec![key.expose().to_string()],
-        }
-    }
-
-    /// Where it goes, for status (never with a secret).
-    pub fn target(&self) -> String {
-        match &self.link {
-            Link::Srt { end, .. } => match end {
-                SrtEnd::Caller { host, port } => format!("srt://{host}:{port}"),
-                SrtEnd::Listener { bind, port } => format!("srt://{bind}:{port} (listening)"),
-            },
-            Link::Rtmp { url, .. } => format!(
-                "{}://{}:{}/{}",
-                if url.secure { "rtmps" } else { "rtmp" },
-                url.host,
-                url.port,
-                url.application
-            ),
-        }
-    }
-}
-
-/// Every destination the config asks for (validated config: rungs exist, URLs parse).
-pub fn specs(config: &Config) -> Vec<Spec> {
-    let raw_caps = crate::program::video_caps(config);
-    let size = |rung: &str| {
-        config
-            .rung(rung)
-            .map(|r| (r.width, r.height))
-            .unwrap_or((config.program.width, config.program.height))
-    };
-    let base = |name: &str, enabled: bool, rung: &str, link: Link| {
-        let (width, height) = size(rung);
-        Spec {
-            name: name.to_string(),
-            enabled,
-            rung: rung.to_string(),
-            link,
-            adaptive: None,
-            width,
-            height,
-            fps: config.program.fps,
-            raw_caps: raw_caps.clone(),
-            x264_preset: config.ladder.x264_preset.clone(),
-        }
-    };
-    let mut out = Vec::new();
-    for o in &config.outputs.srt {
-        let mut spec = base(
-            &o.name,
-            o.enabled,
-            &o.rung,
-            Link::Srt {
-                end: o.end.clone(),
-                latency_ms: o.latency_ms,
-                passphrase: o.passphrase.clone(),
-                key_length: if o.passphrase.is_some() {
-                    o.key_length.unwrap_or(16)
-                } else {
-                    0
-                },
-                streamid: o.streamid.clone(),
-            },
-        );
-        if o.adaptive {
-            spec.adaptive = Some(srt_adaptive_range(config, o));
-        }
-        out.push(spec);
-    }
-    for o in &config.outputs.rtmp {
-        if let Ok(url) = RtmpUrl::parse(&o.url) {
-            out.push(base(
-                &o.name,
-                o.enabled,
-                &o.rung,
-                Link::Rtmp {
-                    url,
-                    key: o.key.clone(),
-                },
-            ));
-        }
-    }
-    out
-}
+pub use spec::{Link, Spec, specs};
+use srt::{SrtCounters, read_srt_stats};
 
 /// What status shows of a destination.
 #[derive(Debug, Clone, Serialize)]
@@ -527,45 +403,14 @@ impl Supervisor {
                 passphrase,
                 key_length,
                 streamid,
-            } => {
-                let mux = make("mpegtsmux", "mux")?;
-                mux.set_property("alignment", 7i32);
-                let sink = make("srtsink", "sink")?;
-                match end {
-                    SrtEnd::Caller { host, port } => {
-                        sink.set_property("uri", format!("srt://{host}:{port}"));
-                        sink.set_property_from_str("mode", "caller");
-                    }
-                    SrtEnd::Listener { bind, port } => {
-                        sink.set_property("uri", format!("srt://{bind}:{port}?mode=listener"));
-                        sink.set_property_from_str("mode", "listener");
-                        sink.set_property("localaddress", bind);
-                        sink.set_property("localport", u32::from(*port));
-                    }
-                }
-                sink.set_property("latency", *latency_ms as i32);
-                if let Some(p) = passphrase {
-                    sink.set_property("passphrase", p.expose());
-                    sink.set_property_from_str("pbkeylen", &key_length.to_string());
-                }
-                if let Some(id) = streamid {
-                    sink.set_property("streamid", id);
-                }
-                sink.set_property("auto-reconnect", false);
-                sink.set_property("wait-for-connection", true);
-                (mux, sink)
-            }
-            Link::Rtmp { url, key } => {
-                let mux = make("flvmux", "mux")?;
-                mux.set_property("streamable", true);
-                let sink = make("rtmp2sink", "sink")?;
-                sink.set_property_from_str("scheme", if url.secure { "rtmps" } else { "rtmp" });
-                sink.set_property("host", &url.host);
-                sink.set_property("port", i32::from(url.port));
-                sink.set_property("application", &url.application);
-                sink.set_property("stream", key.expose());
-                (mux, sink)
-            }
+            } => srt::sink(
+                end,
+                *latency_ms,
+                passphrase.as_ref(),
+                *key_length,
+                streamid.as_deref(),
+            )?,
+            Link::Rtmp { url, key } => rtmp::sink(url, key)?,
         };
         sink.set_property("sync", false);
         sink.set_property("async", false);
@@ -686,48 +531,6 @@ pub fn scrub(text: &str, secrets: &[String]) -> String {
         .fold(text.to_string(), |t, s| {
             t.replace(s.as_str(), fourcast_config::REDACTED)
         })
-}
-
-#[derive(Debug, Clone, Default)]
-struct SrtCounters {
-    rtt_ms: f64,
-    packets_sent: u64,
-    packets_lost: u64,
-    packets_retransmitted: u64,
-    packets_dropped: u64,
-    bandwidth_mbps: f64,
-}
-
-/// The SRT socket's statistics (`srtsink`'s `stats`; a listener reports per caller, the
-/// first caller is taken).
-fn read_srt_stats(sink: &gst::Element) -> Option<SrtCounters> {
-    if sink.find_property("stats").is_none() || encoder::factory_name(sink) != "srtsink" {
-        return None;
-    }
-    let stats = sink.property::<Option<gst::Structure>>("stats")?;
-    let caller;
-    let s: &gst::StructureRef = if stats.has_field("callers") {
-        let callers = stats.get::<glib::ValueArray>("callers").ok()?;
-        caller = callers.iter().next()?.get::<gst::Structure>().ok()?;
-        &caller
-    } else {
-        &stats
-    };
-    let num = |field: &str| -> f64 {
-        s.value(field)
-            .ok()
-            .and_then(|v| v.transform::<f64>().ok())
-            .and_then(|v| v.get::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    Some(SrtCounters {
-        rtt_ms: num("rtt-ms"),
-        packets_sent: num("packets-sent") as u64,
-        packets_lost: num("packets-sent-lost") as u64,
-        packets_retransmitted: num("packets-retransmitted") as u64,
-        packets_dropped: num("packets-sent-dropped") as u64,
-        bandwidth_mbps: num("bandwidth-mbps"),
-    })
 }
 
 #[cfg(test)]
