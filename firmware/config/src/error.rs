@@ -50,8 +50,8 @@ impl ConfigErrors {
             path
         };
         let message = inner.message().trim();
-        // An input's shape error names its own field (see `input::FieldShape`).
-        match message.split_once(crate::input::FIELD_MARK) {
+        // An input's shape error names its own field (see [`FieldShape`]).
+        match message.split_once(FIELD_MARK) {
             Some((field, message)) => Self::one(format!("{path}.{field}"), message.to_string()),
             None => Self::one(path, message.to_string()),
         }
@@ -71,5 +71,23 @@ impl fmt::Display for ConfigErrors {
             write!(f, "{e}")?;
         }
         Ok(())
+    }
+}
+
+/// A field that is wrong for its kind (of input, of SRT end); [`ConfigErrors::from_serde`]
+/// puts `field` on the path serde reports (`inputs[1]` → `inputs[1].listen_port`).
+#[derive(Debug)]
+pub(crate) struct FieldShape {
+    pub(crate) field: &'static str,
+    pub(crate) message: String,
+}
+
+/// How a field error travels through serde's string-only custom errors: the field, this
+/// separator, the message.
+pub(crate) const FIELD_MARK: char = '\u{1f}';
+
+impl std::fmt::Display for FieldShape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{FIELD_MARK}{}", self.field, self.message)
     }
 }

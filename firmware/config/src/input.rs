@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::FieldShape;
 use crate::secret::Secret;
 use crate::uplink::DEFAULT_SRT_LATENCY_MS;
 
@@ -221,24 +222,6 @@ struct InputDoc {
 
 fn is_zero(v: &f64) -> bool {
     *v == 0.0
-}
-
-/// A field that is wrong for its kind (of input, of SRT end); [`crate::ConfigErrors::from_serde`]
-/// puts `field` on the path serde reports (`inputs[1]` → `inputs[1].listen_port`).
-#[derive(Debug)]
-pub(crate) struct FieldShape {
-    pub(crate) field: &'static str,
-    pub(crate) message: String,
-}
-
-/// How a field error travels through serde's string-only custom errors: the field, this
-/// separator, the message.
-pub(crate) const FIELD_MARK: char = '\u{1f}';
-
-impl std::fmt::Display for FieldShape {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}{FIELD_MARK}{}", self.field, self.message)
-    }
 }
 
 impl TryFrom<InputDoc> for Input {

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::input::FieldShape;
+use crate::error::FieldShape;
 use crate::secret::Secret;
 
 fn yes() -> bool {
