@@ -28,7 +28,7 @@ NODE_PACKAGES := nodejs npm
 CARGO ?= cargo
 WEB_SOURCES := $(shell find web-ui/src -type f) web-ui/build.mjs web-ui/package-lock.json
 
-.PHONY: deps test-deps web run test test-fresh lint build bench
+.PHONY: deps test-deps web run test test-fresh lint build bench fuzz
 
 ## Installs the system packages and Rust components the build and the box use.
 deps:
@@ -89,6 +89,12 @@ test-fresh:
 bench: test-deps build
 	$(CARGO) build --locked --release -p fourcast-e2e --bin fourcast-g2g
 	python3 tests/bench/bench.py $(BENCH_ARGS)
+
+## Mutation fuzzing of every parser of outside input, FUZZ_SECONDS per target (default 60);
+## crashing inputs land in firmware/fuzz/corpus/<target>/, which `make test` replays.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	$(CARGO) run --locked --release -p fourcast-fuzz -- all --seconds $(FUZZ_SECONDS)
 
 lint: deps web
 	$(CARGO) fmt --all --check

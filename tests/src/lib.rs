@@ -136,11 +136,25 @@ impl Daemon {
         d
     }
 
+    /// The one-time setup code, read where a technician with a shell (or the front panel)
+    /// reads it.
+    pub fn setup_code(&self) -> String {
+        let file = self.data.0.join("data/setup-code");
+        std::fs::read_to_string(&file)
+            .unwrap_or_else(|e| panic!("{}: {e}\n{}", file.display(), self.log()))
+            .trim()
+            .to_string()
+    }
+
     /// First-boot setup as a technician would do it: set the admin password (which signs
     /// in), then make an API token for the rest of the test.
     fn set_up(&mut self) {
         self.password = format!("e2e-{}-{}", std::process::id(), self.port);
-        let body = format!(r#"{{"password":"{}"}}"#, self.password);
+        let body = format!(
+            r#"{{"password":"{}","code":"{}"}}"#,
+            self.password,
+            self.setup_code()
+        );
         let r = http_send(self.port, "POST", "/api/v1/setup", &[], body.as_bytes())
             .unwrap_or_else(|e| panic!("setup: {e}\n{}", self.log()));
         assert_eq!(r.status, 201, "setup: {}", r.text());
@@ -285,7 +299,58 @@ pub fn http_send(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> std::io::Result<Response> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    http_send_from(
+        std::net::Ipv4Addr::LOCALHOST,
+        port,
+        method,
+        path,
+        headers,
+        body,
+    )
+}
+
+/// A TCP connection to the daemon on 127.0.0.1 from another loopback address (`127.0.0.2`
+/// is another client, as far as the box can tell).
+pub fn connect_from(source: std::net::Ipv4Addr, port: u16) -> std::io::Result<TcpStream> {
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, SockaddrIn, bind, connect, socket};
+    let fd = socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
+    let [a, b, c, d] = source.octets();
+    bind(
+        std::os::fd::AsRawFd::as_raw_fd(&fd),
+        &SockaddrIn::new(a, b, c, d, 0),
+    )?;
+    connect(
+        std::os::fd::AsRawFd::as_raw_fd(&fd),
+        &SockaddrIn::new(127, 0, 0, 1, port),
+    )?;
+    Ok(TcpStream::from(fd))
+}
+
+/// One request from another loopback address (see [`connect_from`]).
+pub fn http_send_from(
+    source: std::net::Ipv4Addr,
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<Response> {
+    http_exchange(connect_from(source, port)?, method, path, headers, body)
+}
+
+/// Sends one request on `s` (`Connection: close`) and reads the whole response.
+fn http_exchange(
+    mut s: TcpStream,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<Response> {
     s.set_read_timeout(Some(Duration::from_secs(10)))?;
     let extra: String = headers
         .iter()

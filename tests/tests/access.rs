@@ -52,12 +52,14 @@ fn every_control_route_needs_a_token_or_a_session() {
     assert_eq!(doc.status, 200);
     let doc = json(&doc);
     assert!(doc["paths"]["/api/v1/status"]["get"].is_object(), "{doc}");
-    // Outputs stay open: the HLS origin, the page, metrics on loopback.
+    // Outputs stay open: the HLS origin, the page. Metrics need a token, even from the
+    // box itself (any local process could read them otherwise).
     assert_eq!(http_request(d.port, "GET", "/", &[]).unwrap().status, 200);
     assert_eq!(
         http_request(d.port, "GET", "/metrics", &[]).unwrap().status,
-        200
+        401
     );
+    assert_eq!(d.get("/metrics").status, 200, "with the token");
     let mut d = d;
     d.wait_until("HLS", Duration::from_secs(30), |d| {
         http_request(d.port, "GET", "/hls/master.m3u8", &[]).is_ok_and(|r| r.status == 200)

@@ -480,6 +480,21 @@ fn inputs_thumbnails_events_and_the_device_from_outside() {
     );
     assert!(d.log().contains("restarting (Reboot)"));
 
+    // The data dir holds the store and the device key: the API cannot move it (a reset
+    // would then erase the wrong directory and leave the password and tokens behind).
+    let elsewhere = d.data.0.join("elsewhere");
+    let (status, body) = send_json(
+        &d,
+        "PATCH",
+        "/api/v1/config",
+        &json!({"base_revision": revision(&d), "patch": {"storage": {"data_dir": elsewhere}}}),
+    );
+    assert_eq!(
+        (status, body["error"]["path"].as_str()),
+        (422, Some("storage.data_dir")),
+        "{body}"
+    );
+
     // Factory reset: only with the phrase; then first-boot setup again, the token gone.
     let (status, body) = send_json(
         &d,
@@ -510,5 +525,11 @@ fn inputs_thumbnails_events_and_the_device_from_outside() {
         401,
         "the old token is gone"
     );
-    assert!(!d.data.0.join("data/device.key").exists() || d.log().contains("erased device.key"));
+    assert!(d.log().contains("erased store.redb"), "{}", d.log());
+    assert!(d.log().contains("erased device.key"), "{}", d.log());
+    assert_eq!(
+        d.setup_code().len(),
+        9,
+        "a new setup code guards the new first boot"
+    );
 }

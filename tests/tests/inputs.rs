@@ -476,6 +476,40 @@ fn an_rtmp_publisher_becomes_an_input_and_wrong_keys_and_garbage_are_refused() {
     }
     std::thread::sleep(Duration::from_secs(1));
 
+    // Eight keyless peers from one address, a byte every 2 s (they used to hold every
+    // session and lock the publisher out): two get a place, for 10 s at most.
+    let trickle_started = std::time::Instant::now();
+    let tricklers: Vec<_> = (0..8)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let source = std::net::Ipv4Addr::new(127, 0, 0, 2);
+                let Ok(mut s) = fourcast_e2e::connect_from(source, port) else {
+                    return Duration::ZERO;
+                };
+                let started = std::time::Instant::now();
+                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                let mut b = [0u8; 64];
+                while started.elapsed() < Duration::from_secs(30) {
+                    if s.write_all(&[3]).is_err() {
+                        break;
+                    }
+                    match std::io::Read::read(&mut s, &mut b) {
+                        Ok(0) => break,
+                        Err(e)
+                            if e.kind() != std::io::ErrorKind::WouldBlock
+                                && e.kind() != std::io::ErrorKind::TimedOut =>
+                        {
+                            break;
+                        }
+                        _ => {}
+                    }
+                }
+                started.elapsed()
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+
     // The right key: the phone's picture in its tile, its audio on the meters.
     let mut publisher = rtmp_publisher(&format!("rtmp://127.0.0.1:{port}/live/{KEY}"), 30);
     let shown = until_pixel(&d, "the phone's picture", 0.5, 0.2, is_green);
@@ -489,6 +523,15 @@ fn an_rtmp_publisher_becomes_an_input_and_wrong_keys_and_garbage_are_refused() {
         (Some(480), Some(270))
     );
     until_audio(&mut d, "phone");
+    let held: Vec<Duration> = tricklers.into_iter().map(|t| t.join().unwrap()).collect();
+    assert!(
+        held.iter().all(|h| *h < Duration::from_secs(16)),
+        "keyless peers held their places for {held:?} (the box gives 10 s)"
+    );
+    println!(
+        "RTMP strangers closed after {held:?} ({} s into the attack)",
+        trickle_started.elapsed().as_secs()
+    );
     // A second publisher on the same key while the first publishes is refused.
     let second = rtmp_publisher(&format!("rtmp://127.0.0.1:{port}/live/{KEY}"), 3);
     let out = second.wait_with_output().expect("ffmpeg ends");

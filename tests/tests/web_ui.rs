@@ -33,6 +33,7 @@ fn a_technician_sets_up_switches_adds_a_destination_and_is_throttled() {
         .env("BASE_URL", format!("http://127.0.0.1:{}", daemon.port))
         .env("RTMP_URL", format!("rtmp://127.0.0.1:{}/live", nginx.port))
         .env("ARTEFACTS", &artefacts)
+        .env("SETUP_CODE", daemon.setup_code())
         .output()
         .expect("node runs");
     let stdout = String::from_utf8_lossy(&out.stdout);

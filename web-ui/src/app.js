@@ -63,9 +63,11 @@ async function showAccess() {
   document.getElementById('access').hidden = false;
   document.getElementById('access-title').textContent = needed ? 'Welcome: set up this box' : 'Sign in';
   document.getElementById('access-help').textContent = needed
-    ? 'There is no default password. Choose the admin password (10 characters or more); you will need it to sign in.'
+    ? 'There is no default password. Type the setup code the box shows on its console or front panel, and choose the admin password (10 characters or more); you will need it to sign in.'
     : 'Sign in with the admin password.';
   document.getElementById('confirm-label').hidden = !needed;
+  document.getElementById('code-label').hidden = !needed;
+  document.getElementById('setup-code').required = needed;
   document.getElementById('password').autocomplete = needed ? 'new-password' : 'current-password';
   form.onsubmit = async (e) => {
     e.preventDefault();
@@ -75,7 +77,9 @@ async function showAccess() {
       msg.textContent = 'The two passwords differ.';
       return;
     }
-    const res = await api('POST', needed ? '/api/v1/setup' : '/api/v1/login', { password });
+    const res = needed
+      ? await api('POST', '/api/v1/setup', { password, code: document.getElementById('setup-code').value })
+      : await api('POST', '/api/v1/login', { password });
     if (!res.ok) {
       msg.textContent = problem(res);
       return;

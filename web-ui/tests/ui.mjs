@@ -75,17 +75,25 @@ try {
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => { errors.push(String(e)); pageErrors.push(String(e)); });
+  // The box's Content-Security-Policy must not block anything the UI itself does.
+  page.on('console', (m) => { if (m.type() === 'error' && /Content.Security.Policy/i.test(m.text())) errors.push(m.text()); });
 
   // 1. First-boot setup: no default password; the first visit sets it.
   await page.goto(base);
   await page.waitForSelector('#access:not([hidden])');
   check((await page.textContent('#access-title')).includes('set up'), 'the first visit leads to setup');
+  await page.fill('#setup-code', 'WRNG-CODE');
   await page.fill('#password', password);
   await page.fill('#password2', `${password}x`);
   await page.click('#access-form button');
   await page.waitForFunction(() => document.getElementById('access-msg').textContent.includes('differ'));
   check(true, 'setup refuses two different passwords');
   await page.fill('#password2', password);
+  await page.click('#access-form button');
+  await page.waitForFunction(() => document.getElementById('access-msg').textContent.includes('setup code'));
+  check(true, 'setup refuses a wrong setup code');
+  // The code as a technician reads it off the console, typed in lower case.
+  await page.fill('#setup-code', process.env.SETUP_CODE.toLowerCase());
   await page.click('#access-form button');
   await page.waitForSelector('#dashboard:not([hidden])');
   check(true, 'setup signs in and shows the dashboard');

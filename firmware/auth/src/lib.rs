@@ -40,10 +40,32 @@ pub enum Verdict {
     Wait(Duration),
 }
 
-/// Failed logins by source address.
+/// Failed logins by source: an IPv4 address, or an IPv6 /64 (one host's share of a
+/// network, which it can rotate through freely).
+///
+/// An attempt counts as a failure from the moment it is let through ([`attempt`]) until
+/// it is known to have succeeded ([`succeeded`]), so a burst of parallel guesses is let
+/// through only as far as the free attempts go, not checked in full.
+///
+/// [`attempt`]: LoginThrottle::attempt
+/// [`succeeded`]: LoginThrottle::succeeded
 pub struct LoginThrottle {
     by_source: HashMap<IpAddr, Failures>,
     capacity: usize,
+}
+
+/// What a login is throttled by: the address, or its IPv6 /64.
+pub fn source_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let bits = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(bits.into())
+            }
+        },
+    }
 }
 
 impl LoginThrottle {
@@ -54,20 +76,17 @@ impl LoginThrottle {
         }
     }
 
-    pub fn check(&self, source: IpAddr, now: Instant) -> Verdict {
-        match self.by_source.get(&source).and_then(|f| f.until) {
-            Some(until) if until > now => Verdict::Wait(until - now),
-            _ => Verdict::Allowed,
+    /// Lets a login attempt from `ip` be checked now, recording it as a failure until
+    /// [`LoginThrottle::succeeded`] says otherwise; or says how long to wait first.
+    pub fn attempt(&mut self, ip: IpAddr, now: Instant) -> Verdict {
+        let source = source_of(ip);
+        if let Some(wait) = self.wait(source, now) {
+            return Verdict::Wait(wait);
         }
-    }
-
-    /// Records a failed login; returns the wait now imposed on `source` (zero while it
-    /// still has free attempts).
-    pub fn failed(&mut self, source: IpAddr, now: Instant) -> Duration {
         self.by_source
             .retain(|_, f| now.saturating_duration_since(f.last) < FORGET_AFTER);
         if !self.by_source.contains_key(&source) && self.by_source.len() >= self.capacity {
-            // Full: forget the address that failed longest ago.
+            // Full: forget the source that failed longest ago.
             if let Some(oldest) = self
                 .by_source
                 .iter()
@@ -82,15 +101,24 @@ impl LoginThrottle {
             last: now,
             until: None,
         });
-        f.count += 1;
+        f.count = f.count.saturating_add(1);
         f.last = now;
         let wait = wait_after(f.count);
         f.until = (!wait.is_zero()).then_some(now + wait);
-        wait
+        Verdict::Allowed
     }
 
-    pub fn succeeded(&mut self, source: IpAddr) {
-        self.by_source.remove(&source);
+    /// How long `ip` must wait before its next attempt, if at all.
+    pub fn wait(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
+        match self.by_source.get(&source_of(ip)).and_then(|f| f.until) {
+            Some(until) if until > now => Some(until - now),
+            _ => None,
+        }
+    }
+
+    /// The attempt was right: its source starts afresh.
+    pub fn succeeded(&mut self, ip: IpAddr) {
+        self.by_source.remove(&source_of(ip));
     }
 }
 
@@ -219,23 +247,44 @@ mod tests {
     fn a_guessing_address_is_made_to_wait_and_others_are_not() {
         let mut t = LoginThrottle::new(16);
         let now = Instant::now();
-        for _ in 0..3 {
-            assert_eq!(t.failed(ip(1), now), Duration::ZERO);
+        for _ in 0..4 {
+            assert_eq!(t.attempt(ip(1), now), Verdict::Allowed);
         }
-        assert_eq!(t.check(ip(1), now), Verdict::Allowed);
-        assert_eq!(t.failed(ip(1), now), Duration::from_secs(1));
-        assert_eq!(t.check(ip(1), now), Verdict::Wait(Duration::from_secs(1)));
-        assert_eq!(t.check(ip(2), now), Verdict::Allowed);
+        assert_eq!(t.wait(ip(1), now), Some(Duration::from_secs(1)));
+        assert_eq!(t.attempt(ip(1), now), Verdict::Wait(Duration::from_secs(1)));
+        assert_eq!(t.attempt(ip(2), now), Verdict::Allowed);
         let later = now + Duration::from_secs(1);
-        assert_eq!(t.check(ip(1), later), Verdict::Allowed);
-        assert_eq!(t.failed(ip(1), later), Duration::from_secs(2));
+        assert_eq!(t.attempt(ip(1), later), Verdict::Allowed);
+        assert_eq!(t.wait(ip(1), later), Some(Duration::from_secs(2)));
         t.succeeded(ip(1));
-        assert_eq!(t.check(ip(1), later), Verdict::Allowed);
-        assert_eq!(
-            t.failed(ip(1), later),
-            Duration::ZERO,
-            "success resets the count"
-        );
+        assert_eq!(t.wait(ip(1), later), None, "success resets the count");
+        assert_eq!(t.attempt(ip(1), later), Verdict::Allowed);
+    }
+
+    #[test]
+    fn a_parallel_burst_is_let_through_only_as_far_as_the_free_attempts_go() {
+        let mut t = LoginThrottle::new(16);
+        let now = Instant::now();
+        // 500 guesses arrive before any has been checked.
+        let allowed = (0..500)
+            .filter(|_| t.attempt(ip(1), now) == Verdict::Allowed)
+            .count();
+        assert_eq!(allowed as u32, FREE_FAILURES + 1);
+    }
+
+    #[test]
+    fn an_ipv6_host_cannot_rotate_past_the_throttle_within_its_64() {
+        let mut t = LoginThrottle::new(16);
+        let now = Instant::now();
+        let host = |n: u16| IpAddr::from([0x2001, 0xdb8, 0, 7, n, n, n, n]);
+        let allowed = (0..500)
+            .filter(|n| t.attempt(host(*n), now) == Verdict::Allowed)
+            .count();
+        assert_eq!(allowed as u32, FREE_FAILURES + 1);
+        let neighbour = IpAddr::from([0x2001, 0xdb8, 0, 8, 0, 0, 0, 1]);
+        assert_eq!(t.attempt(neighbour, now), Verdict::Allowed, "another /64");
+        let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
+        assert_eq!(source_of(mapped), ip(1), "IPv4-mapped is the IPv4 address");
     }
 
     #[test]
@@ -243,12 +292,13 @@ mod tests {
         let mut t = LoginThrottle::new(8);
         let now = Instant::now();
         for _ in 0..5 {
-            t.failed(ip(1), now);
+            t.attempt(ip(1), now);
         }
         let much_later = now + FORGET_AFTER + Duration::from_secs(1);
-        assert_eq!(t.failed(ip(1), much_later), Duration::ZERO);
+        assert_eq!(t.attempt(ip(1), much_later), Verdict::Allowed);
+        assert_eq!(t.wait(ip(1), much_later), None, "counting from one again");
         for n in 0..200 {
-            t.failed(ip(n), much_later);
+            t.attempt(ip(n), much_later);
         }
         assert!(t.by_source.len() <= 8);
     }

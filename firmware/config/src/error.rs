@@ -49,11 +49,15 @@ impl ConfigErrors {
         } else {
             path
         };
-        let message = inner.message().trim();
-        // An input's shape error names its own field (see [`FieldShape`]).
-        match message.split_once(FIELD_MARK) {
+        Self::deserializing(path, inner.message())
+    }
+
+    /// The error serde reported at `path` while reading a document (TOML, or JSON from the
+    /// API). A shape error names its own field under `path` (see [`FieldShape`]).
+    pub fn deserializing(path: String, message: &str) -> Self {
+        match message.trim().split_once(FIELD_MARK) {
             Some((field, message)) => Self::one(format!("{path}.{field}"), message.to_string()),
-            None => Self::one(path, message.to_string()),
+            None => Self::one(path, message.trim().to_string()),
         }
     }
 

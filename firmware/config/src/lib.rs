@@ -339,10 +339,15 @@ impl Config {
     pub fn secrets_mut(&mut self) -> Vec<SecretRef<'_>> {
         let mut out = Vec::new();
         for (i, s) in self.outputs.srt.iter_mut().enumerate() {
+            let target = match &s.end {
+                SrtEnd::Caller { host, port } => format!("srt://{host}:{port}"),
+                SrtEnd::Listener { bind, port } => format!("srt://{bind}:{port}?listener"),
+            };
             if let Some(p) = s.passphrase.as_mut() {
                 out.push(SecretRef {
                     path: format!("outputs.srt[{i}].passphrase"),
                     owner: s.name.clone(),
+                    target,
                     secret: p,
                 });
             }
@@ -351,6 +356,7 @@ impl Config {
             out.push(SecretRef {
                 path: format!("outputs.rtmp[{i}].key"),
                 owner: r.name.clone(),
+                target: r.url.clone(),
                 secret: &mut r.key,
             });
         }
@@ -360,6 +366,7 @@ impl Config {
                 out.push(SecretRef {
                     path: format!("inputs[{i}].{field}"),
                     owner: owner.clone(),
+                    target: String::new(),
                     secret,
                 });
             }

@@ -162,7 +162,13 @@ pub(crate) fn check(c: &Config, errs: &mut Vec<FieldError>) {
         if let Err(e) = is_png(&logo.path) {
             errs.push(FieldError::new(at("path"), e));
         }
-        if logo.width < 2 || logo.x + logo.width > pw {
+        // Checked: both come from the user, and their sum may not fit in a u32.
+        if logo.width < 2
+            || logo
+                .x
+                .checked_add(logo.width)
+                .is_none_or(|right| right > pw)
+        {
             errs.push(FieldError::new(
                 at("width"),
                 format!(
@@ -171,7 +177,7 @@ pub(crate) fn check(c: &Config, errs: &mut Vec<FieldError>) {
                 ),
             ));
         }
-        if logo.y + 2 > ph {
+        if logo.y > ph.saturating_sub(2) {
             errs.push(FieldError::new(
                 at("y"),
                 format!("{}: outside the {ph}-pixel-high program", logo.y),

@@ -153,7 +153,7 @@ impl Shot {
                 format!("{at}.pip.margin_pct"),
                 format!("{}: must be 0–20 (% of the program width)", pip.margin_pct),
             ));
-        } else if pip.size_pct + pip.margin_pct > 100 {
+        } else if pip.size_pct.saturating_add(pip.margin_pct) > 100 {
             errs.push(FieldError::new(
                 format!("{at}.pip"),
                 "size_pct + margin_pct over 100: the inset would reach outside the frame",

@@ -65,5 +65,9 @@ pub struct SecretRef<'a> {
     pub path: String,
     /// The destination that owns it (its `name`), to carry a stored value over.
     pub owner: String,
+    /// Where the secret is sent (an uplink's host and port, or URL; empty for an input,
+    /// whose secret stays in the box): a stored value is carried over only to the same
+    /// place, so `***` cannot send a key to a server it was not given for.
+    pub target: String,
     pub secret: &'a mut Secret,
 }

@@ -547,5 +547,16 @@ fn overlays_are_checked_field_by_field() {
     let e = c.validate().unwrap_err();
     let logo = e.0.iter().find(|f| f.path == "overlays.logo.path").unwrap();
     assert!(logo.message.contains("not a PNG"), "{}", logo.message);
+    // Sizes whose sum overflows a u32 are refused, not wrapped (or a panic).
+    if let Some(l) = c.overlays.logo.as_mut() {
+        (l.x, l.width, l.y) = (u32::MAX - 100, 20_000, u32::MAX);
+    }
+    let paths = paths_of(&c);
+    for want in ["overlays.logo.width", "overlays.logo.y"] {
+        assert!(
+            paths.iter().any(|p| p == want),
+            "{want} missing from {paths:?}"
+        );
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -1,7 +1,9 @@
 //! The index of recordings in the store, kept true to the disk: entries are made when the
 //! recorder opens a file and completed when it closes one; at start-up (after a power cut)
 //! files still marked `recording` are measured, cut to their last whole packet and marked
-//! `recovered`, and files the index does not know are added.
+//! `recovered`, and files the index does not know are added if the recorder named them
+//! (`20261121-173045.ts`): nothing else in a shared directory is listed, trimmed,
+//! served or deleted.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -153,7 +155,11 @@ pub(crate) fn recover(store: &Store, dir: &Path) -> Result<Vec<String>, StoreErr
     if let Ok(rd) = std::fs::read_dir(dir) {
         let mut found: Vec<PathBuf> = rd
             .filter_map(|d| d.ok().map(|d| d.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "ts"))
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(fourcast_engine::recording::is_recording_name)
+            })
             .filter(|p| !known.contains(&p.display().to_string()))
             .collect();
         found.sort();
@@ -201,4 +207,30 @@ pub(crate) fn forget(store: &Store, file: &str) -> Result<(), StoreError> {
         store.recording_delete(e.id)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_files_the_recorder_named_are_taken_from_disk_and_others_are_untouched() {
+        let dir = std::env::temp_dir().join(format!("fourcast-index-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Store::open(&dir.join("store.redb")).unwrap();
+        // Not ours: 1000 bytes, not a whole number of TS packets.
+        let foreign = dir.join("passwords.ts");
+        std::fs::write(&foreign, vec![0x47u8; 1000]).unwrap();
+        let ours = dir.join("20261121-173045.ts");
+        std::fs::write(&ours, vec![0x47u8; 188 * 3 + 5]).unwrap();
+        let notes = recover(&store, &dir).unwrap();
+        let files: Vec<String> = list(&store).unwrap().into_iter().map(|e| e.file).collect();
+        assert_eq!(files, vec![ours.display().to_string()], "{notes:?}");
+        assert_eq!(
+            std::fs::metadata(&foreign).unwrap().len(),
+            1000,
+            "left alone"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

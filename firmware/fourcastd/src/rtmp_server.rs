@@ -17,11 +17,17 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::controller::Controller;
+use crate::gate::{Gate, Pass};
 
 /// The RTMP application publishers use.
 pub(crate) const APP: &str = "live";
-/// Sessions at once (publishers, and anyone still in the handshake).
-const MAX_SESSIONS: usize = 8;
+/// Connections not yet publishing (in the handshake, or before a key is accepted).
+const MAX_STRANGERS: usize = 32;
+/// …of which from one source (an IPv4 address or an IPv6 /64).
+const MAX_STRANGERS_PER_SOURCE: usize = 2;
+/// A connection has this long from its first byte to a publish with a valid key; a peer
+/// trickling a byte every few seconds cannot hold a place longer.
+const TO_PUBLISH: Duration = Duration::from_secs(10);
 const CLOSED: &str = "connection closed";
 /// A session that sends nothing for this long is closed.
 const IDLE: Duration = Duration::from_secs(10);
@@ -54,34 +60,37 @@ pub(crate) async fn supervise(controller: Controller) {
 }
 
 async fn serve(listener: TcpListener, hub: Arc<IngestHub>) {
-    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_SESSIONS));
+    // Publishers are bounded by the hub (one per configured key); strangers by this gate.
+    let strangers = Gate::new(MAX_STRANGERS, MAX_STRANGERS_PER_SOURCE);
     loop {
         let Ok((socket, peer)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            tracing::warn!(%peer, "RTMP ingest: too many sessions, connection refused");
+        let Some(pass) = strangers.admit(peer.ip()) else {
+            tracing::warn!(%peer, "RTMP ingest: too many connections not publishing, refused");
             continue;
         };
         let hub = hub.clone();
         tokio::spawn(async move {
-            match session(socket, &hub).await {
+            match session(socket, &hub, pass).await {
                 Ok(input) => tracing::info!(%peer, input, "RTMP publish ended"),
                 Err(e) => tracing::warn!(%peer, "RTMP ingest session closed: {e}"),
             }
-            drop(slot);
         });
     }
 }
 
-/// One connection: handshake, connect, publish, media until the publisher stops.
-async fn session(mut socket: TcpStream, hub: &IngestHub) -> Result<String, String> {
+/// One connection: handshake, connect, publish, media until the publisher stops. `pass`
+/// holds a stranger's place until the publish is accepted.
+async fn session(mut socket: TcpStream, hub: &IngestHub, pass: Pass) -> Result<String, String> {
     let _ = socket.set_nodelay(true);
+    let mut pass = Some(pass);
+    let deadline = tokio::time::Instant::now() + TO_PUBLISH;
     let mut buf = vec![0u8; 64 * 1024];
     let mut handshake = Handshake::new(PeerType::Server);
     let remaining = loop {
-        let n = read(&mut socket, &mut buf).await?;
+        let n = read_before(&mut socket, &mut buf, deadline).await?;
         match handshake
             .process_bytes(&buf[..n])
             .map_err(|e| format!("handshake: {e:?}"))?
@@ -105,10 +114,7 @@ async fn session(mut socket: TcpStream, hub: &IngestHub) -> Result<String, Strin
         input: String::new(),
     };
     let mut pending = results;
-    pending.extend(
-        rtmp.handle_input(&remaining)
-            .map_err(|e| format!("bad RTMP: {e:?}"))?,
-    );
+    pending.extend(feed(&mut rtmp, &remaining)?);
     loop {
         while !pending.is_empty() {
             let results = std::mem::take(&mut pending);
@@ -130,15 +136,31 @@ async fn session(mut socket: TcpStream, hub: &IngestHub) -> Result<String, Strin
         if state.publish.as_ref().is_some_and(Publish::is_closed) {
             return Err(format!("input {} was removed from the config", state.input));
         }
-        let n = match read(&mut socket, &mut buf).await {
+        let read = if state.publish.is_some() {
+            // A publisher now: its place among strangers is free for the next one.
+            drop(pass.take());
+            read(&mut socket, &mut buf).await
+        } else {
+            read_before(&mut socket, &mut buf, deadline).await
+        };
+        let n = match read {
             Ok(n) => n,
             // A publisher that just hangs up has finished.
             Err(e) if state.publish.is_some() && e == CLOSED => return Ok(state.input),
             Err(e) => return Err(e),
         };
-        pending = rtmp
-            .handle_input(&buf[..n])
-            .map_err(|e| format!("bad RTMP: {e:?}"))?;
+        pending = feed(&mut rtmp, &buf[..n])?;
+    }
+}
+
+/// Hands bytes to the RTMP session. `rml_rtmp` 0.8 panics on some crafted chunk sequences
+/// (an integer underflow in its chunk deserializer): that ends this session with an error,
+/// never the daemon.
+fn feed(rtmp: &mut ServerSession, bytes: &[u8]) -> Result<Vec<ServerSessionResult>, String> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rtmp.handle_input(bytes))) {
+        Ok(Ok(results)) => Ok(results),
+        Ok(Err(e)) => Err(format!("bad RTMP: {e:?}")),
+        Err(_) => Err("malformed RTMP chunks (the parser gave up on them)".into()),
     }
 }
 
@@ -231,6 +253,21 @@ impl Session {
     }
 }
 
+/// Reads before `deadline` (a stranger's time to publish), else ends the session.
+async fn read_before(
+    socket: &mut TcpStream,
+    buf: &mut [u8],
+    deadline: tokio::time::Instant,
+) -> Result<usize, String> {
+    match tokio::time::timeout_at(deadline, read(socket, buf)).await {
+        Ok(result) => result,
+        Err(_) => Err(format!(
+            "no publish with a valid key within {} s",
+            TO_PUBLISH.as_secs()
+        )),
+    }
+}
+
 async fn read(socket: &mut TcpStream, buf: &mut [u8]) -> Result<usize, String> {
     match tokio::time::timeout(IDLE, socket.read(buf)).await {
         Err(_) => Err(format!("nothing received for {} s", IDLE.as_secs())),
@@ -245,5 +282,42 @@ async fn write(socket: &mut TcpStream, bytes: &[u8]) -> Result<(), String> {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err("the peer stopped reading".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 1000-byte message started on chunk stream 3, then a full header for a 10-byte
+    /// message on chunk stream 4: `rml_rtmp` 0.8's deserializer underflows on it.
+    fn crafted_chunks() -> Vec<u8> {
+        let mut b = vec![0x03, 0, 0, 0, 0x00, 0x03, 0xE8, 0x14, 0, 0, 0, 0];
+        b.extend([0x02u8; 128]);
+        b.extend([0x04, 0, 0, 0, 0, 0, 10, 0x14, 0, 0, 0, 0]);
+        b.extend([0x02u8; 10]);
+        b
+    }
+
+    #[test]
+    fn crafted_chunks_end_the_session_not_the_daemon() {
+        let (mut rtmp, _) = ServerSession::new(ServerSessionConfig::new()).unwrap();
+        let e = feed(&mut rtmp, &crafted_chunks()).unwrap_err();
+        assert!(e.contains("RTMP"), "{e}");
+    }
+
+    #[test]
+    fn the_parser_itself_panics_on_them_in_a_checked_build() {
+        // The reason `feed` exists: if rml_rtmp stops panicking here, `feed`'s guard can
+        // go (and this test says so).
+        let (mut rtmp, _) = ServerSession::new(ServerSessionConfig::new()).unwrap();
+        let bytes = crafted_chunks();
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            rtmp.handle_input(&bytes).map(|_| ())
+        }));
+        assert!(
+            cfg!(not(debug_assertions)) || outcome.is_err(),
+            "rml_rtmp no longer panics on crafted chunks: {outcome:?}"
+        );
     }
 }

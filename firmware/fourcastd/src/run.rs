@@ -1,6 +1,7 @@
 //! `fourcastd run`: load the config, start the controller, serve HTTP, handle signals.
 
 use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -23,6 +24,7 @@ pub(crate) struct Options {
 
 pub(crate) fn main(opts: Options) -> ExitCode {
     init_logging();
+    raise_descriptor_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -65,15 +67,40 @@ fn init_logging() {
     }
 }
 
+/// Raises the soft limit on open descriptors to the hard one (at most 65536): the HTTP
+/// gate's cap, recordings, HLS and pipelines then never meet the default 1024.
+fn raise_descriptor_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return;
+    };
+    let want = hard.min(65_536);
+    if want > soft {
+        match setrlimit(Resource::RLIMIT_NOFILE, want, hard) {
+            Ok(()) => tracing::debug!(from = soft, to = want, "descriptor limit raised"),
+            Err(e) => tracing::warn!("cannot raise the descriptor limit from {soft}: {e}"),
+        }
+    }
+}
+
 /// Serves until a signal or a reboot asked for over the API; returns what was asked and
 /// the board it ran on.
 #[allow(clippy::too_many_lines)] // start-up in order; to split HTTP and HTTPS serving
 async fn serve(opts: Options) -> anyhow::Result<(Power, String)> {
+    let file_text = opts
+        .config
+        .as_ref()
+        .map(|path| std::fs::read_to_string(path).with_context(|| format!("{}", path.display())))
+        .transpose()?;
+    // The data dir is pinned for the whole run: the store and the device key live in it, so
+    // a factory reset erases what this run opened, whatever a config says later.
+    let data_dir = data_dir_of(&opts, file_text.as_deref());
     let overrides = Overrides {
-        data_dir: opts.data_dir.clone(),
+        data_dir: Some(data_dir.clone()),
         listen: opts.listen.clone(),
     };
-    let (config, store, vault, source) = initial_config(&opts, &overrides)?;
+    let (config, store, vault, source) =
+        initial_config(&opts, file_text.as_deref(), &data_dir, &overrides)?;
     let addr: SocketAddr = config
         .http
         .listen
@@ -106,11 +133,11 @@ async fn serve(opts: Options) -> anyhow::Result<(Power, String)> {
     tokio::spawn(controller.clone().keep_recent_events());
     tokio::spawn(controller.clone().index_recordings());
     tokio::spawn(crate::rtmp_server::supervise(controller.clone()));
-    print_urls(bound);
     let access = {
         let c = controller.clone();
         tokio::task::spawn_blocking(move || crate::http::access::Access::load(c)).await??
     };
+    print_urls(bound, access.setup_code().as_deref());
     let (power_tx, mut power_rx) = tokio::sync::watch::channel(Power::Run);
     let https_info = match &https {
         Some((l, identity)) => Some(crate::http::device::HttpsInfo {
@@ -126,24 +153,21 @@ async fn serve(opts: Options) -> anyhow::Result<(Power, String)> {
     };
     let router = crate::http::router(device, access);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    // One gate for both servers: the cap is on the box's sockets, whichever port.
+    let gate = crate::gate::Gate::new(crate::gate::MAX_CONNECTIONS, crate::gate::MAX_PER_SOURCE);
     if let Some((listener, identity)) = https {
         print_https(listener.local_addr()?, &identity.fingerprint);
-        tokio::spawn(crate::http::tls::serve(
+        tokio::spawn(crate::http::serve::serve(
             listener,
-            identity.acceptor,
+            Some(identity.acceptor),
             router.clone(),
+            gate.clone(),
             stop_rx.clone(),
         ));
     }
-    let app = router.into_make_service_with_connect_info::<SocketAddr>();
-    let server = tokio::spawn(async move {
-        let mut rx = stop_rx;
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = rx.changed().await;
-            })
-            .await
-    });
+    let server = tokio::spawn(crate::http::serve::serve(
+        listener, None, router, gate, stop_rx,
+    ));
 
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
@@ -166,7 +190,7 @@ async fn serve(opts: Options) -> anyhow::Result<(Power, String)> {
     tracing::info!("stopped");
     let snapshot = controller.snapshot();
     if power == Power::FactoryReset {
-        let dir = &snapshot.config.storage.data_dir;
+        let dir = &data_dir;
         for file in ["store.redb", "device.key"] {
             match std::fs::remove_file(dir.join(file)) {
                 Ok(()) => tracing::warn!("factory reset: erased {file}"),
@@ -208,26 +232,30 @@ fn restart(power: Power, board: &str) -> ExitCode {
 
 /// The config to start with: the file given (if valid), else the stored revision, else
 /// the virtual board's default.
-fn initial_config(
-    opts: &Options,
-    overrides: &Overrides,
-) -> anyhow::Result<(Config, Store, Arc<Vault>, String)> {
-    let file_text = opts
-        .config
-        .as_ref()
-        .map(|path| std::fs::read_to_string(path).with_context(|| format!("{}", path.display())))
-        .transpose()?;
-    // The data dir comes first (the store and the device key live there): from the command
-    // line, else from the file even if the rest of it is wrong, else the default.
-    let data_dir = match (&opts.data_dir, &file_text) {
+/// Where the store and the device key live: the command line, else the config file's
+/// `storage.data_dir` (even if the rest of the file is wrong), else the default.
+fn data_dir_of(opts: &Options, file_text: Option<&str>) -> PathBuf {
+    match (&opts.data_dir, file_text) {
         (Some(d), _) => d.clone(),
         (None, Some(t)) => Config::parse(t)
             .map(|c| c.storage.data_dir)
             .unwrap_or_else(|_| fourcast_config::Storage::default().data_dir),
         _ => fourcast_config::Storage::default().data_dir,
-    };
-    std::fs::create_dir_all(&data_dir)
+    }
+}
+
+fn initial_config(
+    opts: &Options,
+    file_text: Option<&str>,
+    data_dir: &Path,
+    overrides: &Overrides,
+) -> anyhow::Result<(Config, Store, Arc<Vault>, String)> {
+    std::fs::create_dir_all(data_dir)
         .with_context(|| format!("data dir {}", data_dir.display()))?;
+    // Only the box's own user reads its secrets, its store and its recordings.
+    if let Err(e) = std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700)) {
+        tracing::warn!("cannot make {} private: {e}", data_dir.display());
+    }
     let store = Store::open(&data_dir.join("store.redb"))?;
     let vault = Arc::new(Vault::open_or_create(&data_dir.join("device.key"))?);
     let stored = || -> anyhow::Result<Option<Config>> {
@@ -239,7 +267,7 @@ fn initial_config(
         overrides.apply(&mut c);
         Ok(Some(c))
     };
-    let from_file = match (&opts.config, &file_text) {
+    let from_file = match (&opts.config, file_text) {
         (Some(path), Some(text)) => Some(load_file(path, text, &vault, overrides)),
         _ => None,
     };
@@ -257,7 +285,6 @@ fn initial_config(
             None => {
                 let mut c = fourcast_config::default_for_board(fourcast_board::DEFAULT_BOARD)?;
                 overrides.apply(&mut c);
-                c.storage.data_dir = data_dir;
                 (c, "default")
             }
         },
@@ -308,7 +335,7 @@ fn print_https(addr: SocketAddr, fingerprint: &str) {
     );
 }
 
-fn print_urls(addr: SocketAddr) {
+fn print_urls(addr: SocketAddr, setup_code: Option<&str>) {
     let host = if addr.ip().is_unspecified() {
         "127.0.0.1".to_string()
     } else {
@@ -316,8 +343,13 @@ fn print_urls(addr: SocketAddr) {
     };
     let base = format!("http://{host}:{}", addr.port());
     println!("fourcastd is live");
-    println!("  web UI:  {base}/   (first visit: set the admin password; there is no default)");
+    match setup_code {
+        Some(code) => println!(
+            "  web UI:  {base}/   (first visit: set the admin password with the setup code {code}; there is no default)"
+        ),
+        None => println!("  web UI:  {base}/"),
+    }
     println!("  HLS:     {base}/hls/master.m3u8");
     println!("  status:  {base}/api/v1/status   (signed in, or with an API token)");
-    println!("  metrics: {base}/metrics");
+    println!("  metrics: {base}/metrics   (with an API token)");
 }

@@ -95,9 +95,52 @@ impl Tables {
     }
 }
 
+/// True if `name` is one the recorder gives its files (`20261121-173045.ts`, or
+/// `20261121-173045-2.ts` when that second already has one). Only such files are taken
+/// into the index from disk: a recording directory shared with anything else does not
+/// expose, trim or delete files the box did not write.
+pub fn is_recording_name(name: &str) -> bool {
+    let Some(stem) = name.strip_suffix(".ts") else {
+        return false;
+    };
+    let mut parts = stem.split('-');
+    let digits = |p: Option<&str>, n: usize| {
+        p.is_some_and(|p| p.len() == n && p.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let (date, time) = (parts.next(), parts.next());
+    let counter_ok = match parts.next() {
+        None => true,
+        Some(n) => !n.is_empty() && n.len() <= 6 && n.bytes().all(|b| b.is_ascii_digit()),
+    };
+    digits(date, 8) && digits(time, 6) && counter_ok && parts.next().is_none()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_recorders_own_names_are_recordings() {
+        for ok in [
+            "20261121-173045.ts",
+            "20261121-173045-2.ts",
+            "20261121-173045-10.ts",
+        ] {
+            assert!(is_recording_name(ok), "{ok}");
+        }
+        for not in [
+            "passwords.ts",
+            "20261121-173045.ts.bak",
+            "20261121-1730.ts",
+            "20261121-173045-.ts",
+            "20261121-173045-1-2.ts",
+            "x20261121-173045.ts",
+            "20261121-173045.mp4",
+            "../20261121-173045.ts",
+        ] {
+            assert!(!is_recording_name(not), "{not}");
+        }
+    }
 
     const S: u64 = 1_000_000_000;
 

@@ -36,6 +36,12 @@ pub enum StoreError {
         path: String,
         source: redb::DatabaseError,
     },
+    /// The store file could not be made private to the box's user.
+    #[error("cannot make store {path} private (0600): {source}")]
+    Permissions {
+        path: String,
+        source: std::io::Error,
+    },
     /// A read or write failed inside redb.
     #[error("store: {0}")]
     Redb(String),
@@ -108,6 +114,15 @@ impl Store {
                 path: path.display().to_string(),
                 source,
             })?;
+        // It holds the password hash, tokens' hashes and the HLS signing key: the box's
+        // user only.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|e| {
+            StoreError::Permissions {
+                path: path.display().to_string(),
+                source: e,
+            }
+        })?;
         Ok(Store { db })
     }
 

@@ -520,8 +520,17 @@ impl Controller {
         source: &str,
         base: Option<u64>,
     ) -> Result<u64, ChangeError> {
-        self.overrides.apply(&mut config);
         let mut inner = lock(&self.inner);
+        if source == "api" && config.storage.data_dir != inner.config.storage.data_dir {
+            return Err(ChangeError::Invalid(ConfigErrors::one(
+                "storage.data_dir",
+                format!(
+                    "the store and the device key live in {}: move them with --data-dir or the config file, and restart",
+                    inner.config.storage.data_dir.display()
+                ),
+            )));
+        }
+        self.overrides.apply(&mut config);
         if let Some(base) = base
             && base != inner.revision
         {
@@ -534,13 +543,10 @@ impl Controller {
             .map_err(ChangeError::Invalid)?;
         config.validate().map_err(ChangeError::Invalid)?;
         Engine::check(&config).map_err(ChangeError::Invalid)?;
-        if config.storage.data_dir != inner.config.storage.data_dir
-            || config.http.listen != inner.config.http.listen
+        if config.http.listen != inner.config.http.listen
             || config.http.https_listen != inner.config.http.https_listen
         {
-            tracing::warn!(
-                "storage.data_dir, http.listen and http.https_listen take effect at the next start"
-            );
+            tracing::warn!("http.listen and http.https_listen take effect at the next start");
         }
         if config == inner.config {
             return Ok(inner.revision);

@@ -24,11 +24,20 @@ pub(crate) fn resolve(
             }
         } else if s.secret.is_redacted() {
             match known.get(&(s.owner.clone(), field_of(&s.path))) {
-                Some(plain) => *s.secret = Secret::new(plain.clone()),
+                Some((target, plain)) if *target == s.target => {
+                    *s.secret = Secret::new(plain.clone());
+                }
+                Some((target, _)) => errs.push(FieldError::new(
+                    &s.path,
+                    format!(
+                        "\"{}\" now goes to {} instead of {target}: send the key or passphrase again (\"***\" keeps a stored one only for the same server)",
+                        s.owner, s.target
+                    ),
+                )),
                 None => errs.push(FieldError::new(
                     &s.path,
                     format!(
-                        "\"***\" keeps the stored value, but destination \"{}\" has none: send the value",
+                        "\"***\" keeps the stored value, but \"{}\" has none: send the value",
                         s.owner
                     ),
                 )),
@@ -65,12 +74,16 @@ fn field_of(path: &str) -> String {
     path.rsplit('.').next().unwrap_or(path).to_string()
 }
 
-fn known_values(c: &Config) -> HashMap<(String, String), String> {
+/// (owner, field) → (where it is sent, the plain value).
+fn known_values(c: &Config) -> HashMap<(String, String), (String, String)> {
     let mut c = c.clone();
     c.secrets_mut()
         .into_iter()
         .filter(|s| s.secret.is_plain())
-        .map(|s| ((s.owner, field_of(&s.path)), s.secret.expose().to_string()))
+        .map(|s| {
+            let value = (s.target, s.secret.expose().to_string());
+            ((s.owner, field_of(&s.path)), value)
+        })
         .collect()
 }
 
@@ -114,5 +127,17 @@ mod tests {
         let mut fresh = config("***");
         let e = resolve(&mut fresh, &v, None).unwrap_err();
         assert_eq!(e.0[0].path, "outputs.rtmp[0].key");
+    }
+
+    #[test]
+    fn redacted_keeps_a_key_only_for_the_same_server() {
+        let v = vault();
+        let current = config("live_key_42");
+        let mut redirected = Config::parse(&current.to_toml()).unwrap();
+        redirected.outputs.rtmp[0].url = "rtmp://attacker.example/live".into();
+        let e = resolve(&mut redirected, &v, Some(&current)).unwrap_err();
+        assert_eq!(e.0[0].path, "outputs.rtmp[0].key");
+        assert!(e.0[0].message.contains("attacker.example"), "{e}");
+        assert!(!e.to_string().contains("live_key_42"), "{e}");
     }
 }

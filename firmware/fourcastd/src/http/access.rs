@@ -4,21 +4,21 @@
 //! must come back in `X-CSRF-Token` on every state-changing request; failed logins are
 //! throttled with backoff (and an event); API tokens (`Authorization: Bearer`) serve
 //! automation and are stored only as SHA-256. Every `/api/v1/*` route needs one of the two,
-//! except setup and login. `/metrics` is open on loopback and needs a token from elsewhere;
+//! except setup and login. `/metrics` needs an API token from anywhere, loopback included;
 //! the HLS origin is an output, open.
 //!
 //! The policy (throttle, sessions, CSRF) is the pure `fourcast-auth` crate; this module
 //! is the thin HTTP and storage layer around it.
 
+use crate::http::hashing::Hashing;
 use crate::http::reply::blocking;
+use crate::http::setup_code;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use argon2::Argon2;
 use argon2::password_hash::rand_core::{OsRng, RngCore};
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::extract::{ConnectInfo, Path as UrlPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
@@ -47,6 +47,8 @@ const OPEN: &[&str] = &[
 pub(crate) struct Access {
     controller: Controller,
     state: Mutex<State_>,
+    /// Where password hashes are computed: two at a time, a bounded queue.
+    hashing: Hashing,
 }
 
 struct State_ {
@@ -56,6 +58,8 @@ struct State_ {
     tokens: HashMap<String, String>,
     sessions: Sessions,
     throttle: LoginThrottle,
+    /// Until setup: the code it asks for (see [`crate::http::setup_code`]).
+    setup_code: Option<String>,
 }
 
 impl Access {
@@ -66,11 +70,23 @@ impl Access {
             .into_iter()
             .map(|(k, v)| (k[TOKEN_PREFIX.len()..].to_string(), v))
             .collect();
-        if admin.is_none() {
-            tracing::warn!(
-                "no admin password yet: open the web page (or POST /api/v1/setup) to set one"
-            );
-        }
+        let data_dir = controller.running().config.storage.data_dir.clone();
+        let setup_code = match admin {
+            Some(_) => {
+                setup_code::forget(&data_dir);
+                None
+            }
+            None => {
+                let code = setup_code::make();
+                if let Err(e) = setup_code::keep(&data_dir, &code) {
+                    tracing::warn!("cannot keep the setup code in the data dir: {e}");
+                }
+                tracing::warn!(
+                    "no admin password yet: open the web page (or POST /api/v1/setup) with the setup code {code}"
+                );
+                Some(code)
+            }
+        };
         Ok(Arc::new(Access {
             controller,
             state: Mutex::new(State_ {
@@ -78,8 +94,32 @@ impl Access {
                 tokens,
                 sessions: Sessions::new(64),
                 throttle: LoginThrottle::new(1024),
+                setup_code,
             }),
+            hashing: Hashing::start(),
         }))
+    }
+
+    /// The code first-boot setup asks for, until the admin password is set.
+    pub(crate) fn setup_code(&self) -> Option<String> {
+        self.lock().setup_code.clone()
+    }
+
+    /// Runs a password hash or check on the hashing threads; 503 when they are busy.
+    async fn argon2<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Response> {
+        self.hashing.run(work).await.map_err(|_| {
+            let mut r = field_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "password",
+                "too many password checks at once: try again in a few seconds",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            r
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State_> {
@@ -107,21 +147,17 @@ impl Access {
 }
 
 /// The guard in front of every route.
-pub(crate) async fn guard(
-    State(access): State<Arc<Access>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    req: Request,
-    next: Next,
-) -> Response {
+pub(crate) async fn guard(State(access): State<Arc<Access>>, req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
     let bearer = bearer(req.headers());
     if path == "/metrics" {
-        if peer.ip().is_loopback() || bearer.is_some_and(|t| access.token_ok(t)) {
+        // From anywhere, the box's own other processes included: a scraper has a token.
+        if bearer.is_some_and(|t| access.token_ok(t)) {
             return next.run(req).await;
         }
         return denied(
             StatusCode::UNAUTHORIZED,
-            "metrics from another host need an API token",
+            "metrics need an API token (Authorization: Bearer …)",
         );
     }
     if !path.starts_with("/api/v1/") || OPEN.contains(&path.as_str()) {
@@ -159,26 +195,43 @@ pub(crate) struct PasswordBody {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+pub(crate) struct SetupBody {
+    password: String,
+    /// The one-time setup code the box printed on its console (and shows on its panel).
+    #[serde(default)]
+    code: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct TokenBody {
     name: String,
 }
 
-/// `GET /api/v1/setup`: whether the admin password is still to be set.
+/// `GET /api/v1/setup`: whether the admin password is still to be set, and where the
+/// setup code it needs can be read.
 pub(crate) async fn setup_state(State(a): State<Arc<Access>>) -> Json<serde_json::Value> {
     let needed = a.lock().admin.is_none();
-    Json(serde_json::json!({ "needed": needed }))
+    Json(serde_json::json!({
+        "needed": needed,
+        "code_shown": "on the box's console and front panel, and in <data_dir>/setup-code",
+    }))
 }
 
 /// `POST /api/v1/setup`: sets the admin password, once, and signs in.
 pub(crate) async fn setup(
     State(a): State<Arc<Access>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     https: Option<axum::Extension<crate::http::tls::Https>>,
     body: axum::body::Bytes,
 ) -> Response {
-    let body: PasswordBody = match parse(&body) {
+    let body: SetupBody = match parse(&body) {
         Ok(b) => b,
         Err(r) => return *r,
     };
+    if let Some(refusal) = check_setup_code(&a, peer.ip(), &body.code) {
+        return refusal;
+    }
     if body.password.chars().count() < MIN_PASSWORD {
         return field_error(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -194,15 +247,22 @@ pub(crate) async fn setup(
         );
     }
     let access = a.clone();
-    let stored = blocking(move || -> anyhow::Result<Option<String>> {
-        let phc = hash_password(&body.password)?;
-        let written = access.controller.credential_put(ADMIN, &phc, true)?;
-        Ok(written.then_some(phc))
-    })
-    .await;
+    let stored = a
+        .argon2(move || -> anyhow::Result<Option<String>> {
+            let phc = hash_password(&body.password)?;
+            let written = access.controller.credential_put(ADMIN, &phc, true)?;
+            Ok(written.then_some(phc))
+        })
+        .await;
     match stored {
         Ok(Ok(Some(phc))) => {
-            a.lock().admin = Some(phc);
+            {
+                let mut state = a.lock();
+                state.admin = Some(phc);
+                state.setup_code = None;
+                state.throttle.succeeded(peer.ip());
+            }
+            setup_code::forget(&a.controller.running().config.storage.data_dir);
             a.controller.emit(Event::AdminPasswordSet);
             signed_in(&a, StatusCode::CREATED, https.is_some())
         }
@@ -211,12 +271,39 @@ pub(crate) async fn setup(
             "password",
             "the admin password is already set",
         ),
-        _ => field_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "",
-            "could not store the password",
-        ),
+        Ok(Err(e)) => {
+            tracing::error!("setup: {e:#}");
+            field_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "",
+                "could not store the password",
+            )
+        }
+        Err(busy) => busy,
     }
+}
+
+/// Refuses setup without the right code; a wrong code counts as a failed login.
+fn check_setup_code(a: &Access, ip: IpAddr, typed: &str) -> Option<Response> {
+    let Some(code) = a.setup_code() else {
+        return Some(field_error(
+            StatusCode::CONFLICT,
+            "password",
+            "the admin password is already set",
+        ));
+    };
+    if let Verdict::Wait(wait) = a.lock().throttle.attempt(ip, Instant::now()) {
+        return Some(throttled(a, ip, wait.as_secs().max(1)));
+    }
+    if constant_eq(&setup_code::normalise(typed), &setup_code::normalise(&code)) {
+        return None;
+    }
+    let message = if typed.is_empty() {
+        "the setup code is missing: it is printed on the box's console and front panel"
+    } else {
+        "wrong setup code: it is printed on the box's console and front panel"
+    };
+    Some(field_error(StatusCode::FORBIDDEN, "code", message))
 }
 
 /// `POST /api/v1/login`.
@@ -227,9 +314,6 @@ pub(crate) async fn login(
     body: axum::body::Bytes,
 ) -> Response {
     let source = peer.ip();
-    if let Verdict::Wait(wait) = a.lock().throttle.check(source, Instant::now()) {
-        return throttled(&a, source, wait.as_secs().max(1));
-    }
     let body: PasswordBody = match parse(&body) {
         Ok(b) => b,
         Err(r) => return *r,
@@ -241,18 +325,108 @@ pub(crate) async fn login(
             "set the admin password first (setup)",
         );
     };
-    let ok = blocking(move || verify_password(&body.password, &phc))
+    // Counted as a failure from here until it proves right: a burst of parallel guesses
+    // gets no further than the free attempts.
+    if let Verdict::Wait(wait) = a.lock().throttle.attempt(source, Instant::now()) {
+        return throttled(&a, source, wait.as_secs().max(1));
+    }
+    let ok = match a
+        .argon2(move || verify_password(&body.password, &phc))
         .await
-        .unwrap_or(false);
+    {
+        Ok(ok) => ok,
+        Err(r) => return r,
+    };
     if ok {
         a.lock().throttle.succeeded(source);
         return signed_in(&a, StatusCode::OK, https.is_some());
     }
-    let wait = a.lock().throttle.failed(source, Instant::now());
-    if !wait.is_zero() {
-        return throttled(&a, source, wait.as_secs().max(1));
+    if let Some(wait) = a.lock().throttle.wait(source, Instant::now()) {
+        return wrong_then_throttled(&a, source, wait.as_secs().max(1));
     }
     field_error(StatusCode::UNAUTHORIZED, "password", "wrong password")
+}
+
+/// A checked, wrong password that set off the wait: 429 saying both.
+fn wrong_then_throttled(a: &Access, source: IpAddr, retry_after_s: u64) -> Response {
+    let mut r = throttled(a, source, retry_after_s);
+    let message = format!("wrong password; too many failed logins: try again in {retry_after_s} s");
+    *r.body_mut() = axum::body::Body::from(
+        serde_json::json!({ "error": { "path": "password", "message": message } }).to_string(),
+    );
+    r
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PasswordChange {
+    current: String,
+    new: String,
+}
+
+/// `POST /api/v1/password`: changes the admin password, given the current one (a stolen
+/// session alone cannot lock the owner out). Every session is closed and the caller gets a
+/// new one; API tokens stay (revoke them apart).
+pub(crate) async fn password_change(
+    State(a): State<Arc<Access>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    https: Option<axum::Extension<crate::http::tls::Https>>,
+    body: axum::body::Bytes,
+) -> Response {
+    let body: PasswordChange = match parse(&body) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    if body.new.chars().count() < MIN_PASSWORD {
+        return field_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "new",
+            format!("at least {MIN_PASSWORD} characters"),
+        );
+    }
+    let Some(phc) = a.lock().admin.clone() else {
+        return field_error(StatusCode::CONFLICT, "", "no admin password yet: use setup");
+    };
+    let source = peer.ip();
+    if let Verdict::Wait(wait) = a.lock().throttle.attempt(source, Instant::now()) {
+        return throttled(&a, source, wait.as_secs().max(1));
+    }
+    let access = a.clone();
+    let changed = a
+        .argon2(move || -> anyhow::Result<Option<String>> {
+            if !verify_password(&body.current, &phc) {
+                return Ok(None);
+            }
+            let new = hash_password(&body.new)?;
+            access.controller.credential_put(ADMIN, &new, false)?;
+            Ok(Some(new))
+        })
+        .await;
+    match changed {
+        Ok(Ok(Some(phc))) => {
+            {
+                let mut state = a.lock();
+                state.admin = Some(phc);
+                state.throttle.succeeded(source);
+                state.sessions.close_all();
+            }
+            a.controller.emit(Event::AdminPasswordSet);
+            signed_in(&a, StatusCode::OK, https.is_some())
+        }
+        Ok(Ok(None)) => match a.lock().throttle.wait(source, Instant::now()) {
+            Some(wait) => throttled(&a, source, wait.as_secs().max(1)),
+            None => field_error(StatusCode::FORBIDDEN, "current", "wrong password"),
+        },
+        Ok(Err(e)) => {
+            tracing::error!("password change: {e:#}");
+            field_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "",
+                "could not store the password",
+            )
+        }
+        Err(busy) => busy,
+    }
 }
 
 /// `GET /api/v1/session`: the signed-in session's CSRF token again (a reloaded page has
@@ -429,21 +603,11 @@ pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 fn hash_password(password: &str) -> anyhow::Result<String> {
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| anyhow::anyhow!("argon2: {e}"))
+    crate::http::password::hash(password)
 }
 
 fn verify_password(password: &str, phc: &str) -> bool {
-    PasswordHash::new(phc)
-        .map(|h| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &h)
-                .is_ok()
-        })
-        .unwrap_or(false)
+    crate::http::password::verify(password, phc)
 }
 
 /// 32 random bytes, base64url.
@@ -467,20 +631,6 @@ fn constant_eq(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_password_verifies_only_against_its_own_hash() {
-        let phc = hash_password("correct horse battery").unwrap();
-        assert!(phc.starts_with("$argon2id$"), "{phc}");
-        assert!(verify_password("correct horse battery", &phc));
-        assert!(!verify_password("correct horse batterY", &phc));
-        assert!(!verify_password("x", "not a hash"));
-        assert_ne!(
-            phc,
-            hash_password("correct horse battery").unwrap(),
-            "salted"
-        );
-    }
 
     #[test]
     fn cookies_and_bearer_tokens_are_read_from_their_headers() {

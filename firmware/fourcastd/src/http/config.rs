@@ -296,7 +296,7 @@ pub(crate) fn config_of(
         } else {
             path
         };
-        fourcast_config::ConfigErrors::one(path, e.into_inner().to_string())
+        fourcast_config::ConfigErrors::deserializing(path, &e.into_inner().to_string())
     })
 }
 
@@ -388,6 +388,12 @@ mod tests {
         json["program"]["colour"] = json!("red");
         let e = config_of(json).unwrap_err();
         assert!(e.0[0].message.contains("colour"), "{e}");
+        // An input without its kind's field: the field is named, no separator leaks.
+        let mut json = serde_json::to_value(&doc).unwrap();
+        json["inputs"][1] = json!({"name": "cam2", "kind": "srt"});
+        let e = config_of(json).unwrap_err();
+        assert_eq!(e.0[0].path, "inputs[1].listen_port", "{e}");
+        assert_eq!(e.0[0].message, "an srt input needs a listen_port", "{e}");
         // And a good one round-trips to the same config.
         let back = config_of(serde_json::to_value(&doc).unwrap()).unwrap();
         assert_eq!(back, doc);

@@ -6,14 +6,18 @@
 pub(crate) mod access;
 pub(crate) mod config;
 pub(crate) mod device;
+pub(crate) mod hashing;
 pub(crate) mod hls;
 pub(crate) mod inputs;
 pub(crate) mod metrics;
+pub(crate) mod password;
 pub(crate) mod program;
 pub(crate) mod recordings;
 pub(crate) mod reply;
 #[cfg(test)]
 mod request_props;
+pub(crate) mod serve;
+pub(crate) mod setup_code;
 pub(crate) mod sse;
 pub(crate) mod status;
 pub(crate) mod tls;
@@ -48,6 +52,7 @@ pub(crate) fn router(device: Device, access: Arc<Access>) -> Router {
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/login", post(access::login))
         .route("/api/v1/logout", post(access::logout))
+        .route("/api/v1/password", post(access::password_change))
         .route("/api/v1/session", get(access::session))
         .route(
             "/api/v1/tokens",
@@ -114,6 +119,32 @@ pub(crate) fn router(device: Device, access: Arc<Access>) -> Router {
         .layer(axum::middleware::from_fn_with_state(access, access::guard))
         // Every request body is small: a config is a few kB.
         .layer(axum::extract::DefaultBodyLimit::max(256 * 1024))
+        .layer(axum::middleware::from_fn(browser_guards))
+}
+
+/// What the web UI may load and run: its own files only (hls.js plays from `blob:` media
+/// and may start a `blob:` worker), never inside another site's frame.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data: blob:; media-src 'self' blob:; worker-src 'self' blob:; \
+    connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+    frame-ancestors 'none'";
+
+/// Headers that keep a browser from being turned against the box: no framing
+/// (clickjacking), no content sniffing, no referrer with a signed HLS URL in it. No HSTS:
+/// the box's certificate is self-signed, and HSTS would forbid the one click a technician
+/// needs to accept it.
+async fn browser_guards(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let mut r = next.run(req).await;
+    let h = r.headers_mut();
+    for (name, value) in [
+        (header::CONTENT_SECURITY_POLICY, CSP),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+    ] {
+        h.insert(name, header::HeaderValue::from_static(value));
+    }
+    r
 }
 
 /// The OpenAPI 3 document of this API (a unit test keeps it true to the routes here).

@@ -9,22 +9,16 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
-use axum::Router;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tower::ServiceExt;
 
 /// Marks a request that came over HTTPS (a request extension).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Https;
-
-/// How long a client may take to finish the TLS handshake.
-const HANDSHAKE: Duration = Duration::from_secs(10);
 
 pub(crate) struct Identity {
     pub acceptor: TlsAcceptor,
@@ -106,44 +100,4 @@ fn fingerprint(cert: &CertificateDer<'_>) -> String {
         .map(|b| format!("{b:02X}"))
         .collect::<Vec<_>>()
         .join(":")
-}
-
-/// Serves `app` over TLS on `listener` until `stop` changes.
-pub(crate) async fn serve(
-    listener: tokio::net::TcpListener,
-    acceptor: TlsAcceptor,
-    app: Router,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
-    loop {
-        let (tcp, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    tracing::warn!("https accept: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-            _ = stop.changed() => return,
-        };
-        let (acceptor, app) = (acceptor.clone(), app.clone());
-        tokio::spawn(async move {
-            let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE, acceptor.accept(tcp)).await else {
-                return;
-            };
-            let service =
-                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let mut req = req.map(axum::body::Body::new);
-                    req.extensions_mut()
-                        .insert(axum::extract::ConnectInfo(peer));
-                    req.extensions_mut().insert(Https);
-                    app.clone().oneshot(req)
-                });
-            let io = hyper_util::rt::TokioIo::new(tls);
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(io, service)
-                .await;
-        });
-    }
 }

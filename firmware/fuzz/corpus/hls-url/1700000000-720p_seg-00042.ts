@@ -1,0 +1,1 @@
+1700000000/yCUk5oabAih70Jq6hfhF3cOQRyw-aUaDUxlcpmNJPBk/720p/seg-00042.ts
