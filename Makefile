@@ -28,7 +28,7 @@ NODE_PACKAGES := nodejs npm
 CARGO ?= cargo
 WEB_SOURCES := $(shell find web-ui/src -type f) web-ui/build.mjs web-ui/package-lock.json
 
-.PHONY: deps test-deps web run test test-fresh lint build bench fuzz
+.PHONY: deps test-deps web run test test-fresh lint build bench fuzz sbom audit
 
 ## Installs the system packages and Rust components the build and the box use.
 deps:
@@ -95,6 +95,19 @@ bench: test-deps build
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	$(CARGO) run --locked --release -p fourcast-fuzz -- all --seconds $(FUZZ_SECONDS)
+
+## A CycloneDX SBOM of the firmware's crates and the web UI's shipped npm packages.
+sbom: deps
+	mkdir -p target
+	python3 .ci/sbom.py > target/sbom.cdx.json
+	@echo "target/sbom.cdx.json"
+
+## Known vulnerabilities in the dependencies: needs the RustSec and npm advisory databases,
+## so it needs internet access (the build machines have only the package registries).
+audit: deps
+	$(CARGO) install --locked --root target/tools cargo-audit
+	target/tools/bin/cargo-audit audit
+	cd web-ui && npm audit --omit=dev
 
 lint: deps web
 	$(CARGO) fmt --all --check
