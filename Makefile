@@ -28,7 +28,7 @@ NODE_PACKAGES := nodejs npm
 CARGO ?= cargo
 WEB_SOURCES := $(shell find web-ui/src -type f) web-ui/build.mjs web-ui/package-lock.json
 
-.PHONY: deps test-deps web run test test-fresh lint build bench fuzz sbom audit
+.PHONY: deps test-deps web run test test-fresh lint build bench fuzz sbom audit deny
 
 ## Installs the system packages and Rust components the build and the box use.
 deps:
@@ -74,7 +74,7 @@ run: build
 
 ## Lints, then every test: unit, store crash loop, engine, and end to end against the
 ## daemon. The end-to-end tests run the release daemon, as users do (`make run`).
-test: test-deps lint build
+test: test-deps lint deny build
 	$(CARGO) test --locked --workspace --exclude fourcast-e2e
 	# End-to-end tests run one at a time: each runs the box live on this machine's cores.
 	$(CARGO) test --locked -p fourcast-e2e --tests -- --test-threads=1
@@ -95,6 +95,14 @@ bench: test-deps build
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	$(CARGO) run --locked --release -p fourcast-fuzz -- all --seconds $(FUZZ_SECONDS)
+
+## The dependency graph's licences, bans, duplicate versions and sources (deny.toml), by
+## cargo-deny, built once into target/tools.
+CARGO_DENY_VERSION := 0.20.2
+deny: deps
+	@test -x target/tools/bin/cargo-deny || \
+		$(CARGO) install --locked --quiet --root target/tools cargo-deny --version $(CARGO_DENY_VERSION)
+	target/tools/bin/cargo-deny check licenses bans sources
 
 ## A CycloneDX SBOM of the firmware's crates and the web UI's shipped npm packages.
 sbom: deps

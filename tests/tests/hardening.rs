@@ -365,3 +365,36 @@ fn the_admin_password_can_be_changed_and_old_sessions_end() {
     assert_eq!(login(&d.password).status, 401);
     assert_eq!(login("a-new-venue-password").status, 200);
 }
+
+#[test]
+fn an_srt_input_without_a_passphrase_is_refused_unless_said_open() {
+    let dir = fourcast_e2e::TempDir::new("open-srt");
+    let check = |open: bool| {
+        let text = fourcast_e2e::default_config(|c| {
+            let mut i = fourcast_config::Input::srt("cam2", 9001, "unused passphrase");
+            if let fourcast_config::Source::Srt(s) = &mut i.source {
+                s.passphrase = None;
+                s.open = open;
+            }
+            c.inputs[1] = i;
+        });
+        let file = dir.0.join("box.toml");
+        std::fs::write(&file, text).unwrap();
+        let out = std::process::Command::new(fourcast_e2e::fourcastd())
+            .arg("check-config")
+            .arg(&file)
+            .output()
+            .expect("fourcastd runs");
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), said)
+    };
+    let (ok, said) = check(false);
+    assert!(!ok, "an open SRT input was accepted silently: {said}");
+    assert!(said.contains("inputs[1].passphrase"), "{said}");
+    let (ok, said) = check(true);
+    assert!(ok, "open = true is the explicit way: {said}");
+}

@@ -110,4 +110,33 @@ fn only_signed_unexpired_urls_play() {
     assert_eq!(sign(&d, r#"{"ttl": 5}"#).0, 400);
     let anonymous = http_request(d.port, "POST", "/api/v1/hls/sign", &[]).unwrap();
     assert_eq!(anonymous.status, 401);
+
+    // A leaked link: rotating the key voids every URL given out, at once.
+    assert_eq!(
+        http_request(d.port, "GET", &url, &[]).unwrap().status,
+        200,
+        "the first grant still plays"
+    );
+    let r = d.request("POST", "/api/v1/hls/rotate", &[]);
+    assert_eq!(r.status, 204, "{}", r.text());
+    let r = http_request(d.port, "GET", &url, &[]).unwrap();
+    assert_eq!(
+        r.status,
+        403,
+        "a URL signed before the rotation: {}",
+        r.text()
+    );
+    let (_, fresh) = sign(&d, "{}");
+    let fresh = fresh["url"].as_str().unwrap().to_string();
+    assert_eq!(
+        http_request(d.port, "GET", &fresh, &[]).unwrap().status,
+        200
+    );
+    assert_eq!(
+        http_request(d.port, "POST", "/api/v1/hls/rotate", &[])
+            .unwrap()
+            .status,
+        401,
+        "only for the signed-in"
+    );
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fourcast_config::{Input, Layout, Pattern, Secret, Source};
+use fourcast_config::{Input, Layout, Pattern, Source};
 use fourcast_e2e::peers::{free_udp_port, require};
 use fourcast_e2e::{Daemon, default_config, show_pattern};
 
@@ -138,10 +138,9 @@ const PASSPHRASE: &str = "stage-left-2026";
 
 fn srt_config(port: u16) -> String {
     default_config(|c| {
-        let mut remote = Input::srt("cam2", port);
+        let mut remote = Input::srt("cam2", port, PASSPHRASE);
         remote.label = Some("CAM 2".into());
         if let Source::Srt(srt) = &mut remote.source {
-            srt.passphrase = Some(Secret::new(PASSPHRASE));
             srt.streamid = Some("stage-left".into());
         }
         c.inputs[1] = remote;

@@ -58,6 +58,9 @@ pub struct SrtInput {
     pub streamid: Option<String>,
     /// The SRT receive latency, ms (20–10000).
     pub latency_ms: u32,
+    /// Takes any sender without a passphrase. False (the default) makes a passphrase
+    /// required: a venue network is shared with the public.
+    pub open: bool,
 }
 
 /// The kind of an input, as its `kind` tag names it.
@@ -131,15 +134,17 @@ impl Input {
         )
     }
 
-    /// An SRT input listening on `listen_port`, open to any caller, default latency.
-    pub fn srt(name: &str, listen_port: u16) -> Input {
+    /// An SRT input listening on `listen_port` for a sender encrypting with `passphrase`,
+    /// default latency.
+    pub fn srt(name: &str, listen_port: u16, passphrase: &str) -> Input {
         Input::new(
             name,
             Source::Srt(SrtInput {
                 listen_port,
-                passphrase: None,
+                passphrase: Some(Secret::new(passphrase)),
                 streamid: None,
                 latency_ms: DEFAULT_SRT_LATENCY_MS,
+                open: false,
             }),
         )
     }
@@ -213,6 +218,8 @@ struct InputDoc {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     latency_ms: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    open: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     key: Option<Secret>,
     #[serde(default, skip_serializing_if = "is_zero")]
     gain_db: f64,
@@ -247,6 +254,7 @@ impl TryFrom<InputDoc> for Input {
         foreign("passphrase", d.passphrase.is_some(), InputKind::Srt)?;
         foreign("streamid", d.streamid.is_some(), InputKind::Srt)?;
         foreign("latency_ms", d.latency_ms.is_some(), InputKind::Srt)?;
+        foreign("open", d.open.is_some(), InputKind::Srt)?;
         foreign("key", d.key.is_some(), InputKind::Rtmp)?;
         let needs = |field: &'static str| FieldShape {
             field,
@@ -266,6 +274,7 @@ impl TryFrom<InputDoc> for Input {
                 passphrase: d.passphrase,
                 streamid: d.streamid,
                 latency_ms: d.latency_ms.unwrap_or(DEFAULT_SRT_LATENCY_MS),
+                open: d.open.unwrap_or(false),
             }),
             InputKind::Rtmp => Source::Rtmp {
                 key: d.key.ok_or_else(|| needs("key"))?,
@@ -302,6 +311,7 @@ impl From<Input> for InputDoc {
             passphrase: None,
             streamid: None,
             latency_ms: None,
+            open: None,
             key: None,
             gain_db: i.gain_db,
             mute: i.mute,
@@ -320,6 +330,7 @@ impl From<Input> for InputDoc {
                 d.passphrase = s.passphrase;
                 d.streamid = s.streamid;
                 d.latency_ms = Some(s.latency_ms);
+                d.open = s.open.then_some(true);
             }
             Source::Rtmp { key } => d.key = Some(key),
         }

@@ -390,20 +390,12 @@ fn paths_of(c: &Config) -> Vec<String> {
     }
 }
 
-fn srt_input(name: &str, port: u16, passphrase: &str) -> Input {
-    let mut i = Input::srt(name, port);
-    if let Source::Srt(s) = &mut i.source {
-        s.passphrase = Some(Secret::new(passphrase));
-    }
-    i
-}
-
 #[test]
 fn network_inputs_are_checked_field_by_field() {
     let mut c = default_for_board("virtual").unwrap();
-    c.inputs[1] = srt_input("cam2", 9001, "short");
+    c.inputs[1] = Input::srt("cam2", 9001, "short");
     c.inputs[2] = Input::rtmp("cam3", "bad key!");
-    c.inputs[3] = Input::srt("cam4", 9001);
+    c.inputs[3] = Input::srt("cam4", 9001, "long enough passphrase");
     let paths = paths_of(&c);
     for want in [
         "inputs[1].passphrase",
@@ -415,9 +407,18 @@ fn network_inputs_are_checked_field_by_field() {
             "{want} missing from {paths:?}"
         );
     }
-    c.inputs[1] = srt_input("cam2", 9001, "long enough passphrase");
+    c.inputs[1] = Input::srt("cam2", 9001, "long enough passphrase");
     c.inputs[2] = Input::rtmp("cam3", "phone-key-1");
-    c.inputs[3] = Input::srt("cam4", 9002);
+    c.inputs[3] = Input::srt("cam4", 9002, "long enough passphrase");
+    assert_eq!(paths_of(&c), Vec::<String>::new());
+    // Without a passphrase an SRT input is open to anyone: only when said so.
+    if let Source::Srt(s) = &mut c.inputs[3].source {
+        s.passphrase = None;
+    }
+    assert_eq!(paths_of(&c), vec!["inputs[3].passphrase".to_string()]);
+    if let Source::Srt(s) = &mut c.inputs[3].source {
+        s.open = true;
+    }
     assert_eq!(paths_of(&c), Vec::<String>::new());
     c.ingest.rtmp_listen = "nowhere".into();
     assert_eq!(paths_of(&c), vec!["ingest.rtmp_listen".to_string()]);
@@ -482,8 +483,9 @@ fn an_input_has_its_own_kinds_fields_and_only_those() {
 #[test]
 fn an_input_reads_back_with_its_defaults_resolved() {
     let mut c = default_for_board("virtual").unwrap();
-    c.inputs[1] = Input::srt("cam2", 9001);
-    let back = Config::from_toml(&c.to_toml()).unwrap();
+    c.inputs[1] = Input::srt("cam2", 9001, "long enough passphrase");
+    let toml = c.to_toml().replace("\"***\"", "\"long enough passphrase\"");
+    let back = Config::from_toml(&toml).unwrap();
     let Source::Srt(srt) = &back.inputs[1].source else {
         panic!("not srt: {:?}", back.inputs[1]);
     };

@@ -259,11 +259,16 @@ fn srt_source(
             format!("{p} is used by another srt input"),
         );
     }
-    if let Some(p) = &srt.passphrase
-        && p.is_plain()
-        && !SRT_PASSPHRASE_CHARS.contains(&p.expose().chars().count())
-    {
-        err(errs, at("passphrase"), "10–79 characters");
+    match &srt.passphrase {
+        Some(p) if p.is_plain() && !SRT_PASSPHRASE_CHARS.contains(&p.expose().chars().count()) => {
+            err(errs, at("passphrase"), "10–79 characters");
+        }
+        None if !srt.open => err(
+            errs,
+            at("passphrase"),
+            "without a passphrase any sender on the network can take this input: set one (10–79 characters), or `open = true` to accept that",
+        ),
+        _ => {}
     }
     if let Some(s) = &srt.streamid
         && (s.is_empty() || s.len() > 512)

@@ -33,8 +33,10 @@ pub(crate) enum Event {
         errors: Vec<FieldErrorJson>,
     },
     Engine(EngineEvent),
-    /// First-boot setup set the admin password.
+    /// First-boot setup set the admin password, or it was changed.
     AdminPasswordSet,
+    /// The HLS signing key was replaced: every signed URL given out before is void.
+    HlsKeyRotated,
     /// Failed logins from `source`: it must wait before trying again.
     LoginThrottled {
         source: String,
@@ -138,7 +140,8 @@ pub(crate) struct Controller {
     started: Instant,
     recent: Arc<Mutex<VecDeque<Event>>>,
     /// Signs HLS URLs (random, made on first start, kept in the store).
-    hls_key: Arc<Vec<u8>>,
+    /// The key signed HLS URLs are made and checked with; replaced by a rotation.
+    hls_key: Arc<std::sync::RwLock<Arc<Vec<u8>>>>,
 }
 
 /// What the program shows, for the API.
@@ -185,7 +188,7 @@ impl Controller {
         {
             tracing::error!("auto-record did not start: {e}");
         }
-        let hls_key = Arc::new(hls_key(&store)?);
+        let hls_key = Arc::new(std::sync::RwLock::new(Arc::new(hls_key(&store)?)));
         let (running, _) = watch::channel(Arc::new(Running {
             revision,
             config: config.clone(),
@@ -673,7 +676,28 @@ impl Controller {
 
     /// Who may play HLS now, and the key signed URLs are checked with.
     pub(crate) fn hls_access(&self) -> (fourcast_config::HlsAccess, Arc<Vec<u8>>) {
-        (self.running().config.http.hls_access, self.hls_key.clone())
+        let key = match self.hls_key.read() {
+            Ok(k) => k.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        (self.running().config.http.hls_access, key)
+    }
+
+    /// A new HLS signing key: every signed URL given out so far stops working at once.
+    pub(crate) fn rotate_hls_key(&self) -> anyhow::Result<()> {
+        use argon2::password_hash::rand_core::{OsRng, RngCore};
+        let mut key = vec![0u8; 32];
+        OsRng.fill_bytes(&mut key);
+        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        lock(&self.inner)
+            .store
+            .credential_put(HLS_KEY, &hex, false)?;
+        match self.hls_key.write() {
+            Ok(mut k) => *k = Arc::new(key),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(key),
+        }
+        self.emit(Event::HlsKeyRotated);
+        Ok(())
     }
 
     /// The default lifetime of a signed HLS URL, s.
@@ -710,9 +734,12 @@ pub(crate) struct Snapshot {
 
 /// The HLS signing key from the store, or a new random one stored (a factory reset erases
 /// it with the store, which revokes every signed URL).
+/// Where the HLS signing key is kept in the store.
+const HLS_KEY: &str = "hls:key";
+
 fn hls_key(store: &Store) -> anyhow::Result<Vec<u8>> {
     use argon2::password_hash::rand_core::{OsRng, RngCore};
-    const KEY: &str = "hls:key";
+    const KEY: &str = HLS_KEY;
     if let Some(hex) = store.credential(KEY)? {
         return decode_hex(&hex).ok_or_else(|| anyhow::anyhow!("stored {KEY} is not hex"));
     }

@@ -107,6 +107,16 @@ fn safe_join(base: &Path, rel: &str) -> Option<PathBuf> {
     }
 }
 
+/// `POST /api/v1/hls/rotate`: a new signing key; every signed URL given out so far stops
+/// working at once (a link that leaked, a contract that ended).
+pub(crate) async fn hls_rotate(State(c): State<Controller>) -> Response {
+    match crate::http::reply::blocking(move || c.rotate_hls_key()).await {
+        Ok(Ok(())) => StatusCode::NO_CONTENT.into_response(),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, "", e.to_string()),
+        Err(r) => r,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -68,6 +68,7 @@ pub(crate) fn router(device: Device, access: Arc<Access>) -> Router {
         .route("/hls/{*path}", get(hls::hls))
         .route("/api/v1/status", get(status))
         .route("/api/v1/hls/sign", post(hls::hls_sign))
+        .route("/api/v1/hls/rotate", post(hls::hls_rotate))
         .route("/api/v1/events", get(events))
         .route("/api/v1/events/stream", get(crate::http::sse::stream))
         .route(
