@@ -28,7 +28,7 @@ NODE_PACKAGES := nodejs npm
 CARGO ?= cargo
 WEB_SOURCES := $(shell find web-ui/src -type f) web-ui/build.mjs web-ui/package-lock.json
 
-.PHONY: deps test-deps web run test test-fresh lint build bench fuzz sbom audit deny
+.PHONY: deps test-deps web run test test-fresh lint build bench fuzz sbom audit deny soak
 
 ## Installs the system packages and Rust components the build and the box use.
 deps:
@@ -103,6 +103,12 @@ deny: deps
 	@test -x target/tools/bin/cargo-deny || \
 		$(CARGO) install --locked --quiet --root target/tools cargo-deny --version $(CARGO_DENY_VERSION)
 	target/tools/bin/cargo-deny check licenses bans sources
+
+## Soak: the box with uplinks, recording and a polling UI and player for SOAK_MINUTES
+## (default 60), sampled every 10 s into target/soak/soak.csv; fails on growth.
+SOAK_MINUTES ?= 60
+soak: test-deps build
+	python3 tests/bench/soak.py --minutes $(SOAK_MINUTES)
 
 ## A CycloneDX SBOM of the firmware's crates and the web UI's shipped npm packages.
 sbom: deps

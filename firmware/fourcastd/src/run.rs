@@ -27,6 +27,9 @@ pub(crate) fn main(opts: Options) -> ExitCode {
     raise_descriptor_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        // Blocking work (controller calls from HTTP, file reads) is short; a bounded pool
+        // keeps a burst of requests from becoming hundreds of threads.
+        .max_blocking_threads(32)
         .enable_all()
         .build()
     {
