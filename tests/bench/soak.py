@@ -97,6 +97,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=60)
     ap.add_argument("--warmup", type=float, default=5)
+    ap.add_argument("--split-seconds", type=int, default=600,
+                    help="recording split; short splits exercise file rotation")
     ap.add_argument("--daemon", default=os.path.join(ROOT, "target/release/fourcastd"))
     args = ap.parse_args()
     for tool in ["srt-live-transmit"]:
@@ -114,7 +116,7 @@ def main():
     tail = tail[tail.index("\n["):] if "\n[" in tail else ""
     config = head + f"""[recording]
 path = "{rec}"
-split_seconds = 600
+split_seconds = {args.split_seconds}
 free_space_floor_mb = 1024
 delete_oldest = true
 """ + tail + f"""

@@ -5,6 +5,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
+use std::time::Duration;
 
 use fourcast_e2e::{Daemon, default_config, free_port};
 
@@ -122,4 +123,31 @@ fn https_serves_everything_with_a_per_device_certificate_and_secure_cookies() {
     assert!(ok, "{text}");
     let device: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(device["https"]["fingerprint"], fingerprint.as_str());
+
+    // Plain HTTP sent to HTTPS when asked: the UI and the API move, HLS stays on both.
+    let base_revision = d.json("/api/v1/config")["revision"].clone();
+    let patch = serde_json::json!({
+        "base_revision": base_revision,
+        "patch": { "http": { "redirect_to_https": true } }
+    });
+    let r = d.send(
+        "PATCH",
+        "/api/v1/config",
+        &[("Content-Type", "application/json")],
+        patch.to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let moved = fourcast_e2e::http_request(d.port, "GET", "/api/v1/device?x=1", &[]).unwrap();
+    assert_eq!(moved.status, 308);
+    assert_eq!(
+        moved.header("location"),
+        Some(format!("https://127.0.0.1:{port}/api/v1/device?x=1").as_str())
+    );
+    let mut d = d;
+    d.wait_until("HLS over plain HTTP", Duration::from_secs(30), |d| {
+        fourcast_e2e::http_request(d.port, "GET", "/hls/master.m3u8", &[])
+            .is_ok_and(|r| r.status == 200)
+    });
+    let (ok, text) = curl(&cert, &[&format!("{base}/")]);
+    assert!(ok && text.contains("Fourcast"), "{text}");
 }

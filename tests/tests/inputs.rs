@@ -579,8 +579,26 @@ fn a_file_played_once_ends_on_its_slate_and_a_looped_one_keeps_playing() {
     assert!(status.success());
     let broken = dir.0.join("broken.mp4");
     std::fs::write(&broken, vec![0x42u8; 4096]).expect("write");
+    // Larger than 4K: refused before it is decoded (two frames are enough to say so).
+    let huge = dir.0.join("huge.mp4");
+    let made = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args(["-f", "lavfi", "-i", "color=c=red:s=4224x2376:r=25:d=0.08"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+        ])
+        .arg(&huge)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(made.success());
     let config = default_config(|c| {
         c.inputs[2] = Input::file("broken", &broken);
+        c.inputs[3] = Input::file("huge", &huge);
         c.inputs[0] = Input::new(
             "once",
             Source::File {
@@ -621,5 +639,13 @@ fn a_file_played_once_ends_on_its_slate_and_a_looped_one_keeps_playing() {
         .unwrap_or_default()
         .to_string();
     assert!(!error.is_empty(), "no last_error: {s}");
+    let error = input(&s, "huge")["last_error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        error.contains("4224×2376") && error.contains("4096×2160"),
+        "a picture over 4K: {s}"
+    );
     assert_eq!(s["program"]["dropped_frames"], dropped_at_start);
 }

@@ -191,3 +191,41 @@ rung = "360p"
         assert!(c.duration() > 8.0, "{app}: {:.1} s recorded", c.duration());
     }
 }
+
+#[test]
+fn an_encrypted_uplink_never_falls_back_to_plain() {
+    // A receiver without the passphrase: the box's encrypted uplink must not connect in the
+    // clear, and nothing may reach the receiver.
+    let tmp = TempDir::new("srt-no-fallback");
+    let port = free_udp_port();
+    let capture = tmp.0.join("plain-receiver.ts");
+    let mut receiver = srt_listener(port, "", &capture, None);
+    std::thread::sleep(Duration::from_millis(500));
+    let outputs = format!(
+        r#"
+[[outputs.srt]]
+name = "secret"
+mode = "caller"
+host = "127.0.0.1"
+port = {port}
+passphrase = "only-for-the-right-receiver"
+rung = "360p"
+"#
+    );
+    let mut d = Daemon::start(Some(&config_with(&outputs)));
+    d.wait_until("the uplink tried", Duration::from_secs(30), |d| {
+        let s = d.status();
+        let dest = destination(&s, "secret");
+        dest["reconnects"].as_u64().unwrap_or(0) >= 1 || !dest["last_error"].is_null()
+    });
+    std::thread::sleep(Duration::from_secs(5));
+    let s = d.status();
+    let dest = destination(&s, "secret");
+    assert_ne!(dest["state"], "live", "{dest}");
+    receiver.kill();
+    let got = std::fs::metadata(&capture).map(|m| m.len()).unwrap_or(0);
+    assert_eq!(
+        got, 0,
+        "{got} bytes reached a receiver without the passphrase"
+    );
+}

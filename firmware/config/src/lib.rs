@@ -232,6 +232,11 @@ pub struct Http {
     pub hls_access: HlsAccess,
     /// How long a signed HLS URL lasts unless asked otherwise, s (60–604800).
     pub hls_url_ttl_s: u32,
+    /// With `https_listen`: send the web UI and the API on plain HTTP to HTTPS (308). The
+    /// HLS origin stays on both, for players that only speak HTTP. Off by default: with the
+    /// self-signed certificate a technician has to accept it first.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub redirect_to_https: bool,
 }
 
 impl Default for Http {
@@ -241,6 +246,7 @@ impl Default for Http {
             https_listen: None,
             hls_access: HlsAccess::Open,
             hls_url_ttl_s: 6 * 3600,
+            redirect_to_https: false,
         }
     }
 }

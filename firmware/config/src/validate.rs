@@ -593,6 +593,12 @@ fn http(c: &Config, errs: &mut Vec<FieldError>) {
             ),
             Ok(_) => {}
         }
+    } else if c.http.redirect_to_https {
+        err(
+            errs,
+            "http.redirect_to_https",
+            "there is no HTTPS to send to: set http.https_listen too",
+        );
     }
 }
 

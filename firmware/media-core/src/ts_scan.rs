@@ -14,12 +14,38 @@ pub struct TsSummary {
     pub video_packets: u64,
 }
 
-/// Scans `data` (a whole file or its head and tail; timestamps only need PES headers).
-pub fn scan(data: &[u8]) -> TsSummary {
+/// The first and last video PTS in some bytes of a TS stream, and its video PES count.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PtsBounds {
+    pub first: Option<u64>,
+    pub last: Option<u64>,
+    pub video_packets: u64,
+}
+
+impl PtsBounds {
+    /// These bounds followed by `later`'s: the first of both, the last of both.
+    pub fn then(self, later: PtsBounds) -> PtsBounds {
+        PtsBounds {
+            first: self.first.or(later.first),
+            last: later.last.or(self.last),
+            video_packets: self.video_packets + later.video_packets,
+        }
+    }
+
+    /// Seconds from the first to the last PTS (33-bit PTS wraps every ~26.5 h).
+    pub fn duration_s(&self) -> f64 {
+        match (self.first, self.last) {
+            (Some(a), Some(b)) => ((b + (1 << 33) - a) % (1 << 33)) as f64 / 90_000.0,
+            _ => 0.0,
+        }
+    }
+}
+
+/// The PTS bounds of the whole packets in `data` (it should start on a packet boundary;
+/// a file is read in chunks of a multiple of 188 bytes).
+pub fn pts_bounds(data: &[u8]) -> PtsBounds {
     let whole = data.len() / PACKET * PACKET;
-    let mut first = None;
-    let mut last = None;
-    let mut video_packets = 0;
+    let mut b = PtsBounds::default();
     for p in data[..whole].chunks_exact(PACKET) {
         if p[0] != SYNC {
             continue;
@@ -38,34 +64,55 @@ pub fn scan(data: &[u8]) -> TsSummary {
         if !(start && pes[0] == 0 && pes[1] == 0 && pes[2] == 1 && (pes[3] & 0xF0) == 0xE0) {
             continue;
         }
-        video_packets += 1;
+        b.video_packets += 1;
         if pes[7] & 0x80 == 0 {
             continue;
         }
-        let b = &pes[9..14];
-        let pts = (u64::from(b[0] >> 1) & 0x07) << 30
-            | u64::from(b[1]) << 22
-            | (u64::from(b[2]) >> 1) << 15
-            | u64::from(b[3]) << 7
-            | u64::from(b[4]) >> 1;
-        first.get_or_insert(pts);
-        last = Some(pts);
+        let t = &pes[9..14];
+        let pts = (u64::from(t[0] >> 1) & 0x07) << 30
+            | u64::from(t[1]) << 22
+            | (u64::from(t[2]) >> 1) << 15
+            | u64::from(t[3]) << 7
+            | u64::from(t[4]) >> 1;
+        b.first.get_or_insert(pts);
+        b.last = Some(pts);
     }
-    let duration_s = match (first, last) {
-        // 33-bit PTS wraps every ~26.5 h.
-        (Some(a), Some(b)) => ((b + (1 << 33) - a) % (1 << 33)) as f64 / 90_000.0,
-        _ => 0.0,
-    };
+    b
+}
+
+/// Scans `data` (a whole file or its head and tail; timestamps only need PES headers).
+pub fn scan(data: &[u8]) -> TsSummary {
+    let b = pts_bounds(data);
     TsSummary {
-        duration_s,
-        whole_len: whole as u64,
-        video_packets,
+        duration_s: b.duration_s(),
+        whole_len: (data.len() / PACKET * PACKET) as u64,
+        video_packets: b.video_packets,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bounds_of_parts_join_into_the_bounds_of_the_whole() {
+        let mut data = Vec::new();
+        for n in 0..10u64 {
+            data.extend_from_slice(&pes_packet(90_000 + n * 3_000));
+        }
+        let whole = pts_bounds(&data);
+        let (head, tail) = data.split_at(4 * PACKET);
+        assert_eq!(pts_bounds(head).then(pts_bounds(tail)), whole);
+        assert_eq!(
+            pts_bounds(head).then(PtsBounds::default()).last,
+            pts_bounds(head).last
+        );
+        assert!(
+            (whole.duration_s() - 0.3).abs() < 1e-9,
+            "{}",
+            whole.duration_s()
+        );
+    }
 
     fn pes_packet(pts: u64) -> [u8; PACKET] {
         let mut p = [0xFFu8; PACKET];

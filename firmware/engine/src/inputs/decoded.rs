@@ -364,6 +364,39 @@ fn bus_error(pipeline: &gst::Pipeline) -> Option<String> {
     }
 }
 
+/// The largest picture an input may send (DCI 4K), either way round.
+const MAX_WIDTH: i32 = 4096;
+const MAX_HEIGHT: i32 = 2160;
+
+fn picture_fits(width: i32, height: i32) -> bool {
+    let (long, short) = (width.max(height), width.min(height));
+    short > 0 && long <= MAX_WIDTH && short <= MAX_HEIGHT
+}
+
+/// Nothing larger than 4K is decoded: a publisher with a valid key could otherwise make
+/// the box decode and scale 8K pictures. The parsers say the size before any decoder is
+/// plugged; too large, and the run fails with a message naming it.
+fn refuse_oversized_pictures(decode: &gst::Element) {
+    decode.connect("autoplug-continue", false, |args| {
+        let decodebin = args[0].get::<gst::Element>().ok()?;
+        let caps = args[2].get::<gst::Caps>().ok()?;
+        let size = caps
+            .structure(0)
+            .and_then(|s| Some((s.get::<i32>("width").ok()?, s.get::<i32>("height").ok()?)));
+        if let Some((w, h)) = size
+            && !picture_fits(w, h)
+        {
+            let message = format!(
+                "the input's picture is {w}×{h}: the box takes pictures up to \
+                 {MAX_WIDTH}×{MAX_HEIGHT}"
+            );
+            gst::element_error!(decodebin, gst::StreamError::Format, ("{message}"));
+            return Some(false.to_value());
+        }
+        Some(true.to_value())
+    });
+}
+
 /// One run's pipeline: the source, decodebin, and appsinks handing frames to the program.
 fn build(
     name: &str,
@@ -446,6 +479,7 @@ fn build(
     let aconv_sink = aconv
         .static_pad("sink")
         .ok_or(EngineError::Link("audioconvert"))?;
+    refuse_oversized_pictures(&decode);
     decode.connect_pad_added(move |_, pad| {
         let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
         let Some(kind) = caps.structure(0).map(|s| s.name().to_string()) else {
@@ -573,4 +607,19 @@ fn unstamp(b: &mut gst::BufferRef) {
     b.set_pts(gst::ClockTime::NONE);
     b.set_dts(gst::ClockTime::NONE);
     b.set_duration(gst::ClockTime::NONE);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pictures_up_to_4k_fit_either_way_round() {
+        assert!(picture_fits(1920, 1080));
+        assert!(picture_fits(4096, 2160));
+        assert!(picture_fits(2160, 3840), "portrait 4K");
+        assert!(!picture_fits(4200, 2400));
+        assert!(!picture_fits(7680, 4320));
+        assert!(!picture_fits(0, 0));
+    }
 }

@@ -276,19 +276,30 @@ impl Controller {
         let mut rx = self.subscribe();
         loop {
             let event = match rx.recv().await {
-                Ok(Event::Engine(e)) => e,
+                Ok(Event::Engine(
+                    e @ (EngineEvent::RecordingFileOpened { .. }
+                    | EngineEvent::RecordingFileClosed { .. }
+                    | EngineEvent::RecordingDeleted { .. }),
+                )) => e,
                 Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
                 Err(broadcast::error::RecvError::Closed) => return,
             };
             let c = self.clone();
             let _ = tokio::task::spawn_blocking(move || {
+                // Reading the file's ends happens before the lock is taken.
+                let summary = match &event {
+                    EngineEvent::RecordingFileClosed { path, .. } => {
+                        crate::recordings_index::measure(std::path::Path::new(path)).ok()
+                    }
+                    _ => None,
+                };
                 let inner = lock(&c.inner);
                 let result = match &event {
                     EngineEvent::RecordingFileOpened { path } => {
                         crate::recordings_index::opened(&inner.store, path).map(|_| ())
                     }
                     EngineEvent::RecordingFileClosed { path, .. } => {
-                        crate::recordings_index::closed(&inner.store, path)
+                        crate::recordings_index::closed(&inner.store, path, summary)
                     }
                     EngineEvent::RecordingDeleted { path } => {
                         crate::recordings_index::forget(&inner.store, path)

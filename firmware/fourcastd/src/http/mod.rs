@@ -38,6 +38,7 @@ use device::Device;
 
 pub(crate) fn router(device: Device, access: Arc<Access>) -> Router {
     let controller = device.controller.clone();
+    let redirect_state = controller.clone();
     let box_routes = Router::new()
         .route("/api/v1/device", get(device::info))
         .route("/api/v1/device/log", get(device::log))
@@ -118,6 +119,10 @@ pub(crate) fn router(device: Device, access: Arc<Access>) -> Router {
         .merge(box_routes)
         .fallback(get(crate::http::web::asset))
         .layer(axum::middleware::from_fn_with_state(access, access::guard))
+        .layer(axum::middleware::from_fn_with_state(
+            redirect_state,
+            crate::http::tls::redirect_to_https,
+        ))
         // Every request body is small: a config is a few kB.
         .layer(axum::extract::DefaultBodyLimit::max(256 * 1024))
         .layer(axum::middleware::from_fn(browser_guards))

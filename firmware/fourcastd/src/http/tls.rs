@@ -101,3 +101,54 @@ fn fingerprint(cert: &CertificateDer<'_>) -> String {
         .collect::<Vec<_>>()
         .join(":")
 }
+
+/// With `http.redirect_to_https`, a plain-HTTP request for the web UI or the API is sent to
+/// the same path over HTTPS (308, so a POST stays a POST); the HLS origin is served on both.
+pub(crate) async fn redirect_to_https(
+    axum::extract::State(c): axum::extract::State<crate::controller::Controller>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let https_port = {
+        let running = c.running();
+        let http = &running.config.http;
+        match (&http.https_listen, http.redirect_to_https) {
+            (Some(addr), true) => addr.parse::<SocketAddr>().ok().map(|a| a.port()),
+            _ => None,
+        }
+    };
+    let plain = req.extensions().get::<Https>().is_none();
+    let Some(port) = https_port.filter(|_| plain && !req.uri().path().starts_with("/hls/")) else {
+        return next.run(req).await;
+    };
+    // The host the client used, without its port; else the address it reached.
+    let host = req
+        .headers()
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(|h| match h.rsplit_once(':') {
+            Some((name, p)) if p.bytes().all(|b| b.is_ascii_digit()) => name.to_string(),
+            _ => h.to_string(),
+        })
+        .filter(|h| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-.[]:".contains(&b))
+        })
+        .unwrap_or_else(|| "127.0.0.1".into());
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let location = format!("https://{host}:{port}{path}");
+    match axum::http::HeaderValue::from_str(&location) {
+        Ok(v) => (
+            axum::http::StatusCode::PERMANENT_REDIRECT,
+            [(axum::http::header::LOCATION, v)],
+        )
+            .into_response(),
+        Err(_) => next.run(req).await,
+    }
+}
