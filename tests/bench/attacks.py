@@ -32,6 +32,17 @@ import time
 PORT = 18123
 
 
+def read_all(s):
+    """Everything the server sends until it closes the connection."""
+    out = b""
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        out += d
+    return out
+
+
 def send(body, path="/api/v1/login", source="127.0.0.1", timeout=30):
     s = socket.socket()
     s.settimeout(timeout)
@@ -43,13 +54,7 @@ def send(body, path="/api/v1/login", source="127.0.0.1", timeout=30):
             f"POST {path} HTTP/1.1\r\nHost: box\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(b)}\r\nConnection: close\r\n\r\n".encode() + b
         )
-        out = b""
-        while True:
-            d = s.recv(65536)
-            if not d:
-                break
-            out += d
-        return out.decode(errors="replace")
+        return read_all(s).decode(errors="replace")
     except OSError:
         return ""
     finally:
@@ -59,14 +64,10 @@ def send(body, path="/api/v1/login", source="127.0.0.1", timeout=30):
 def get(path):
     s = socket.create_connection(("127.0.0.1", PORT), timeout=10)
     s.sendall(f"GET {path} HTTP/1.1\r\nHost: box\r\nConnection: close\r\n\r\n".encode())
-    out = b""
-    while True:
-        d = s.recv(65536)
-        if not d:
-            break
-        out += d
-    s.close()
-    return out.decode(errors="replace")
+    try:
+        return read_all(s).decode(errors="replace")
+    finally:
+        s.close()
 
 
 def mem(pid):

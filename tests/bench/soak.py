@@ -43,6 +43,18 @@ def free_port(kind=socket.SOCK_STREAM):
     return p
 
 
+def read_all(s):
+    """Everything the server sends until it closes the connection."""
+    out = b""
+    while True:
+        d = s.recv(1 << 16)
+        if not d:
+            break
+        out += d
+    s.close()
+    return out
+
+
 class Box:
     def __init__(self, port, token):
         self.port, self.token = port, token
@@ -53,13 +65,7 @@ class Box:
         if auth:
             head += f"Authorization: Bearer {self.token}\r\n"
         s.sendall((head + "\r\n").encode())
-        out = b""
-        while True:
-            d = s.recv(1 << 16)
-            if not d:
-                break
-            out += d
-        s.close()
+        out = read_all(s)
         head, _, body = out.partition(b"\r\n\r\n")
         return int(head.split(b" ")[1]), body
 
@@ -71,13 +77,7 @@ class Box:
              f"Content-Type: application/json\r\nContent-Length: {len(b)}\r\n{headers}\r\n").encode()
             + b
         )
-        out = b""
-        while True:
-            d = s.recv(1 << 16)
-            if not d:
-                break
-            out += d
-        s.close()
+        out = read_all(s)
         return out.decode(errors="replace")
 
 

@@ -556,46 +556,40 @@ fn an_rtmp_publisher_becomes_an_input_and_wrong_keys_and_garbage_are_refused() {
     );
 }
 
+/// An H.264 clip made by ffmpeg from a lavfi `video` source, with a 2-s tone if `audio`.
+fn make_clip(path: &Path, video: &str, audio: bool) {
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args(["-f", "lavfi", "-i", video]);
+    if audio {
+        cmd.args(["-f", "lavfi", "-i", "sine=frequency=500:duration=2"])
+            .args(["-c:a", "aac", "-shortest"]);
+    }
+    cmd.args([
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+    ])
+    .arg(path);
+    assert!(
+        cmd.status().expect("ffmpeg runs").success(),
+        "ffmpeg made no {video}"
+    );
+}
+
 #[test]
 fn a_file_played_once_ends_on_its_slate_and_a_looped_one_keeps_playing() {
     let dir = fourcast_e2e::TempDir::new("clip");
     let clip = dir.0.join("clip.mp4");
-    let status = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y"])
-        .args(["-f", "lavfi", "-i", "color=c=blue:s=320x180:r=25:d=2"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=500:duration=2"])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-        ])
-        .args(["-c:a", "aac", "-shortest"])
-        .arg(&clip)
-        .status()
-        .expect("ffmpeg runs");
-    assert!(status.success());
+    make_clip(&clip, "color=c=blue:s=320x180:r=25:d=2", true);
     let broken = dir.0.join("broken.mp4");
     std::fs::write(&broken, vec![0x42u8; 4096]).expect("write");
     // Larger than 4K: refused before it is decoded (two frames are enough to say so).
     let huge = dir.0.join("huge.mp4");
-    let made = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y"])
-        .args(["-f", "lavfi", "-i", "color=c=red:s=4224x2376:r=25:d=0.08"])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-        ])
-        .arg(&huge)
-        .status()
-        .expect("ffmpeg runs");
-    assert!(made.success());
+    make_clip(&huge, "color=c=red:s=4224x2376:r=25:d=0.08", false);
     let config = default_config(|c| {
         c.inputs[2] = Input::file("broken", &broken);
         c.inputs[3] = Input::file("huge", &huge);
