@@ -163,7 +163,7 @@ try {
     const csrf = (await (await fetch('/api/v1/session')).json()).csrf;
     const cfg = await (await fetch('/api/v1/config')).json();
     const inputs = cfg.config.inputs.map((i) => (i.name === 'cam4'
-      ? { name: 'cam4', label: 'CAM 4', kind: 'srt', listen_port: 20000 + Math.floor(Math.random() * 20000) } : i));
+      ? { name: 'cam4', label: 'CAM 4', kind: 'srt', listen_port: 20000 + Math.floor(Math.random() * 20000), passphrase: 'stage-passphrase-1' } : i));
     const res = await fetch('/api/v1/config', {
       method: 'PATCH',
       headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf },
