@@ -45,6 +45,7 @@ fn from_profile(p: &Profile) -> Config {
     Config {
         ingest: Default::default(),
         overlays: Default::default(),
+        fleet: Default::default(),
         board: p.name.clone(),
         program: Program {
             width: p.program.width,

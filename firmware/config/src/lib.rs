@@ -7,6 +7,7 @@
 
 mod defaults;
 mod error;
+mod fleet;
 mod input;
 mod name;
 mod overlay;
@@ -21,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 pub use defaults::default_for_board;
 pub use error::{ConfigErrors, FieldError};
+pub use fleet::{Broker, Fleet};
 pub use input::{DEFAULT_TONE_HZ, Input, InputKind, Pattern, Source, SrtInput};
 pub use overlay::{Clock, ClockMode, Logo, LowerThird, OVERLAY_NAMES, Overlays, parse_color};
 pub use scene::{Corner, Layout, Pip, Scene, Shot};
@@ -63,6 +65,9 @@ pub struct Config {
     pub ingest: Ingest,
     #[serde(default)]
     pub overlays: Overlays,
+    /// The link to the fleet manager (MQTT 5); off unless enabled.
+    #[serde(default, skip_serializing_if = "Fleet::is_default")]
+    pub fleet: Fleet,
 }
 
 /// The box's own servers that inputs arrive through.

@@ -35,6 +35,7 @@ pub(crate) fn check(c: &Config) -> Vec<FieldError> {
     storage(c, &mut errs);
     recording(c, &mut errs);
     crate::overlay::check(c, &mut errs);
+    crate::fleet::check(&c.fleet, &mut errs);
     in_range(
         &mut errs,
         "multiview.fps",
@@ -85,11 +86,11 @@ fn recording(c: &Config, errs: &mut Vec<FieldError>) {
     }
 }
 
-fn err(errs: &mut Vec<FieldError>, path: impl Into<String>, message: impl Into<String>) {
+pub(crate) fn err(errs: &mut Vec<FieldError>, path: impl Into<String>, message: impl Into<String>) {
     errs.push(FieldError::new(path, message));
 }
 
-fn in_range(
+pub(crate) fn in_range(
     errs: &mut Vec<FieldError>,
     path: &str,
     value: u32,

@@ -43,6 +43,10 @@ pub enum Action {
         response_topic: String,
         correlation: Option<Vec<u8>>,
     },
+    /// Keep this event in the store (it survives a restart until acknowledged).
+    Keep(Event),
+    /// Forget these events in the store: acknowledged, or dropped to stay within bounds.
+    Forget(Vec<u64>),
     /// Connect again after this long.
     Reconnect {
         after_ms: u64,
@@ -58,6 +62,7 @@ pub struct Setup {
     /// The number of this connection series (stored by the daemon, one more each start).
     pub session: u64,
     pub telemetry_every_ms: u64,
+    pub tags: Vec<String>,
     pub queue_events: usize,
     pub queue_bytes: usize,
 }
@@ -84,10 +89,17 @@ pub struct Agent {
 }
 
 impl Agent {
-    /// `next_seq` is the number the next event gets (stored by the daemon, so numbers keep
-    /// growing across restarts).
-    pub fn new(setup: Setup, next_seq: u64) -> Agent {
-        let queue = Queue::new(setup.queue_events, setup.queue_bytes);
+    /// `kept` are the events the store still holds from before (oldest first); the next
+    /// event is numbered after the newest of them and `next_seq` (stored by the daemon, so
+    /// numbers keep growing across restarts). `last_desired` is the desired-config version
+    /// last applied or refused.
+    pub fn new(setup: Setup, next_seq: u64, kept: Vec<Event>, last_desired: Option<u64>) -> Agent {
+        let mut queue = Queue::new(setup.queue_events, setup.queue_bytes);
+        let next_seq = kept.iter().map(|e| e.seq + 1).fold(next_seq, u64::max);
+        for e in kept {
+            let size = encoded_len(&e);
+            queue.push(e, size);
+        }
         Agent {
             setup,
             connected: false,
@@ -96,9 +108,15 @@ impl Agent {
             in_flight: None,
             next_seq,
             seen: Seen::new(SEEN_COMMANDS),
-            last_desired: None,
+            last_desired,
             failures: 0,
         }
+    }
+
+    /// A new connection series: its number goes into every `state` and the Will, so a
+    /// late Will of an older connection never overwrites a newer birth.
+    pub fn set_session(&mut self, session: u64) {
+        self.setup.session = session;
     }
 
     fn state(&self, presence: Presence, now_ms: u64) -> Vec<u8> {
@@ -108,8 +126,14 @@ impl Agent {
             boot_id: self.setup.boot_id.clone(),
             session: self.setup.session,
             at_ms: now_ms,
+            tags: self.setup.tags.clone(),
         };
         serde_json::to_vec(&s).unwrap_or_default()
+    }
+
+    /// The MQTT client id: the device id.
+    pub fn client_id(&self) -> String {
+        self.setup.topics.device().to_string()
     }
 
     /// The Last Will to register when connecting: `lost`, retained, same session.
@@ -179,9 +203,19 @@ impl Agent {
             body,
         };
         self.next_seq += 1;
-        let size = serde_json::to_vec(&e).map(|v| v.len()).unwrap_or(0);
-        self.queue.push(e, size);
-        self.next_event()
+        let size = encoded_len(&e);
+        let mut out = vec![Action::Keep(e.clone())];
+        let gone = self.queue.push(e, size);
+        if !gone.is_empty() {
+            out.push(Action::Forget(gone));
+        }
+        out.extend(self.next_event());
+        out
+    }
+
+    /// The number the next event gets.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
     }
 
     fn next_event(&mut self) -> Vec<Action> {
@@ -205,11 +239,14 @@ impl Agent {
 
     /// The broker acknowledged an event: the next one goes.
     pub fn event_acked(&mut self, seq: u64) -> Vec<Action> {
+        let mut out = Vec::new();
         if self.in_flight == Some(seq) {
             self.in_flight = None;
             self.queue.acked(seq);
+            out.push(Action::Forget(vec![seq]));
         }
-        self.next_event()
+        out.extend(self.next_event());
+        out
     }
 
     /// Time passes: telemetry when due (`telemetry` is asked only then).
@@ -394,6 +431,10 @@ impl Agent {
     }
 }
 
+fn encoded_len(e: &Event) -> usize {
+    serde_json::to_vec(e).map(|v| v.len()).unwrap_or(0)
+}
+
 /// The commands a box runs.
 pub const COMMANDS: &[&str] = &["take", "uplink", "recording", "snapshot", "reboot"];
 
@@ -433,11 +474,24 @@ mod tests {
                 boot_id: "b1".into(),
                 session: 5,
                 telemetry_every_ms: 5_000,
+                tags: vec!["stage".into()],
                 queue_events: 100,
                 queue_bytes: 1 << 20,
             },
             1,
+            Vec::new(),
+            None,
         )
+    }
+
+    fn sent_events(actions: &[Action]) -> Vec<u64> {
+        actions
+            .iter()
+            .filter_map(|x| match x {
+                Action::Publish { event_seq, .. } => *event_seq,
+                _ => None,
+            })
+            .collect()
     }
 
     fn published(actions: &[Action]) -> Vec<(String, Value)> {
@@ -473,32 +527,63 @@ mod tests {
     fn events_wait_while_offline_and_drain_in_order_one_at_a_time() {
         let mut a = agent();
         for n in 0..3 {
-            assert!(a.event(n, "input_lost", json!({ "n": n })).is_empty());
+            let out = a.event(n, "input_lost", json!({ "n": n }));
+            assert!(
+                matches!(&out[..], [Action::Keep(e)] if e.seq == n + 1),
+                "{out:?}"
+            );
         }
         let out = a.connected(10, json!({}));
-        let first: Vec<u64> = out
-            .iter()
-            .filter_map(|x| match x {
-                Action::Publish { event_seq, .. } => *event_seq,
-                _ => None,
-            })
-            .collect();
-        assert_eq!(first, [1], "one in flight");
+        assert_eq!(sent_events(&out), [1], "one in flight");
         assert!(
-            a.event(11, "input_lost", json!({})).is_empty(),
+            sent_events(&a.event(11, "input_lost", json!({}))).is_empty(),
             "waits behind it"
         );
         let mut order = vec![1];
         let mut next = a.event_acked(1);
-        while let Some(Action::Publish {
-            event_seq: Some(s), ..
-        }) = next.first().cloned()
-        {
+        while let [Action::Forget(f), rest @ ..] = &next[..] {
+            let Some(&s) = sent_events(rest).first() else {
+                break;
+            };
+            assert_eq!(f, &[s - 1], "the acknowledged one is forgotten");
             order.push(s);
             next = a.event_acked(s);
         }
         assert_eq!(order, [1, 2, 3, 4]);
         assert_eq!(a.queue(), (0, 0));
+    }
+
+    #[test]
+    fn kept_events_survive_a_restart_and_drops_are_forgotten_and_counted() {
+        let kept: Vec<Event> = (7..=9)
+            .map(|seq| Event {
+                seq,
+                at_ms: seq,
+                kind: "input_lost".into(),
+                body: json!({}),
+            })
+            .collect();
+        let setup = agent().setup;
+        let mut a = Agent::new(
+            Setup {
+                queue_events: 3,
+                ..setup
+            },
+            2,
+            kept,
+            Some(4),
+        );
+        assert_eq!((a.next_seq(), a.queue()), (10, (3, 0)));
+        let out = a.event(20, "uplink_failed", json!({}));
+        assert!(
+            matches!(&out[1], Action::Forget(gone) if gone == &[7]),
+            "{out:?}"
+        );
+        assert_eq!(a.queue(), (3, 1));
+        assert_eq!(sent_events(&a.connected(30, json!({}))), [8]);
+        let t = "fourcast/v1/acme/box-1/config/desired";
+        let stale = a.message(0, t, br#"{"version": 4, "config": {}}"#, None, None);
+        assert_eq!(published(&stale)[0].1["errors"][0]["path"], "version");
     }
 
     #[test]

@@ -8,10 +8,14 @@
 //! that must be delivered through wildcards.
 
 pub mod agent;
+pub mod broker;
 pub mod commands;
 pub mod message;
+#[cfg(feature = "mqtt")]
+pub mod mqtt;
 pub mod queue;
 pub mod topic;
+pub mod view;
 
 /// The largest payload either side sends or accepts, bytes.
 pub const MAX_PAYLOAD: usize = 64 * 1024;

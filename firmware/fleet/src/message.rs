@@ -28,6 +28,9 @@ pub struct State {
     pub boot_id: String,
     pub session: u64,
     pub at_ms: u64,
+    /// The box's tags, so a fleet tool can select boxes from their states alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
 }
 
 impl State {
@@ -138,6 +141,7 @@ mod tests {
             boot_id: "b2".into(),
             session: 8,
             at_ms: 2_000,
+            tags: Vec::new(),
         };
         let late_will = State {
             state: Presence::Lost,

@@ -28,18 +28,22 @@ impl Queue {
         }
     }
 
-    /// Adds an event of `size` bytes (its encoded length); drops the oldest as needed.
-    pub fn push(&mut self, event: Event, size: usize) {
+    /// Adds an event of `size` bytes (its encoded length); drops the oldest as needed and
+    /// returns the numbers of those dropped (to forget them in the store too).
+    pub fn push(&mut self, event: Event, size: usize) -> Vec<u64> {
         self.events.push_back((event, size));
         self.bytes += size;
+        let mut gone = Vec::new();
         while self.events.len() > self.max_events
             || (self.bytes > self.max_bytes && self.events.len() > 1)
         {
-            if let Some((_, s)) = self.events.pop_front() {
+            if let Some((e, s)) = self.events.pop_front() {
                 self.bytes -= s;
                 self.dropped += 1;
+                gone.push(e.seq);
             }
         }
+        gone
     }
 
     /// The oldest event, to publish next.

@@ -14,7 +14,7 @@ pub struct BadId {
 }
 
 /// A checked id: safe as one topic level (no `/`, `+`, `#`, no empty level).
-fn check(what: &'static str, id: &str) -> Result<String, BadId> {
+pub fn check_id(what: &'static str, id: &str) -> Result<String, BadId> {
     let ok = !id.is_empty()
         && id.len() <= MAX_ID
         && id
@@ -34,6 +34,7 @@ fn check(what: &'static str, id: &str) -> Result<String, BadId> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Topics {
     prefix: String,
+    device: String,
 }
 
 /// What arrives on a box's own topics (the ones it subscribes to).
@@ -47,11 +48,16 @@ pub enum Incoming {
 
 impl Topics {
     pub fn new(tenant: &str, device: &str) -> Result<Topics, BadId> {
-        let tenant = check("tenant", tenant)?;
-        let device = check("device", device)?;
+        let tenant = check_id("tenant", tenant)?;
+        let device = check_id("device", device)?;
         Ok(Topics {
             prefix: format!("fourcast/{}/{tenant}/{device}", crate::VERSION),
+            device,
         })
+    }
+
+    pub fn device(&self) -> &str {
+        &self.device
     }
 
     fn at(&self, rest: &str) -> String {
@@ -98,8 +104,8 @@ impl Topics {
         Ok(format!(
             "fourcast/{}/{}/_fleet/{}/responses",
             crate::VERSION,
-            check("tenant", tenant)?,
-            check("client", client)?
+            check_id("tenant", tenant)?,
+            check_id("client", client)?
         ))
     }
 
@@ -108,7 +114,7 @@ impl Topics {
         let rest = topic.strip_prefix(&self.prefix)?.strip_prefix('/')?;
         match rest.split_once('/') {
             Some(("config", "desired")) => Some(Incoming::Desired),
-            Some(("cmd", name)) if check("command", name).is_ok() => {
+            Some(("cmd", name)) if check_id("command", name).is_ok() => {
                 Some(Incoming::Command(name.to_string()))
             }
             _ => None,

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod controller;
+mod fleet;
 mod gate;
 mod http;
 mod recordings_index;

@@ -154,8 +154,9 @@ async fn serve(opts: Options) -> anyhow::Result<(Power, String)> {
         power: Arc::new(power_tx),
         https: https_info,
     };
-    let router = crate::http::router(device, access);
+    let router = crate::http::router(device.clone(), access);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let fleet = tokio::spawn(crate::fleet::supervise(device, stop_rx.clone()));
     // One gate for both servers: the cap is on the box's sockets, whichever port.
     let gate = crate::gate::Gate::new(crate::gate::MAX_CONNECTIONS, crate::gate::MAX_PER_SOURCE);
     if let Some((listener, identity)) = https {
@@ -190,11 +191,13 @@ async fn serve(opts: Options) -> anyhow::Result<(Power, String)> {
     tokio::task::spawn_blocking(move || c.shutdown()).await?;
     // Open connections (a player holding a keep-alive) must not hold the exit up.
     let _ = tokio::time::timeout(Duration::from_millis(500), server).await;
+    // The fleet link has said goodbye (or given up after a second).
+    let _ = tokio::time::timeout(Duration::from_secs(2), fleet).await;
     tracing::info!("stopped");
     let snapshot = controller.snapshot();
     if power == Power::FactoryReset {
         let dir = &data_dir;
-        for file in ["store.redb", "device.key"] {
+        for file in ["store.redb", "device.key", "fleet.redb"] {
             match std::fs::remove_file(dir.join(file)) {
                 Ok(()) => tracing::warn!("factory reset: erased {file}"),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

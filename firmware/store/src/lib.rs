@@ -5,10 +5,12 @@
 //! revision, never half of one. A revision and the "current" pointer are written in the same
 //! transaction. The page cache is kept small: this runs on an appliance.
 
+mod fleet;
 mod vault;
 
 use std::path::Path;
 
+pub use fleet::FleetStore;
 use std::time::{SystemTime, UNIX_EPOCH};
 pub use vault::{Vault, VaultError};
 
@@ -104,6 +106,17 @@ fn open_if_exists<K: redb::Key + 'static, V: redb::Value + 'static>(
     }
 }
 
+/// Makes a store file readable and writable by the box's user only (0600).
+fn make_private(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|e| {
+        StoreError::Permissions {
+            path: path.display().to_string(),
+            source: e,
+        }
+    })
+}
+
 impl Store {
     /// Opens (or creates) the store at `path`.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
@@ -116,13 +129,7 @@ impl Store {
             })?;
         // It holds the password hash, tokens' hashes and the HLS signing key: the box's
         // user only.
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|e| {
-            StoreError::Permissions {
-                path: path.display().to_string(),
-                source: e,
-            }
-        })?;
+        make_private(path)?;
         Ok(Store { db })
     }
 

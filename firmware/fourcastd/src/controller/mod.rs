@@ -535,7 +535,9 @@ impl Controller {
         base: Option<u64>,
     ) -> Result<u64, ChangeError> {
         let mut inner = lock(&self.inner);
-        if source == "api" && config.storage.data_dir != inner.config.storage.data_dir {
+        if matches!(source, "api" | "fleet")
+            && config.storage.data_dir != inner.config.storage.data_dir
+        {
             return Err(ChangeError::Invalid(ConfigErrors::one(
                 "storage.data_dir",
                 format!(
@@ -657,6 +659,11 @@ impl Controller {
     /// The running config and revision, without taking the controller's lock.
     pub(crate) fn running(&self) -> Arc<Running> {
         self.running.borrow().clone()
+    }
+
+    /// Told of every change to what runs.
+    pub(crate) fn watch_running(&self) -> watch::Receiver<Arc<Running>> {
+        self.running.subscribe()
     }
 
     /// Tells readers what runs now (called with the lock held, after every change).

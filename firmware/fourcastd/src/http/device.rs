@@ -62,6 +62,8 @@ struct Info {
     /// What `POST /api/v1/device/reboot` does on this board.
     reboot: &'static str,
     https: Option<HttpsInfo>,
+    /// The link to the fleet manager.
+    fleet: crate::fleet::FleetStatus,
 }
 
 /// `GET /api/v1/device`.
@@ -84,6 +86,7 @@ pub(crate) async fn info(State(d): State<Device>) -> Response {
         data_free_mb: fourcast_engine::outputs::recorder::free_bytes(&data_dir).map(|b| b >> 20),
         data_dir: data_dir.display().to_string(),
         https,
+        fleet: crate::fleet::status(),
     })
     .into_response()
 }

@@ -5,7 +5,7 @@ use std::fmt::Write;
 use crate::controller::Snapshot;
 
 #[allow(clippy::too_many_lines)] // one flat list of metric families
-pub(crate) fn render(s: &Snapshot) -> String {
+pub(crate) fn render(s: &Snapshot, f: &crate::fleet::FleetStatus) -> String {
     let mut out = String::new();
     let e = &s.engine;
     gauge(
@@ -133,7 +133,42 @@ pub(crate) fn render(s: &Snapshot) -> String {
         &rungs(&|r| r.segments as f64),
     );
     destinations(&mut out, e);
+    fleet(&mut out, f);
     out
+}
+
+fn fleet(out: &mut String, f: &crate::fleet::FleetStatus) {
+    let one = |v: f64| [(String::new(), v)];
+    gauge(
+        out,
+        "fourcast_fleet_connected",
+        "1 while the fleet link is connected to its broker.",
+        &one(f64::from(u8::from(f.state == "connected"))),
+    );
+    counter(
+        out,
+        "fourcast_fleet_reconnects_total",
+        "Fleet connections lost after being made.",
+        &one(f.reconnects as f64),
+    );
+    gauge(
+        out,
+        "fourcast_fleet_queue_depth",
+        "Events waiting for the fleet broker.",
+        &one(f.queued as f64),
+    );
+    counter(
+        out,
+        "fourcast_fleet_published_total",
+        "Messages handed to the fleet broker.",
+        &one(f.published as f64),
+    );
+    counter(
+        out,
+        "fourcast_fleet_dropped_total",
+        "Events dropped (oldest first) to keep the fleet queue within bounds.",
+        &one(f.dropped as f64),
+    );
 }
 
 fn destinations(out: &mut String, e: &fourcast_engine::EngineStatus) {

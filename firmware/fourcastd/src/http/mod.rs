@@ -183,7 +183,7 @@ async fn metrics(State(c): State<Controller>) -> Response {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        crate::http::metrics::render(&s),
+        crate::http::metrics::render(&s, &crate::fleet::status()),
     )
         .into_response()
 }
