@@ -1,6 +1,7 @@
 //! Harness for end-to-end tests: runs the real `fourcastd` binary on a free loopback port
 //! with its own data directory, talks to it over HTTP, and judges output with `ffprobe`.
 
+pub mod broker;
 pub mod peers;
 
 use std::io::{Read, Write};

@@ -34,7 +34,7 @@ pub struct Peer {
 }
 
 impl Peer {
-    fn spawn(mut cmd: Command, capture: &Path, log: &Path, capture_is_stdout: bool) -> Peer {
+    pub fn spawn(mut cmd: Command, capture: &Path, log: &Path, capture_is_stdout: bool) -> Peer {
         let log_file = std::fs::File::create(log).expect("peer log");
         if capture_is_stdout {
             cmd.stdout(std::fs::File::create(capture).expect("capture file"));

@@ -31,14 +31,28 @@ struct Cli {
 }
 
 /// Which boxes: one id, or every box with a tag.
-#[derive(Debug, Clone, clap::Args)]
-#[group(required = true, multiple = false)]
+#[derive(Debug, Clone)]
 pub(crate) struct Target {
-    /// A box's device id.
     pub device: Option<String>,
-    /// Every box carrying this tag.
-    #[arg(long)]
     pub tag: Option<String>,
+}
+
+/// `ID REST…` or `--tag T REST…`: the target, and the rest of the positionals.
+fn target(tag: Option<String>, mut words: Vec<String>) -> anyhow::Result<(Target, Vec<String>)> {
+    if tag.is_some() {
+        return Ok((Target { device: None, tag }, words));
+    }
+    if words.is_empty() {
+        anyhow::bail!("name a box (its device id) or --tag");
+    }
+    let device = words.remove(0);
+    Ok((
+        Target {
+            device: Some(device),
+            tag: None,
+        },
+        words,
+    ))
 }
 
 #[derive(Subcommand)]
@@ -66,13 +80,16 @@ enum Command {
         action: ConfigAction,
     },
     /// Run a command (take, uplink, recording, snapshot, reboot) on a box or a tag.
+    ///
+    /// `cmd ID NAME [ARGS]` or `cmd --tag T NAME [ARGS]`; ARGS is a JSON object
+    /// (`{"scene": "wide"}`).
     Cmd {
-        #[command(flatten)]
-        target: Target,
-        name: String,
-        /// The command's arguments, a JSON object (`{"scene": "wide"}`).
-        #[arg(default_value = "{}")]
-        args: String,
+        /// Every box carrying this tag (instead of an ID).
+        #[arg(long)]
+        tag: Option<String>,
+        /// [ID] NAME [ARGS]
+        #[arg(required = true, num_args = 1..=3)]
+        words: Vec<String>,
         /// Wait this long for the answers, s.
         #[arg(long, default_value_t = 10.0)]
         timeout: f64,
@@ -115,10 +132,14 @@ enum Command {
 
 #[derive(Subcommand)]
 enum ConfigAction {
+    /// `config push ID FILE` or `config push --tag T FILE`.
     Push {
-        #[command(flatten)]
-        target: Target,
-        file: PathBuf,
+        /// Every box carrying this tag (instead of an ID).
+        #[arg(long)]
+        tag: Option<String>,
+        /// [ID] FILE
+        #[arg(required = true, num_args = 1..=2)]
+        words: Vec<String>,
         /// Wait this long for the boxes' reports, s.
         #[arg(long, default_value_t = 15.0)]
         timeout: f64,
@@ -153,21 +174,32 @@ fn main() -> ExitCode {
             Command::Config {
                 action:
                     ConfigAction::Push {
-                        target,
-                        file,
+                        tag,
+                        words,
                         timeout,
                         discover,
                     },
-            } => ops::config_push(b, &target, &file, timeout, discover, cli.json).await,
+            } => {
+                let (target, rest) = target(tag, words)?;
+                let [file] = &rest[..] else {
+                    anyhow::bail!("config push: give one FILE after the box or --tag");
+                };
+                ops::config_push(b, &target, &PathBuf::from(file), timeout, discover, cli.json).await
+            }
             Command::Cmd {
-                target,
-                name,
-                args,
+                tag,
+                words,
                 timeout,
                 expires,
                 id,
                 out,
             } => {
+                let (target, rest) = target(tag, words)?;
+                let (name, args) = match &rest[..] {
+                    [name] => (name.clone(), "{}".to_string()),
+                    [name, args] => (name.clone(), args.clone()),
+                    _ => anyhow::bail!("cmd: give NAME [ARGS] after the box or --tag"),
+                };
                 let c = ops::CmdArgs {
                     name,
                     args,

@@ -376,8 +376,8 @@ impl Agent {
         };
         let command: Command = match message::parse(payload) {
             Ok(c) => c,
-            Err(message::BadPayload::TooBig(n)) => {
-                return vec![answer("", 413, None, format!("{n} bytes: too big"))];
+            Err(e @ message::BadPayload::TooBig(_)) => {
+                return vec![answer("", 413, None, e.to_string())];
             }
             Err(e) => return vec![answer("", 400, None, e.to_string())],
         };
