@@ -20,15 +20,17 @@ APT_PACKAGES := build-essential pkg-config libclang-dev \
 # Real peers and tools the tests and the bench call: ffmpeg/ffprobe (above), SRT receivers
 # (srt-tools), an RTMP server (nginx with its RTMP module), network namespaces and tc
 # (iproute2), python3 (bench), curl, Debian's Chromium (browser tests, driven by
-# playwright-core from npm).
-TEST_PACKAGES := srt-tools nginx libnginx-mod-rtmp iproute2 python3 curl chromium
+# playwright-core from npm), an MQTT 5 broker and its clients (mosquitto, the fleet tests).
+TEST_PACKAGES := srt-tools nginx libnginx-mod-rtmp iproute2 python3 curl chromium \
+	mosquitto mosquitto-clients
 # Node.js and npm build the web UI; skipped when a node and npm are already on the PATH
 # (a machine with NodeSource's nodejs, whose npm is built in).
 NODE_PACKAGES := nodejs npm
 CARGO ?= cargo
 WEB_SOURCES := $(shell find web-ui/src -type f) web-ui/build.mjs web-ui/package-lock.json
 
-.PHONY: deps test-deps web run test test-fresh lint build bench fuzz sbom audit deny soak
+.PHONY: deps test-deps web run test test-fresh lint build bench fuzz sbom audit deny soak \
+	fleet-outage fleet-scale
 
 ## Installs the system packages and Rust components the build and the box use.
 deps:
@@ -66,7 +68,7 @@ web-ui/dist/index.html: web-ui/node_modules/.installed $(WEB_SOURCES)
 	cd web-ui && npm run --silent build
 
 build: deps web
-	$(CARGO) build --locked --release -p fourcastd
+	$(CARGO) build --locked --release -p fourcastd -p fourcast-fleet-tool
 
 ## Runs the box on the virtual board: web UI, HLS and status on port 8080 (URLs printed).
 run: build
@@ -109,6 +111,20 @@ deny: deps
 SOAK_MINUTES ?= 60
 soak: test-deps build
 	python3 tests/bench/soak.py --minutes $(SOAK_MINUTES)
+
+## The fleet link through a 10-minute broker outage (a daemon restart halfway): frames
+## dropped, events queued and delivered, time to drain. FLEET_OUTAGE_S sets the length.
+FLEET_OUTAGE_S ?= 600
+fleet-outage: test-deps build
+	FLEET_OUTAGE_S=$(FLEET_OUTAGE_S) $(CARGO) test --locked --release -p fourcast-e2e --test fleet \
+		-- --nocapture --exact events_wait_out_a_broker_outage_and_a_restart
+
+## Fleet scale on a local mosquitto: N simulated boxes (FLEET_DEVICES, default "100 1000"),
+## config-push convergence, command round trips, broker and simulator memory, and the
+## real agent's CPU and memory in the daemon.
+FLEET_DEVICES ?= 100 1000
+fleet-scale: test-deps build
+	python3 tests/bench/fleet_scale.py --devices $(FLEET_DEVICES)
 
 ## A CycloneDX SBOM of the firmware's crates and the web UI's shipped npm packages.
 sbom: deps

@@ -52,7 +52,10 @@ pub fn options(link: &Link<'_>) -> Result<MqttOptions, String> {
         .set_clean_start(true)
         .set_max_packet_size(Some(MAX_PACKET))
         .set_request_channel_capacity(256)
-        .set_connection_timeout(10);
+        .set_connection_timeout(10)
+        // rumqttc keeps a slot per packet id up to this limit (by default all 65535,
+        // about 13 MB per client): one event is in flight at a time, replies are few.
+        .set_outgoing_inflight_upper_limit(32);
     if let Some(t) = &link.tls {
         o.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
             client_config(t)?,
