@@ -13,8 +13,8 @@ each message, so it changes neither figure below), `fourcast-fleet simulate --de
   - the broker's and the simulator's resident memory.
 Then the real agent in the daemon: `fourcastd` on the virtual board for --daemon-seconds
 with the fleet off, then on (telemetry every 10 s); CPU of the runtime's threads (where the
-agent runs; the media pipeline has its own threads) and the process's resident memory,
-compared (goal: <= 2 % of a core and <= 10 MB).
+agent runs; the media pipeline has its own threads; per-thread scheduler time sampled every
+0.2 s) and the process's resident memory, compared (goal: <= 2 % of a core and <= 10 MB).
 Run nothing else meanwhile.
 """
 import argparse
@@ -49,21 +49,32 @@ def rss_mb(pid):
     return 0.0
 
 
-def runtime_cpu_s(pid):
-    """CPU seconds of the tokio runtime's threads (workers and blocking pool)."""
-    ticks = 0
+def runtime_threads_ns(pid):
+    """Nanoseconds on a CPU (schedstat) of each tokio runtime thread, by thread id."""
+    out = {}
     for tid in os.listdir(f"/proc/{pid}/task"):
         try:
             with open(f"/proc/{pid}/task/{tid}/comm") as f:
-                name = f.read().strip()
-            if not name.startswith(("tokio-runtime", "tokio-rt")):
-                continue
-            # Nanoseconds on a CPU (schedstat): finer than the 10-ms ticks of stat.
+                if not f.read().startswith(("tokio-runtime", "tokio-rt")):
+                    continue
             with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
-                ticks += int(f.read().split()[0])
+                out[tid] = int(f.read().split()[0])
         except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
             pass
-    return ticks / 1e9
+    return out
+
+
+def runtime_cpu_pct(pid, seconds):
+    """Share of one core the runtime's threads used over `seconds`. Sampled every 0.2 s and
+    summed per thread, so threads of the blocking pool that start and stop are counted."""
+    used, last = 0, runtime_threads_ns(pid)
+    t0 = time.time()
+    while time.time() - t0 < seconds:
+        time.sleep(0.2)
+        now = runtime_threads_ns(pid)
+        used += sum(ns - last.get(tid, 0) for tid, ns in now.items())
+        last = now
+    return used / 1e9 / (time.time() - t0) * 100
 
 
 def start_broker(work):
@@ -145,9 +156,7 @@ def daemon_cost(work, seconds, fleet_port):
                               "--listen", f"127.0.0.1:{free_port()}"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(15)  # warm-up: pipelines built, first connection made
-        cpu0, t0 = runtime_cpu_s(d.pid), time.time()
-        time.sleep(seconds)
-        cpu = (runtime_cpu_s(d.pid) - cpu0) / (time.time() - t0) * 100
+        cpu = runtime_cpu_pct(d.pid, seconds)
         rows[label] = {"runtime_cpu_pct": round(cpu, 3), "rss_mb": round(rss_mb(d.pid), 1)}
         d.terminate()
         d.wait()

@@ -16,7 +16,9 @@ memory, open descriptors, threads, CPU and the program's dropped frames, into
 It fails (exit 1) on growth after the warm-up: resident memory more than 5 % over its value
 at the end of the warm-up; descriptors or threads whose last quarter never comes back down
 to the first quarter's range (they come and go with requests and the bounded blocking
-pool); any dropped frame. The fleet agent joins this soak when it lands (issue "fleet management").
+pool); any dropped frame. The fleet agent is connected throughout to a local mosquitto (plain
+MQTT on loopback), publishing telemetry every 10 s; the soak fails if the link is not
+connected at the end.
 Run nothing else on the machine meanwhile: on 2 cores, another build drops frames.
 """
 import argparse
@@ -101,9 +103,9 @@ def main():
                     help="recording split; short splits exercise file rotation")
     ap.add_argument("--daemon", default=os.path.join(ROOT, "target/release/fourcastd"))
     args = ap.parse_args()
-    for tool in ["srt-live-transmit"]:
+    for tool, package in [("srt-live-transmit", "srt-tools"), ("mosquitto", "mosquitto")]:
         if shutil.which(tool) is None:
-            sys.exit(f"{tool} is missing: install srt-tools (make test-deps does)")
+            sys.exit(f"{tool} is missing: install {package} (make test-deps does)")
     work = tempfile.mkdtemp(prefix="fourcast-soak-")
     out_dir = os.path.join(ROOT, "target", "soak")
     os.makedirs(out_dir, exist_ok=True)
@@ -135,13 +137,25 @@ bind = "127.0.0.1"
 port = {srt_listen}
 rung = "360p"
 """
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from fleet_scale import start_broker
+    broker, mqtt_port = start_broker(work)
+    config += f"""
+[fleet]
+enabled = true
+broker = "mqtt://127.0.0.1:{mqtt_port}"
+lab_plain_mqtt = true
+tenant = "soak"
+device_id = "soak-box"
+telemetry_s = 10
+"""
     cfg = os.path.join(work, "box.toml")
     with open(cfg, "w") as f:
         f.write(config)
     check = subprocess.run([args.daemon, "check-config", cfg], capture_output=True, text=True)
     if check.returncode != 0:
         sys.exit(f"soak config refused:\n{check.stdout}{check.stderr}")
-    procs = []
+    procs = [broker]
     devnull = open(os.devnull, "w")
     procs.append(subprocess.Popen(
         ["srt-live-transmit", "-q", "-a:no", f"srt://:{srt_out}?mode=listener", "file://con"],
@@ -249,8 +263,13 @@ rung = "360p"
                 failures.append(
                     f"{after[-1][0]} s: {name} grew: last quarter {min(last)}–{max(last)} "
                     f"over the first quarter's {min(first)}–{max(first)}")
+        code, body = box.get("/api/v1/device")
+        fleet = json.loads(body)["fleet"] if code == 200 else {}
+        if fleet.get("state") != "connected":
+            failures.append(f"end: fleet link not connected: {fleet}")
         if after:
             print(json.dumps({
+                "fleet": {k: fleet.get(k) for k in ("state", "published", "reconnects", "queued", "dropped")},
                 "minutes": args.minutes,
                 "rss_mib_first_last_max": [after[0][1], after[-1][1], max(r[1] for r in after)],
                 "fds_min_max": [min(r[2] for r in after), max(r[2] for r in after)],

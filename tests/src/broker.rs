@@ -69,13 +69,22 @@ impl Pki {
 
     /// A certificate for `cn` (a client) or for the broker on 127.0.0.1 (`server`).
     pub fn issue(&self, cn: &str, server: bool) -> Identity {
+        if server {
+            self.issue_for(cn, &["localhost", "127.0.0.1"])
+        } else {
+            self.make(cn, &[], false)
+        }
+    }
+
+    /// A server certificate for `cn` naming `hosts` (names or addresses).
+    pub fn issue_for(&self, cn: &str, hosts: &[&str]) -> Identity {
+        self.make(cn, hosts, true)
+    }
+
+    fn make(&self, cn: &str, hosts: &[&str], server: bool) -> Identity {
         use std::os::unix::fs::PermissionsExt;
         let key = KeyPair::generate().expect("key");
-        let names = if server {
-            vec!["localhost".to_string(), "127.0.0.1".to_string()]
-        } else {
-            Vec::new()
-        };
+        let names: Vec<String> = hosts.iter().map(|h| h.to_string()).collect();
         let mut p = CertificateParams::new(names).expect("params");
         p.distinguished_name.push(DnType::CommonName, cn);
         p.extended_key_usages = vec![if server {
@@ -205,15 +214,31 @@ impl Mosquitto {
     pub fn raw_request(&self, topic: &str, payload: &[u8]) -> Option<serde_json::Value> {
         let responses = format!("fourcast/v1/{TENANT}/_fleet/raw/responses");
         let mut sub = Command::new("mosquitto_sub");
-        sub.args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-V", "mqttv5"])
-            .arg("--cafile")
-            .arg(&self.ca)
-            .arg("--cert")
-            .arg(&self.tool.cert)
-            .arg("--key")
-            .arg(&self.tool.key)
-            .args(["-i", "raw-responses", "-t", &responses, "-C", "1", "-W", "10"])
-            .stdout(std::process::Stdio::piped());
+        sub.args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &self.port.to_string(),
+            "-V",
+            "mqttv5",
+        ])
+        .arg("--cafile")
+        .arg(&self.ca)
+        .arg("--cert")
+        .arg(&self.tool.cert)
+        .arg("--key")
+        .arg(&self.tool.key)
+        .args([
+            "-i",
+            "raw-responses",
+            "-t",
+            &responses,
+            "-C",
+            "1",
+            "-W",
+            "10",
+        ])
+        .stdout(std::process::Stdio::piped());
         let child = sub.spawn().expect("mosquitto_sub runs");
         std::thread::sleep(Duration::from_millis(400));
         let file = self.dir.join("raw-payload");
@@ -229,7 +254,7 @@ impl Mosquitto {
 
     /// Runs `fourcast-fleet` as the fleet manager.
     pub fn tool(&self, args: &[&str]) -> Output {
-        let out = Command::new(fleet_tool())
+        Command::new(fleet_tool())
             .args(["--broker", &self.url(), "--tenant", TENANT])
             .arg("--ca")
             .arg(&self.ca)
@@ -239,8 +264,7 @@ impl Mosquitto {
             .arg(&self.tool.key)
             .args(args)
             .output()
-            .expect("fourcast-fleet runs");
-        out
+            .expect("fourcast-fleet runs")
     }
 
     /// `fourcast-fleet --json …`, parsed (its exit status is not judged here).
@@ -261,15 +285,24 @@ impl Mosquitto {
     pub fn raw_publish(&self, topic: &str, payload_file: &Path, properties: &[(&str, &str)]) {
         require("mosquitto_pub", "mosquitto-clients");
         let mut cmd = Command::new("mosquitto_pub");
-        cmd.args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-V", "mqttv5", "-q", "1"])
-            .arg("--cafile")
-            .arg(&self.ca)
-            .arg("--cert")
-            .arg(&self.tool.cert)
-            .arg("--key")
-            .arg(&self.tool.key)
-            .args(["-i", "raw-pub", "-t", topic, "-f"])
-            .arg(payload_file);
+        cmd.args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &self.port.to_string(),
+            "-V",
+            "mqttv5",
+            "-q",
+            "1",
+        ])
+        .arg("--cafile")
+        .arg(&self.ca)
+        .arg("--cert")
+        .arg(&self.tool.cert)
+        .arg("--key")
+        .arg(&self.tool.key)
+        .args(["-i", "raw-pub", "-t", topic, "-f"])
+        .arg(payload_file);
         for (name, value) in properties {
             cmd.args(["-D", "publish", name, value]);
         }
@@ -285,14 +318,31 @@ impl Mosquitto {
     pub fn retained(&self, topic: &str) -> Option<serde_json::Value> {
         require("mosquitto_sub", "mosquitto-clients");
         let out = Command::new("mosquitto_sub")
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-V", "mqttv5"])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-V",
+                "mqttv5",
+            ])
             .arg("--cafile")
             .arg(&self.ca)
             .arg("--cert")
             .arg(&self.tool.cert)
             .arg("--key")
             .arg(&self.tool.key)
-            .args(["-i", "raw-sub", "-t", topic, "-C", "1", "-W", "5", "--retained-only"])
+            .args([
+                "-i",
+                "raw-sub",
+                "-t",
+                topic,
+                "-C",
+                "1",
+                "-W",
+                "5",
+                "--retained-only",
+            ])
             .output()
             .expect("mosquitto_sub runs");
         let text = String::from_utf8_lossy(&out.stdout);

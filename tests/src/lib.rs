@@ -74,14 +74,23 @@ impl Daemon {
             std::fs::write(&f, text).expect("write config");
             f
         });
-        Daemon::spawn(data, free_port(), config_file, true, None)
+        Daemon::spawn(data, free_port(), config_file, true, None, &[])
+    }
+
+    /// Like [`Daemon::start`], with `wrapper` (a program and its arguments) in front of the
+    /// daemon's command line: for example `unshare` to give it a mount namespace of its own.
+    pub fn start_wrapped(config: &str, wrapper: &[String]) -> Daemon {
+        let data = TempDir::new("box");
+        let f = data.0.join("fourcast.toml");
+        std::fs::write(&f, config).expect("write config");
+        Daemon::spawn(data, free_port(), Some(f), true, None, wrapper)
     }
 
     /// Starts the daemon on the board default with no admin password set: the test does
     /// first-boot setup itself (as the browser test does).
     pub fn start_unset() -> Daemon {
         let none = Some((String::new(), String::new()));
-        Daemon::spawn(TempDir::new("box"), free_port(), None, true, none)
+        Daemon::spawn(TempDir::new("box"), free_port(), None, true, none, &[])
     }
 
     /// Starts the daemon again on the same data dir and port, from its stored config
@@ -92,7 +101,7 @@ impl Daemon {
         let (port, config_file) = (old.port, old.config_file.take());
         let credentials = (old.password.clone(), old.token.clone());
         drop(old);
-        Daemon::spawn(data, port, config_file, false, Some(credentials))
+        Daemon::spawn(data, port, config_file, false, Some(credentials), &[])
     }
 
     fn spawn(
@@ -101,8 +110,16 @@ impl Daemon {
         config_file: Option<PathBuf>,
         use_config: bool,
         credentials: Option<(String, String)>,
+        wrapper: &[String],
     ) -> Daemon {
-        let mut cmd = Command::new(fourcastd());
+        let mut cmd = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(fourcastd());
+                c
+            }
+            None => Command::new(fourcastd()),
+        };
         cmd.arg("run")
             .arg("--data-dir")
             .arg(data.0.join("data"))

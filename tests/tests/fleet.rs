@@ -19,9 +19,7 @@ fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
 }
 
 fn online(broker: &Mosquitto) -> Option<Value> {
-    broker
-        .retained(STATE)
-        .filter(|s| s["state"] == "online")
+    broker.retained(STATE).filter(|s| s["state"] == "online")
 }
 
 fn fleet_status(d: &Daemon) -> Value {
@@ -34,10 +32,14 @@ fn a_box_reports_to_its_fleet_and_obeys_it() {
     let pki = Pki::new(&dir.0.join("pki"), "fleet-ca");
     let broker = Mosquitto::start(&dir.0, &pki);
     let id = pki.issue("box-1", false);
-    let d = Daemon::start(Some(&default_config(|c| c.fleet = broker.fleet("box-1", &id))));
-    wait_for("box-1 online (retained state)", Duration::from_secs(30), || {
-        online(&broker).is_some()
-    });
+    let d = Daemon::start(Some(&default_config(|c| {
+        c.fleet = broker.fleet("box-1", &id)
+    })));
+    wait_for(
+        "box-1 online (retained state)",
+        Duration::from_secs(30),
+        || online(&broker).is_some(),
+    );
     let state = online(&broker).unwrap();
     assert_eq!(state["firmware"], env!("CARGO_PKG_VERSION"));
     assert!(state["session"].as_u64().unwrap() >= 1);
@@ -57,7 +59,10 @@ fn a_box_reports_to_its_fleet_and_obeys_it() {
     // Live telemetry.
     let show = broker.tool(&["show", "box-1", "--wait", "5"]);
     let text = String::from_utf8_lossy(&show.stdout);
-    assert!(show.status.success() && text.contains("telemetry: cpu"), "{text}");
+    assert!(
+        show.status.success() && text.contains("telemetry: cpu"),
+        "{text}"
+    );
 
     // A command round trip through the API's own handler.
     let before = d.json("/api/v1/program")["generation"].as_u64().unwrap();
@@ -68,24 +73,51 @@ fn a_box_reports_to_its_fleet_and_obeys_it() {
     let bad = &r["results"][0];
     assert!(bad["status"].as_u64().unwrap() >= 400, "{r}");
     assert!(bad["field"].as_str().unwrap().starts_with("args."), "{r}");
-    let r = broker.tool_json(&["cmd", "box-1", "uplink", r#"{"name": "nowhere", "action": "start"}"#]);
+    let r = broker.tool_json(&[
+        "cmd",
+        "box-1",
+        "uplink",
+        r#"{"name": "nowhere", "action": "start"}"#,
+    ]);
     assert_eq!(r["results"][0]["status"], 404, "{r}");
     let r = broker.tool_json(&["cmd", "box-1", "recording", r#"{"action": "pause"}"#]);
-    assert_eq!((r["results"][0]["status"].as_u64(), r["results"][0]["field"].as_str()), (Some(422), Some("args.action")), "{r}");
+    assert_eq!(
+        (
+            r["results"][0]["status"].as_u64(),
+            r["results"][0]["field"].as_str()
+        ),
+        (Some(422), Some("args.action")),
+        "{r}"
+    );
     let r = broker.tool_json(&["cmd", "box-1", "selfdestruct"]);
     assert_eq!(r["results"][0]["status"], 404, "{r}");
-    let once = ["cmd", "box-1", "take", r#"{"scene": "all"}"#, "--id", "c-once"];
+    let once = [
+        "cmd",
+        "box-1",
+        "take",
+        r#"{"scene": "all"}"#,
+        "--id",
+        "c-once",
+    ];
     assert_eq!(broker.tool_json(&once)["results"][0]["status"], 200);
     let again = broker.tool_json(&once);
-    assert_eq!(again["results"][0]["status"], 409, "a replayed id runs once: {again}");
+    assert_eq!(
+        again["results"][0]["status"], 409,
+        "a replayed id runs once: {again}"
+    );
     let jpeg = dir.0.join("snapshot.jpg");
     let r = broker.tool_json(&["cmd", "box-1", "snapshot", "--out", jpeg.to_str().unwrap()]);
     assert_eq!(r["results"][0]["status"], 200, "{r}");
-    assert!(std::fs::read(&jpeg).unwrap().starts_with(&[0xFF, 0xD8]), "a JPEG");
+    assert!(
+        std::fs::read(&jpeg).unwrap().starts_with(&[0xFF, 0xD8]),
+        "a JPEG"
+    );
 
     // A config push: applied, and reported (redacted, retained).
     let mut config = d.json("/api/v1/config")["config"].clone();
-    let kbps = config["ladder"]["rungs"][0]["bitrate_kbps"].as_u64().unwrap();
+    let kbps = config["ladder"]["rungs"][0]["bitrate_kbps"]
+        .as_u64()
+        .unwrap();
     config["ladder"]["rungs"][0]["bitrate_kbps"] = json!(kbps + 100);
     config["outputs"]["rtmp"] = json!([{
         "name": "yt", "url": "rtmp://127.0.0.1:9/live", "key": "sk-live-SECRET-4242", "enabled": false,
@@ -97,12 +129,17 @@ fn a_box_reports_to_its_fleet_and_obeys_it() {
     assert_eq!(push["applied"], json!(["box-1"]), "{push}");
     let running = d.json("/api/v1/config")["config"].clone();
     assert_eq!(running["ladder"]["rungs"][0]["bitrate_kbps"], kbps + 100);
-    let reported = broker.retained("fourcast/v1/acme/box-1/config/reported").unwrap();
+    let reported = broker
+        .retained("fourcast/v1/acme/box-1/config/reported")
+        .unwrap();
     assert_eq!(reported["applied"], true);
     assert_eq!(reported["config"]["outputs"]["rtmp"][0]["key"], "***");
     // The pushed key is sealed in the store and never echoed.
     let store = std::fs::read(d.data.0.join("data/store.redb")).unwrap();
-    assert!(!contains(&store, b"sk-live-SECRET-4242"), "the stream key is sealed at rest");
+    assert!(
+        !contains(&store, b"sk-live-SECRET-4242"),
+        "the stream key is sealed at rest"
+    );
     assert!(!reported.to_string().contains("SECRET-4242"));
     assert!(!d.log().contains("SECRET-4242"), "never in the log");
 
@@ -112,36 +149,67 @@ fn a_box_reports_to_its_fleet_and_obeys_it() {
     let push = broker.tool_json(&["config", "push", "--tag", "stage", file.to_str().unwrap()]);
     let refused = &push["refused"][0];
     assert_eq!(refused["device"], "box-1", "{push}");
-    assert_eq!(refused["errors"][0]["path"], "ladder.rungs[0].bitrate_kbps", "{push}");
-    assert_eq!(d.json("/api/v1/config")["config"]["ladder"]["rungs"][0]["bitrate_kbps"], kbps + 100);
+    assert_eq!(
+        refused["errors"][0]["path"], "ladder.rungs[0].bitrate_kbps",
+        "{push}"
+    );
+    assert_eq!(
+        d.json("/api/v1/config")["config"]["ladder"]["rungs"][0]["bitrate_kbps"],
+        kbps + 100
+    );
 
     // Bad input from the network: each answered with a status and what is wrong.
     let cmd = "fourcast/v1/acme/box-1/cmd/take";
     let fresh = super_fresh();
     let cases: Vec<(Vec<u8>, u64, &str)> = vec![
         (b"{not json".to_vec(), 400, "key must be a string"),
-        (format!(r#"{{"id":"u1","expires_ms":{fresh},"sudo":true}}"#).into_bytes(), 400, "sudo"),
-        (format!(r#"{{"id":5,"expires_ms":{fresh}}}"#).into_bytes(), 400, "invalid type"),
-        (br#"{"id":"old","expires_ms":1000}"#.to_vec(), 408, "expired"),
+        (
+            format!(r#"{{"id":"u1","expires_ms":{fresh},"sudo":true}}"#).into_bytes(),
+            400,
+            "sudo",
+        ),
+        (
+            format!(r#"{{"id":5,"expires_ms":{fresh}}}"#).into_bytes(),
+            400,
+            "invalid type",
+        ),
+        (
+            br#"{"id":"old","expires_ms":1000}"#.to_vec(),
+            408,
+            "expired",
+        ),
         (vec![b' '; 1 << 20], 413, "at most 65536 bytes"),
     ];
     for (payload, status, says) in cases {
-        let answer = broker
-            .raw_request(cmd, &payload)
-            .unwrap_or_else(|| panic!("no answer to {:?}", String::from_utf8_lossy(&payload[..payload.len().min(40)])));
+        let answer = broker.raw_request(cmd, &payload).unwrap_or_else(|| {
+            panic!(
+                "no answer to {:?}",
+                String::from_utf8_lossy(&payload[..payload.len().min(40)])
+            )
+        });
         assert_eq!(answer["status"], status, "{answer}");
-        assert!(answer["message"].as_str().unwrap().contains(says), "{answer}");
+        assert!(
+            answer["message"].as_str().unwrap().contains(says),
+            "{answer}"
+        );
     }
     // A stale desired version and a malformed one: reported, nothing applied.
     let file = dir.0.join("stale.json");
     std::fs::write(&file, br#"{"version": 1, "config": {}}"#).unwrap();
     broker.raw_publish("fourcast/v1/acme/box-1/config/desired", &file, &[]);
-    wait_for("the stale version reported", Duration::from_secs(10), || {
-        broker
-            .retained("fourcast/v1/acme/box-1/config/reported")
-            .is_some_and(|r| r["errors"][0]["path"] == "version")
-    });
-    assert_eq!(d.json("/api/v1/config")["config"]["ladder"]["rungs"][0]["bitrate_kbps"], kbps + 100);
+    wait_for(
+        "the stale version reported",
+        Duration::from_secs(10),
+        || {
+            broker
+                .retained("fourcast/v1/acme/box-1/config/reported")
+                .is_some_and(|r| r["errors"][0]["path"] == "version")
+        },
+    );
+    assert_eq!(
+        d.json("/api/v1/config")["config"]["ladder"]["rungs"][0]["bitrate_kbps"],
+        kbps + 100
+    );
     let status = fleet_status(&d);
     assert_eq!(status["state"], "connected", "nothing crashed: {status}");
     assert!(status["published"].as_u64().unwrap() > 5, "{status}");
@@ -167,15 +235,25 @@ fn mutual_tls_and_the_acl_hold() {
     let pki = Pki::new(&dir.0.join("pki"), "fleet-ca");
     let broker = Mosquitto::start(&dir.0, &pki);
     let id = pki.issue("box-1", false);
-    let d = Daemon::start(Some(&default_config(|c| c.fleet = broker.fleet("box-1", &id))));
-    wait_for("connected", Duration::from_secs(30), || fleet_status(&d)["state"] == "connected");
+    let d = Daemon::start(Some(&default_config(|c| {
+        c.fleet = broker.fleet("box-1", &id)
+    })));
+    wait_for("connected", Duration::from_secs(30), || {
+        fleet_status(&d)["state"] == "connected"
+    });
 
     let change = |edit: &dyn Fn(&mut Value)| -> u16 {
         let mut config = d.json("/api/v1/config");
         let base = config["revision"].clone();
         edit(&mut config["config"]);
         let body = json!({ "base_revision": base, "config": config["config"] }).to_string();
-        d.send("PUT", "/api/v1/config", &[("content-type", "application/json")], body.as_bytes()).status
+        d.send(
+            "PUT",
+            "/api/v1/config",
+            &[("content-type", "application/json")],
+            body.as_bytes(),
+        )
+        .status
     };
     let error_after_change = |what: &str| -> String {
         let mut last = String::new();
@@ -215,7 +293,11 @@ fn mutual_tls_and_the_acl_hold() {
         json!({ "base_revision": d.json("/api/v1/config")["revision"], "patch": { "fleet": { "broker": format!("mqtt://127.0.0.1:{}", broker.port) } } }).to_string().as_bytes(),
     );
     assert_eq!(r.status, 422, "{}", r.text());
-    assert!(r.text().contains("fleet.broker") && r.text().contains("in the clear"), "{}", r.text());
+    assert!(
+        r.text().contains("fleet.broker") && r.text().contains("in the clear"),
+        "{}",
+        r.text()
+    );
 
     // A key others can read is refused before it is used.
     use std::os::unix::fs::PermissionsExt;
@@ -240,7 +322,10 @@ fn mutual_tls_and_the_acl_hold() {
     });
     let s = fleet_status(&d);
     assert!(s["denied"].to_string().contains("NotAuthorized"), "{s}");
-    assert!(broker.retained("fourcast/v1/acme/box-2/state").is_none(), "nothing published under box-2");
+    assert!(
+        broker.retained("fourcast/v1/acme/box-2/state").is_none(),
+        "nothing published under box-2"
+    );
 }
 
 #[test]
@@ -249,8 +334,12 @@ fn a_killed_box_is_lost_after_the_will_delay_and_its_next_birth_wins() {
     let pki = Pki::new(&dir.0.join("pki"), "fleet-ca");
     let broker = Mosquitto::start(&dir.0, &pki);
     let id = pki.issue("box-1", false);
-    let d = Daemon::start(Some(&default_config(|c| c.fleet = broker.fleet("box-1", &id))));
-    wait_for("online", Duration::from_secs(30), || online(&broker).is_some());
+    let d = Daemon::start(Some(&default_config(|c| {
+        c.fleet = broker.fleet("box-1", &id)
+    })));
+    wait_for("online", Duration::from_secs(30), || {
+        online(&broker).is_some()
+    });
     let first = online(&broker).unwrap()["session"].as_u64().unwrap();
     d.signal(libc::SIGKILL);
     let killed = Instant::now();
@@ -258,19 +347,34 @@ fn a_killed_box_is_lost_after_the_will_delay_and_its_next_birth_wins() {
         broker.retained(STATE).is_some_and(|s| s["state"] == "lost")
     });
     let lost = broker.retained(STATE).unwrap();
-    assert_eq!(lost["session"].as_u64(), Some(first), "the Will carries its session");
-    assert!(killed.elapsed() >= Duration::from_secs(2), "not before the Will Delay");
+    assert_eq!(
+        lost["session"].as_u64(),
+        Some(first),
+        "the Will carries its session"
+    );
+    assert!(
+        killed.elapsed() >= Duration::from_secs(2),
+        "not before the Will Delay"
+    );
     let d = Daemon::restart(d);
-    wait_for("back online", Duration::from_secs(30), || online(&broker).is_some());
+    wait_for("back online", Duration::from_secs(30), || {
+        online(&broker).is_some()
+    });
     let back = online(&broker).unwrap();
     assert!(back["session"].as_u64().unwrap() > first, "{back}");
     // A clean stop says offline, and no Will follows it.
     d.signal(libc::SIGTERM);
     wait_for("offline", Duration::from_secs(10), || {
-        broker.retained(STATE).is_some_and(|s| s["state"] == "offline")
+        broker
+            .retained(STATE)
+            .is_some_and(|s| s["state"] == "offline")
     });
     std::thread::sleep(Duration::from_secs(4));
-    assert_eq!(broker.retained(STATE).unwrap()["state"], "offline", "no Will after a goodbye");
+    assert_eq!(
+        broker.retained(STATE).unwrap()["state"],
+        "offline",
+        "no Will after a goodbye"
+    );
 }
 
 /// Broker down for `FLEET_OUTAGE_S` (default 60 s) while the box streams and things happen
@@ -296,10 +400,13 @@ fn events_wait_out_a_broker_outage_and_a_restart() {
     );
     let mut d = Daemon::start(Some(&config));
     d.wait_live(&["origin"], Duration::from_secs(40));
-    wait_for("connected", Duration::from_secs(30), || fleet_status(&d)["state"] == "connected");
+    wait_for("connected", Duration::from_secs(30), || {
+        fleet_status(&d)["state"] == "connected"
+    });
     let dropped = |d: &Daemon| {
         let s = d.status();
-        s["program"]["dropped_frames"].as_u64().unwrap() + s["ladder"]["dropped_frames"].as_u64().unwrap()
+        s["program"]["dropped_frames"].as_u64().unwrap()
+            + s["ladder"]["dropped_frames"].as_u64().unwrap()
     };
     let refuse = |d: &Daemon| {
         let r = d.send(
@@ -314,15 +421,23 @@ fn events_wait_out_a_broker_outage_and_a_restart() {
 
     broker.kill();
     let down = Instant::now();
-    wait_for("the box to notice", Duration::from_secs(40), || fleet_status(&d)["state"] != "connected");
+    wait_for("the box to notice", Duration::from_secs(40), || {
+        fleet_status(&d)["state"] != "connected"
+    });
     receiver.kill();
     wait_for("uplink_failed", Duration::from_secs(30), || {
         d.events().iter().any(|e| e["type"] == "uplink_failed")
     });
     refuse(&d);
-    assert_eq!(d.send("POST", "/api/v1/recording/start", &[], b"").status, 200);
+    assert_eq!(
+        d.send("POST", "/api/v1/recording/start", &[], b"").status,
+        200
+    );
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(d.send("POST", "/api/v1/recording/stop", &[], b"").status, 200);
+    assert_eq!(
+        d.send("POST", "/api/v1/recording/stop", &[], b"").status,
+        200
+    );
     let queued_before_restart = fleet_status(&d)["queued"].as_u64().unwrap();
     assert!(queued_before_restart >= 3, "{}", fleet_status(&d));
     let dropped_before_restart = dropped(&d) - dropped_at_start;
@@ -347,9 +462,12 @@ fn events_wait_out_a_broker_outage_and_a_restart() {
     broker.resume();
     let follow = std::process::Command::new(fourcast_e2e::broker::fleet_tool())
         .args(["--broker", &broker.url(), "--tenant", "acme"])
-        .arg("--ca").arg(&broker.ca)
-        .arg("--cert").arg(&broker.tool.cert)
-        .arg("--key").arg(&broker.tool.key)
+        .arg("--ca")
+        .arg(&broker.ca)
+        .arg("--cert")
+        .arg(&broker.tool.cert)
+        .arg("--key")
+        .arg(&broker.tool.key)
         .args(["events", "--device", "box-1", "--follow"])
         .stdout(std::fs::File::create(dir.0.join("events.jsonl")).unwrap())
         .spawn()
@@ -380,8 +498,14 @@ fn events_wait_out_a_broker_outage_and_a_restart() {
         events.len(),
         drained.as_secs_f64()
     );
-    assert_eq!(dropped_during, 0, "frames dropped while the broker was away");
-    assert!(events.len() as u64 >= queued, "every queued event delivered: {kinds:?}");
+    assert_eq!(
+        dropped_during, 0,
+        "frames dropped while the broker was away"
+    );
+    assert!(
+        events.len() as u64 >= queued,
+        "every queued event delivered: {kinds:?}"
+    );
     assert!(
         seqs.windows(2).all(|w| w[1] == w[0] + 1),
         "in order, none missing: {seqs:?}"

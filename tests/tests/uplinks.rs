@@ -229,3 +229,124 @@ rung = "360p"
         "{got} bytes reached a receiver without the passphrase"
     );
 }
+
+/// RTMPS to a platform behind a TLS terminator (stunnel in front of nginx-rtmp) with a test
+/// CA that the box trusts (the daemon runs in a mount namespace of its own where the test
+/// CA is the system's trust store): the key arrives and the stream plays. A server whose
+/// certificate another CA signed, or that names another host, is refused with the reason,
+/// and nothing reaches it in the clear.
+#[test]
+fn rtmps_reaches_a_trusted_platform_and_refuses_untrusted_ones() {
+    use fourcast_e2e::broker::Pki;
+    use fourcast_e2e::peers::{Peer, require};
+    require("stunnel4", "stunnel4");
+    require("unshare", "util-linux");
+    let tmp = TempDir::new("rtmps");
+    let nginx = Nginx::start(&tmp.0, &["live", "backup", "other"]);
+    let trusted = Pki::new(&tmp.0.join("pki"), "platform-ca");
+    let stranger = Pki::new(&tmp.0.join("other-pki"), "stranger-ca");
+    let terminator = |name: &str, id: &fourcast_e2e::broker::Identity| -> (Peer, u16) {
+        let port = fourcast_e2e::free_port();
+        let conf = tmp.0.join(format!("{name}.conf"));
+        std::fs::write(
+            &conf,
+            format!(
+                "foreground = yes\npid =\n[rtmps]\naccept = 127.0.0.1:{port}\nconnect = 127.0.0.1:{}\ncert = {}\nkey = {}\n",
+                nginx.port,
+                id.cert.display(),
+                id.key.display()
+            ),
+        )
+        .unwrap();
+        let mut cmd = std::process::Command::new("stunnel4");
+        cmd.arg(&conf);
+        let peer = Peer::spawn(
+            cmd,
+            &tmp.0.join(format!("{name}.out")),
+            &tmp.0.join(format!("{name}.log")),
+            false,
+        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "stunnel {name} did not listen"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        (peer, port)
+    };
+    let (_good, good) = terminator(
+        "good",
+        &trusted.issue_for("platform", &["127.0.0.1", "localhost"]),
+    );
+    let (_untrusted, untrusted) =
+        terminator("untrusted", &stranger.issue_for("platform", &["127.0.0.1"]));
+    let (_elsewhere, elsewhere) = terminator(
+        "elsewhere",
+        &trusted.issue_for("elsewhere", &["elsewhere.example"]),
+    );
+    let outputs = format!(
+        r#"
+[[outputs.rtmp]]
+name = "secure"
+url = "rtmps://127.0.0.1:{good}/live"
+key = "rtmps-key-good-4a1"
+rung = "360p"
+
+[[outputs.rtmp]]
+name = "untrusted"
+url = "rtmps://127.0.0.1:{untrusted}/backup"
+key = "rtmps-key-untrusted-9c2"
+rung = "360p"
+
+[[outputs.rtmp]]
+name = "elsewhere"
+url = "rtmps://127.0.0.1:{elsewhere}/other"
+key = "rtmps-key-elsewhere-7d3"
+rung = "360p"
+"#
+    );
+    let wrapper: Vec<String> = [
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        r#"mount --bind "$0" /etc/ssl/certs/ca-certificates.crt && exec "$@""#,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([trusted.ca_file().display().to_string()])
+    .collect();
+    let mut d = Daemon::start_wrapped(&config_with(&outputs), &wrapper);
+    d.wait_live(&["secure"], Duration::from_secs(40));
+    std::thread::sleep(Duration::from_secs(10));
+    let status = d.status();
+    for name in ["untrusted", "elsewhere"] {
+        let o = destination(&status, name);
+        assert_ne!(o["state"], "live", "{name} must not go live: {o}");
+        let error = o["last_error"].as_str().unwrap_or("").to_lowercase();
+        assert!(
+            error.contains("certificate") || error.contains("tls"),
+            "{name}: the reason names the certificate: {o}"
+        );
+    }
+    d.signal(libc::SIGTERM);
+    let _ = d.child.wait();
+    std::thread::sleep(Duration::from_millis(500));
+    let files = nginx.recordings("live");
+    assert_eq!(files.len(), 1, "{files:?}");
+    let name = files[0].file_name().unwrap().to_string_lossy().to_string();
+    assert!(
+        name.starts_with("rtmps-key-good-4a1"),
+        "published as {name}"
+    );
+    let c = Capture::probe(&files[0]);
+    c.assert_good("rtmps", RUNG_360.0, RUNG_360.1, 0.1);
+    assert!(c.duration() > 8.0, "{:.1} s recorded", c.duration());
+    for app in ["backup", "other"] {
+        assert!(nginx.recordings(app).is_empty(), "{app} received a stream");
+    }
+}

@@ -505,6 +505,18 @@ for (const [id, path] of [['rec-start', '/api/v1/recording/start'], ['rec-stop',
 
 // ---- Device ---------------------------------------------------------------------------
 
+// The link to the fleet manager, as GET /api/v1/device reports it.
+function fleetFacts(f) {
+  if (!f || !f.enabled) return [['Fleet', 'off ([fleet] in the config)']];
+  const when = f.last_connected_ms ? new Date(f.last_connected_ms).toLocaleString() : 'never';
+  const facts = [['Broker', f.broker], ['State', f.state], ['Last connected', when], ['Device id', f.device_id || '…'],
+    ['Tenant', f.tenant], ['Tags', f.tags.join(', ') || 'none'], ['Queued events', f.queued], ['Dropped events', f.dropped],
+    ['Published', f.published], ['Reconnects', f.reconnects]];
+  if (f.last_error) facts.push(['Last error', f.last_error]);
+  if (f.denied.length) facts.push(['Refused by the broker', f.denied.join('; ')]);
+  return facts;
+}
+
 async function loadDevice() {
   const [info, log, history] = await Promise.all([api('GET', '/api/v1/device'), api('GET', '/api/v1/device/log?lines=200'),
     api('GET', '/api/v1/config/history')]);
@@ -514,6 +526,7 @@ async function loadDevice() {
       ['Up', fmtDuration(d.uptime_s)], ['Config revision', d.config_revision], ['Data', `${d.data_dir} (${d.data_free_mb} MiB free)`],
       ['Reboot', d.reboot], ['HTTPS', d.https ? `${d.https.address} · certificate SHA-256 ${d.https.fingerprint}` : 'off (http.https_listen)']];
     document.getElementById('device-info').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, String(v))]));
+    document.getElementById('fleet-info').replaceChildren(...fleetFacts(d.fleet).flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, String(v))]));
   }
   if (log.ok) {
     const pre = document.getElementById('log');

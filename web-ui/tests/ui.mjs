@@ -238,6 +238,10 @@ try {
     await mobile.waitForSelector(`#${p}:not([hidden])`);
     await mobile.waitForTimeout(700);
     await noOverflow(mobile, `phone ${p} page`);
+    if (p === 'device') {
+      await mobile.waitForFunction(() => document.getElementById('fleet-info').textContent.includes('Fleet'));
+      check((await mobile.textContent('#fleet-info')).includes('off'), 'the Device page says the fleet link is off');
+    }
     if (p === 'program' || p === 'outputs') await mobile.screenshot({ path: join(artefacts, `phone-${p}.png`), fullPage: true });
   }
   await phone.close();

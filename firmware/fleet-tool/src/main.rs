@@ -184,7 +184,15 @@ fn main() -> ExitCode {
                 let [file] = &rest[..] else {
                     anyhow::bail!("config push: give one FILE after the box or --tag");
                 };
-                ops::config_push(b, &target, &PathBuf::from(file), timeout, discover, cli.json).await
+                ops::config_push(
+                    b,
+                    &target,
+                    &PathBuf::from(file),
+                    timeout,
+                    discover,
+                    cli.json,
+                )
+                .await
             }
             Command::Cmd {
                 tag,

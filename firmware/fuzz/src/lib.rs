@@ -50,6 +50,11 @@ pub const TARGETS: &[Target] = &[
         run: rtmp_chunks,
     },
     Target {
+        name: "fleet-message",
+        what: "an MQTT payload on a box's fleet topics (desired config, commands), through the agent",
+        run: fleet_message,
+    },
+    Target {
         name: "hls-url",
         what: "a signed HLS URL's path and query (`/hls/s/<expiry>/<mac>/…`)",
         run: hls_url,
@@ -108,6 +113,47 @@ fn rtmp_chunks(data: &[u8]) {
     };
     if catch_unwind(AssertUnwindSafe(|| session.handle_input(data))).is_err() {
         RTMP_PANICS_CONTAINED.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The first byte picks the topic (a command or the desired config), the rest is the
+/// payload. Every refusal must be an answer, never a panic; whatever the agent asks to do
+/// must be a message within the protocol's size.
+fn fleet_message(data: &[u8]) {
+    use fourcast_fleet::agent::{Action, Agent, Setup};
+    let Ok(topics) = fourcast_fleet::topic::Topics::new("fuzz", "box") else {
+        return;
+    };
+    let setup = Setup {
+        topics,
+        firmware: "0".into(),
+        boot_id: "b".into(),
+        session: 1,
+        telemetry_every_ms: 1_000,
+        tags: Vec::new(),
+        queue_events: 10,
+        queue_bytes: 4096,
+    };
+    let mut agent = Agent::new(setup, 1, Vec::new(), None);
+    let (pick, payload) = data.split_first().unwrap_or((&0, &[]));
+    let topic = match pick % 3 {
+        0 => "fourcast/v1/fuzz/box/config/desired",
+        1 => "fourcast/v1/fuzz/box/cmd/take",
+        _ => "fourcast/v1/fuzz/box/cmd/x",
+    };
+    for a in agent.message(
+        1_000,
+        topic,
+        payload,
+        Some("fourcast/v1/fuzz/_fleet/t/responses"),
+        None,
+    ) {
+        if let Action::Publish { payload, .. } = a {
+            assert!(
+                payload.len() <= fourcast_fleet::MAX_PAYLOAD,
+                "an answer over the limit"
+            );
+        }
     }
 }
 
