@@ -20,9 +20,10 @@ APT_PACKAGES := build-essential pkg-config libclang-dev \
 # Real peers and tools the tests and the bench call: ffmpeg/ffprobe (above), SRT receivers
 # (srt-tools), an RTMP server (nginx with its RTMP module), network namespaces and tc
 # (iproute2), python3 (bench), curl, Debian's Chromium (browser tests, driven by
-# playwright-core from npm), an MQTT 5 broker and its clients (mosquitto, the fleet tests).
+# playwright-core from npm), an MQTT 5 broker and its clients (mosquitto, the fleet tests),
+# a TLS terminator in front of nginx-rtmp (stunnel4, the RTMPS test).
 TEST_PACKAGES := srt-tools nginx libnginx-mod-rtmp iproute2 python3 curl chromium \
-	mosquitto mosquitto-clients
+	mosquitto mosquitto-clients stunnel4
 # Node.js and npm build the web UI; skipped when a node and npm are already on the PATH
 # (a machine with NodeSource's nodejs, whose npm is built in).
 NODE_PACKAGES := nodejs npm

@@ -328,6 +328,7 @@ rung = "360p"
         let o = destination(&status, name);
         assert_ne!(o["state"], "live", "{name} must not go live: {o}");
         let error = o["last_error"].as_str().unwrap_or("").to_lowercase();
+        println!("{name}: {error}");
         assert!(
             error.contains("certificate") || error.contains("tls"),
             "{name}: the reason names the certificate: {o}"
