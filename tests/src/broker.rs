@@ -213,22 +213,8 @@ impl Mosquitto {
     /// box's answer on it, parsed (None after 10 s).
     pub fn raw_request(&self, topic: &str, payload: &[u8]) -> Option<serde_json::Value> {
         let responses = format!("fourcast/v1/{TENANT}/_fleet/raw/responses");
-        let mut sub = Command::new("mosquitto_sub");
+        let mut sub = self.client("mosquitto_sub");
         sub.args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &self.port.to_string(),
-            "-V",
-            "mqttv5",
-        ])
-        .arg("--cafile")
-        .arg(&self.ca)
-        .arg("--cert")
-        .arg(&self.tool.cert)
-        .arg("--key")
-        .arg(&self.tool.key)
-        .args([
             "-i",
             "raw-responses",
             "-t",
@@ -250,6 +236,27 @@ impl Mosquitto {
         );
         let out = child.wait_with_output().expect("mosquitto_sub ends");
         serde_json::from_slice(String::from_utf8_lossy(&out.stdout).trim().as_bytes()).ok()
+    }
+
+    /// `mosquitto_pub` or `mosquitto_sub` speaking MQTT 5 to this broker as the fleet tool.
+    fn client(&self, program: &str) -> Command {
+        require(program, "mosquitto-clients");
+        let mut cmd = Command::new(program);
+        cmd.args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &self.port.to_string(),
+            "-V",
+            "mqttv5",
+        ])
+        .arg("--cafile")
+        .arg(&self.ca)
+        .arg("--cert")
+        .arg(&self.tool.cert)
+        .arg("--key")
+        .arg(&self.tool.key);
+        cmd
     }
 
     /// Runs `fourcast-fleet` as the fleet manager.
@@ -283,26 +290,9 @@ impl Mosquitto {
 
     /// `mosquitto_pub` as the fleet tool, MQTT 5 (for payloads the tool would never send).
     pub fn raw_publish(&self, topic: &str, payload_file: &Path, properties: &[(&str, &str)]) {
-        require("mosquitto_pub", "mosquitto-clients");
-        let mut cmd = Command::new("mosquitto_pub");
-        cmd.args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &self.port.to_string(),
-            "-V",
-            "mqttv5",
-            "-q",
-            "1",
-        ])
-        .arg("--cafile")
-        .arg(&self.ca)
-        .arg("--cert")
-        .arg(&self.tool.cert)
-        .arg("--key")
-        .arg(&self.tool.key)
-        .args(["-i", "raw-pub", "-t", topic, "-f"])
-        .arg(payload_file);
+        let mut cmd = self.client("mosquitto_pub");
+        cmd.args(["-q", "1", "-i", "raw-pub", "-t", topic, "-f"])
+            .arg(payload_file);
         for (name, value) in properties {
             cmd.args(["-D", "publish", name, value]);
         }
@@ -316,22 +306,8 @@ impl Mosquitto {
 
     /// The retained message on `topic` (`mosquitto_sub`, up to 5 s), parsed.
     pub fn retained(&self, topic: &str) -> Option<serde_json::Value> {
-        require("mosquitto_sub", "mosquitto-clients");
-        let out = Command::new("mosquitto_sub")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-V",
-                "mqttv5",
-            ])
-            .arg("--cafile")
-            .arg(&self.ca)
-            .arg("--cert")
-            .arg(&self.tool.cert)
-            .arg("--key")
-            .arg(&self.tool.key)
+        let out = self
+            .client("mosquitto_sub")
             .args([
                 "-i",
                 "raw-sub",
