@@ -558,6 +558,11 @@ fn an_rtmp_publisher_becomes_an_input_and_wrong_keys_and_garbage_are_refused() {
 
 /// An H.264 clip made by ffmpeg from a lavfi `video` source, with a 2-s tone if `audio`.
 fn make_clip(path: &Path, video: &str, audio: bool) {
+    make_clip_in(path, video, audio, "libx264");
+}
+
+/// A clip of `video` (lavfi) encoded with ffmpeg's `codec`.
+fn make_clip_in(path: &Path, video: &str, audio: bool, codec: &str) {
     let mut cmd = Command::new("ffmpeg");
     cmd.args(["-hide_banner", "-loglevel", "error", "-y"])
         .args(["-f", "lavfi", "-i", video]);
@@ -565,15 +570,11 @@ fn make_clip(path: &Path, video: &str, audio: bool) {
         cmd.args(["-f", "lavfi", "-i", "sine=frequency=500:duration=2"])
             .args(["-c:a", "aac", "-shortest"]);
     }
-    cmd.args([
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-pix_fmt",
-        "yuv420p",
-    ])
-    .arg(path);
+    cmd.args(["-c:v", codec, "-pix_fmt", "yuv420p"]);
+    if codec == "libx264" {
+        cmd.args(["-preset", "ultrafast"]);
+    }
+    cmd.arg(path);
     assert!(
         cmd.status().expect("ffmpeg runs").success(),
         "ffmpeg made no {video}"
@@ -642,4 +643,28 @@ fn a_file_played_once_ends_on_its_slate_and_a_looped_one_keeps_playing() {
         "a picture over 4K: {s}"
     );
     assert_eq!(s["program"]["dropped_frames"], dropped_at_start);
+}
+
+/// A codec outside the allow-list (FFV1, which GStreamer could decode) is refused before a
+/// decoder is plugged, with a message naming it; the other inputs carry on.
+#[test]
+fn a_codec_outside_the_allow_list_is_refused() {
+    let dir = fourcast_e2e::TempDir::new("codec");
+    let clip = dir.0.join("archive.mkv");
+    make_clip_in(&clip, "color=c=green:s=320x180:r=25:d=1", false, "ffv1");
+    let config = default_config(|c| {
+        c.inputs[3] = Input::file("cam4", &clip);
+    });
+    let mut d = Daemon::start(Some(&config));
+    d.wait_until("the FFV1 file refused", Duration::from_secs(20), |d| {
+        input(&d.status(), "cam4")["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("video/x-ffv"))
+    });
+    let s = d.status();
+    let error = input(&s, "cam4")["last_error"].as_str().unwrap_or_default();
+    assert!(error.contains("the box decodes H.264"), "{error}");
+    d.wait_until("the other cameras live", Duration::from_secs(20), |d| {
+        input(&d.status(), "cam1")["state"] == "live"
+    });
 }

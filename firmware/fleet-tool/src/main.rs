@@ -87,7 +87,7 @@ enum Command {
         /// Every box carrying this tag (instead of an ID).
         #[arg(long)]
         tag: Option<String>,
-        /// [ID] NAME [ARGS]
+        /// `[ID] NAME [ARGS]`
         #[arg(required = true, num_args = 1..=3)]
         words: Vec<String>,
         /// Wait this long for the answers, s.
@@ -137,7 +137,7 @@ enum ConfigAction {
         /// Every box carrying this tag (instead of an ID).
         #[arg(long)]
         tag: Option<String>,
-        /// [ID] FILE
+        /// `[ID] FILE`
         #[arg(required = true, num_args = 1..=2)]
         words: Vec<String>,
         /// Wait this long for the boxes' reports, s.

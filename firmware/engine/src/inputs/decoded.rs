@@ -373,13 +373,57 @@ fn picture_fits(width: i32, height: i32) -> bool {
     short > 0 && long <= MAX_WIDTH && short <= MAX_HEIGHT
 }
 
-/// Nothing larger than 4K is decoded: a publisher with a valid key could otherwise make
-/// the box decode and scale 8K pictures. The parsers say the size before any decoder is
-/// plugged; too large, and the run fails with a message naming it.
+/// What a network or file input may carry, as media types: the containers and codecs a
+/// venue's cameras, encoders and playout send. Anything else (a rare codec's decoder is
+/// attack surface nobody needs on show day) stops the run with a message naming it.
+const ALLOWED_MEDIA: &[&str] = &[
+    // containers
+    "video/mpegts",
+    "video/x-flv",
+    "video/quicktime",
+    "video/x-matroska",
+    "video/webm",
+    // video
+    "video/x-h264",
+    "video/x-h265",
+    "video/mpeg",
+    "video/x-vp8",
+    "video/x-vp9",
+    "video/x-av1",
+    "video/x-raw",
+    // audio
+    "audio/mpeg",
+    "audio/x-opus",
+    "audio/x-ac3",
+    "audio/x-eac3",
+    "audio/x-raw",
+];
+
+/// Whether a stream of `media_type` may be decoded.
+fn media_allowed(media_type: &str) -> bool {
+    ALLOWED_MEDIA.contains(&media_type)
+}
+
+/// Only the allowed containers and codecs are decoded, and nothing larger than 4K: a
+/// publisher with a valid key could otherwise make the box run any decoder GStreamer has,
+/// or decode and scale 8K pictures. The parsers say the type and size before any decoder
+/// is plugged; refused, the run fails with a message naming what was sent.
 fn refuse_oversized_pictures(decode: &gst::Element) {
     decode.connect("autoplug-continue", false, |args| {
         let decodebin = args[0].get::<gst::Element>().ok()?;
         let caps = args[2].get::<gst::Caps>().ok()?;
+        let media_type = caps.structure(0).map(|s| s.name().to_string());
+        if let Some(t) = &media_type
+            && !media_allowed(t)
+        {
+            let message = format!(
+                "the input carries {t}: the box decodes H.264, H.265, MPEG-2/4, VP8, VP9 and \
+                 AV1 video and AAC, MP3, Opus and AC-3 audio, in MPEG-TS, FLV, MP4/MOV or \
+                 Matroska/WebM"
+            );
+            gst::element_error!(decodebin, gst::StreamError::CodecNotFound, ("{message}"));
+            return Some(false.to_value());
+        }
         let size = caps
             .structure(0)
             .and_then(|s| Some((s.get::<i32>("width").ok()?, s.get::<i32>("height").ok()?)));
