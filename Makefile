@@ -23,7 +23,7 @@ APT_PACKAGES := build-essential pkg-config libclang-dev \
 # playwright-core from npm), an MQTT 5 broker and its clients (mosquitto, the fleet tests),
 # a TLS terminator in front of nginx-rtmp (stunnel4, the RTMPS test).
 TEST_PACKAGES := srt-tools nginx libnginx-mod-rtmp iproute2 python3 curl chromium \
-	mosquitto mosquitto-clients stunnel4
+	mosquitto mosquitto-clients stunnel4 rauc squashfs-tools dbus libglib2.0-bin openssl
 # Node.js and npm build the web UI; skipped when a node and npm are already on the PATH
 # (a machine with NodeSource's nodejs, whose npm is built in).
 NODE_PACKAGES := nodejs npm

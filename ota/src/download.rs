@@ -67,9 +67,27 @@ pub fn resume_range(have: u64) -> Option<String> {
     (have > 0).then(|| format!("bytes={have}-"))
 }
 
+/// The whole size from a `Content-Range: bytes 100-199/1000` answer (`None` if `*`).
+pub fn total_of_content_range(value: &str) -> Option<u64> {
+    value
+        .trim()
+        .strip_prefix("bytes ")?
+        .rsplit_once('/')?
+        .1
+        .parse()
+        .ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn content_ranges_give_the_whole_size() {
+        assert_eq!(total_of_content_range("bytes 100-199/1000"), Some(1000));
+        assert_eq!(total_of_content_range("bytes 100-199/*"), None);
+        assert_eq!(total_of_content_range("items 1-2/3"), None);
+    }
 
     #[test]
     fn the_cap_follows_the_uplink_and_keeps_a_floor() {

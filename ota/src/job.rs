@@ -77,8 +77,16 @@ pub struct Job {
     /// The slot and version the box ran when the job started (what a rollback returns to).
     pub from_slot: String,
     pub from_version: String,
+    /// The version the bundle's manifest says it installs (known once verified).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub to_version: String,
+    /// When the reboot may go, if the job says (else the box's `[ota]` policy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<crate::when::When>,
     /// How long the new firmware has to prove itself after booting, ms.
     pub health_window_ms: u64,
+    /// Stored flat: `"phase": "downloading", "done_bytes": …`.
+    #[serde(flatten)]
     pub phase: Phase,
     /// Every phase entered, with when.
     pub history: Vec<(String, u64)>,
@@ -100,6 +108,8 @@ impl Job {
             allow_downgrade: false,
             from_slot: from_slot.into(),
             from_version: from_version.into(),
+            to_version: String::new(),
+            when: None,
             health_window_ms: 120_000,
             phase: Phase::Queued,
             history: vec![("queued".into(), now_ms)],
@@ -198,6 +208,19 @@ impl Job {
         self.go(
             ok,
             Phase::RolledBack {
+                reason: reason.into(),
+            },
+            now_ms,
+        )
+    }
+
+    /// Found, while checking health after a restart, running another slot than the one
+    /// being checked: the bootloader fell back on its own.
+    pub fn fell_back(&mut self, reason: &str, now_ms: u64) -> Result<(), BadTransition> {
+        let ok = matches!(self.phase, Phase::CheckingHealth { .. });
+        self.go(
+            ok,
+            Phase::Failed {
                 reason: reason.into(),
             },
             now_ms,
@@ -367,6 +390,9 @@ mod tests {
         assert!(
             matches!(j.resume("rootfs.0", 2_000), Resume::Report(r) if r.contains("fell back"))
         );
+        let mut fell = j.clone();
+        fell.fell_back("fell back", 2_000).unwrap();
+        assert_eq!(fell.phase.name(), "failed");
         j.rolled_back("no frames", 2_000).unwrap();
         assert_eq!(j.resume("rootfs.0", 3_000), Resume::Done);
     }

@@ -7,5 +7,8 @@
 pub mod download;
 pub mod health;
 pub mod job;
+pub mod manifest;
+#[cfg(feature = "rauc")]
+pub mod rauc;
 pub mod version;
 pub mod when;

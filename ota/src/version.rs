@@ -66,9 +66,31 @@ pub fn may_install(running: &str, offered: &str, allow_downgrade: bool) -> Resul
     }
 }
 
+/// The firmware's version from an os-release file (`VERSION_ID=…`, quotes allowed): what
+/// the image a box booted says it is. Stops at a NUL, as a raw slot holds the file padded.
+pub fn from_os_release(text: &str) -> Option<String> {
+    let text = text.split('\0').next().unwrap_or_default();
+    text.lines().find_map(|l| {
+        let v = l.trim().strip_prefix("VERSION_ID=")?;
+        let v = v.trim_matches(|c| c == '"' || c == '\'');
+        (!v.is_empty()).then(|| v.to_string())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_booted_images_version_from_os_release() {
+        let text = "NAME=\"Fourcast\"\nVERSION_ID=\"0.2.0\"\nID=fourcast\n";
+        assert_eq!(from_os_release(text).as_deref(), Some("0.2.0"));
+        assert_eq!(
+            from_os_release("VERSION_ID=0.3.0\n\0\0VERSION_ID=9.9.9").as_deref(),
+            Some("0.3.0")
+        );
+        assert_eq!(from_os_release("ID=debian\n"), None);
+    }
 
     #[test]
     fn versions_order_with_pre_releases_first() {

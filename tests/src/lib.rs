@@ -3,6 +3,7 @@
 
 pub mod broker;
 pub mod peers;
+pub mod rauc;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -74,7 +75,7 @@ impl Daemon {
             std::fs::write(&f, text).expect("write config");
             f
         });
-        Daemon::spawn(data, free_port(), config_file, true, None, &[])
+        Daemon::spawn(data, free_port(), config_file, true, None, &[], &[])
     }
 
     /// Like [`Daemon::start`], with `wrapper` (a program and its arguments) in front of the
@@ -83,14 +84,33 @@ impl Daemon {
         let data = TempDir::new("box");
         let f = data.0.join("fourcast.toml");
         std::fs::write(&f, config).expect("write config");
-        Daemon::spawn(data, free_port(), Some(f), true, None, wrapper)
+        Daemon::spawn(data, free_port(), Some(f), true, None, wrapper, &[])
+    }
+
+    /// Like [`Daemon::start`], with more arguments after `run` (for example where RAUC is).
+    pub fn start_args(config: &str, args: &[String]) -> Daemon {
+        let data = TempDir::new("box");
+        let f = data.0.join("fourcast.toml");
+        std::fs::write(&f, config).expect("write config");
+        Daemon::spawn(data, free_port(), Some(f), true, None, &[], args)
+    }
+
+    /// Like [`Daemon::restart`] (after the old process has exited: a reboot), with `args`
+    /// after `run`.
+    pub fn restart_args(mut old: Daemon, args: &[String]) -> Daemon {
+        let _ = old.child.wait();
+        let data = std::mem::replace(&mut old.data, TempDir(PathBuf::new()));
+        let (port, config_file) = (old.port, old.config_file.take());
+        let credentials = (old.password.clone(), old.token.clone());
+        drop(old);
+        Daemon::spawn(data, port, config_file, false, Some(credentials), &[], args)
     }
 
     /// Starts the daemon on the board default with no admin password set: the test does
     /// first-boot setup itself (as the browser test does).
     pub fn start_unset() -> Daemon {
         let none = Some((String::new(), String::new()));
-        Daemon::spawn(TempDir::new("box"), free_port(), None, true, none, &[])
+        Daemon::spawn(TempDir::new("box"), free_port(), None, true, none, &[], &[])
     }
 
     /// Starts the daemon again on the same data dir and port, from its stored config
@@ -101,7 +121,7 @@ impl Daemon {
         let (port, config_file) = (old.port, old.config_file.take());
         let credentials = (old.password.clone(), old.token.clone());
         drop(old);
-        Daemon::spawn(data, port, config_file, false, Some(credentials), &[])
+        Daemon::spawn(data, port, config_file, false, Some(credentials), &[], &[])
     }
 
     fn spawn(
@@ -111,6 +131,7 @@ impl Daemon {
         use_config: bool,
         credentials: Option<(String, String)>,
         wrapper: &[String],
+        extra: &[String],
     ) -> Daemon {
         let mut cmd = match wrapper.split_first() {
             Some((program, args)) => {
@@ -124,7 +145,8 @@ impl Daemon {
             .arg("--data-dir")
             .arg(data.0.join("data"))
             .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"));
+            .arg(format!("127.0.0.1:{port}"))
+            .args(extra);
         if let (Some(f), true) = (&config_file, use_config) {
             cmd.arg("--config").arg(f);
         }

@@ -46,6 +46,7 @@ fn from_profile(p: &Profile) -> Config {
         ingest: Default::default(),
         overlays: Default::default(),
         fleet: Default::default(),
+        ota: Default::default(),
         board: p.name.clone(),
         program: Program {
             width: p.program.width,

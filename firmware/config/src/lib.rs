@@ -10,6 +10,7 @@ mod error;
 mod fleet;
 mod input;
 mod name;
+mod ota;
 mod overlay;
 mod scene;
 mod secret;
@@ -24,6 +25,7 @@ pub use defaults::default_for_board;
 pub use error::{ConfigErrors, FieldError};
 pub use fleet::{Broker, Fleet};
 pub use input::{DEFAULT_TONE_HZ, Input, InputKind, Pattern, Source, SrtInput};
+pub use ota::{Install, Ota};
 pub use overlay::{Clock, ClockMode, Logo, LowerThird, OVERLAY_NAMES, Overlays, parse_color};
 pub use scene::{Corner, Layout, Pip, Scene, Shot};
 pub use secret::{REDACTED, SEALED_PREFIX, Secret, SecretRef};
@@ -68,6 +70,9 @@ pub struct Config {
     /// The link to the fleet manager (MQTT 5); off unless enabled.
     #[serde(default, skip_serializing_if = "Fleet::is_default")]
     pub fleet: Fleet,
+    /// When and how firmware updates install; the default waits for the show to end.
+    #[serde(default, skip_serializing_if = "Ota::is_default")]
+    pub ota: Ota,
 }
 
 /// The box's own servers that inputs arrive through.

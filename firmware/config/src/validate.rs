@@ -36,6 +36,7 @@ pub(crate) fn check(c: &Config) -> Vec<FieldError> {
     recording(c, &mut errs);
     crate::overlay::check(c, &mut errs);
     crate::fleet::check(&c.fleet, &mut errs);
+    crate::ota::check(&c.ota, &mut errs);
     in_range(
         &mut errs,
         "multiview.fps",

@@ -9,6 +9,7 @@ mod controller;
 mod fleet;
 mod gate;
 mod http;
+mod ota;
 mod recordings_index;
 mod rtmp_server;
 mod run;
@@ -35,6 +36,21 @@ enum Command {
         /// Address to serve HTTP on, e.g. 127.0.0.1:8080; overrides http.listen.
         #[arg(long)]
         listen: Option<String>,
+        /// The D-Bus RAUC is on (`system`, or an address such as `unix:path=…`): turns on
+        /// firmware updates. Without it the box has no updater.
+        #[arg(long)]
+        rauc_bus: Option<String>,
+        /// RAUC's system config (its keyring checks a bundle before the agent trusts its
+        /// manifest).
+        #[arg(long, default_value = "/etc/rauc/system.conf")]
+        rauc_conf: PathBuf,
+        /// The booted image's os-release: its VERSION_ID is the firmware's version.
+        #[arg(long, default_value = "/etc/os-release")]
+        release_file: PathBuf,
+        /// The command that reboots the machine (split on spaces). Default: `systemctl
+        /// reboot` on a real board; the virtual board restarts the daemon instead.
+        #[arg(long)]
+        reboot_command: Option<String>,
     },
     /// Renders files through the program grid and the ladder offline, as fast as the machine
     /// can (not live), into HLS under --out; prints a JSON summary. For benchmarks.
@@ -70,10 +86,20 @@ fn main() -> ExitCode {
             config,
             data_dir,
             listen,
+            rauc_bus,
+            rauc_conf,
+            release_file,
+            reboot_command,
         } => run::main(run::Options {
             config,
             data_dir,
             listen,
+            ota: rauc_bus.map(|bus| ota::Setup {
+                bus,
+                rauc_conf,
+                release_file,
+            }),
+            reboot_command,
         }),
         Command::CheckConfig { file } => check_config(&file),
         Command::Render {

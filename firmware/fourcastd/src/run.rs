@@ -20,9 +20,13 @@ pub(crate) struct Options {
     pub config: Option<PathBuf>,
     pub data_dir: Option<PathBuf>,
     pub listen: Option<String>,
+    /// Where RAUC is, when the box takes firmware updates.
+    pub ota: Option<crate::ota::Setup>,
+    /// How to reboot the machine, when not the board's default.
+    pub reboot_command: Option<String>,
 }
 
-pub(crate) fn main(opts: Options) -> ExitCode {
+pub(crate) fn main(mut opts: Options) -> ExitCode {
     init_logging();
     raise_descriptor_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -39,11 +43,12 @@ pub(crate) fn main(opts: Options) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let reboot_command = opts.reboot_command.take();
     match runtime.block_on(serve(opts)) {
         Ok((Power::Run, _)) => ExitCode::SUCCESS,
         Ok((power, board)) => {
             drop(runtime);
-            restart(power, &board)
+            restart(power, &board, reboot_command.as_deref())
         }
         Err(e) => {
             tracing::error!("{e:#}");
@@ -149,13 +154,15 @@ async fn serve(opts: Options) -> anyhow::Result<(Power, String)> {
         }),
         None => None,
     };
-    let device = Device {
+    let mut device = Device {
         controller: controller.clone(),
         power: Arc::new(power_tx),
         https: https_info,
+        ota: None,
     };
-    let router = crate::http::router(device.clone(), access);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    device.ota = crate::ota::start(opts.ota.clone(), &device, stop_rx.clone());
+    let router = crate::http::router(device.clone(), access);
     let fleet = tokio::spawn(crate::fleet::supervise(device, stop_rx.clone()));
     // One gate for both servers: the cap is on the box's sockets, whichever port.
     let gate = crate::gate::Gate::new(crate::gate::MAX_CONNECTIONS, crate::gate::MAX_PER_SOURCE);
@@ -210,7 +217,22 @@ async fn serve(opts: Options) -> anyhow::Result<(Power, String)> {
 
 /// After a clean stop: the virtual board restarts this daemon in place (same process id,
 /// same arguments); a real board reboots the machine.
-fn restart(power: Power, board: &str) -> ExitCode {
+fn restart(power: Power, board: &str, reboot_command: Option<&str>) -> ExitCode {
+    if let Some(command) = reboot_command {
+        let mut words = command.split_whitespace();
+        let Some(program) = words.next() else {
+            eprintln!("fourcastd: --reboot-command is empty");
+            return ExitCode::FAILURE;
+        };
+        eprintln!("fourcastd: rebooting with {command}");
+        return match std::process::Command::new(program).args(words).status() {
+            Ok(s) if s.success() => ExitCode::SUCCESS,
+            other => {
+                eprintln!("fourcastd: {command}: {other:?}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if crate::http::device::reboot_kind(board) == "restarts the daemon" {
         use std::os::unix::process::CommandExt;
         let Ok(exe) = std::env::current_exe() else {

@@ -46,6 +46,15 @@ pub(crate) enum Event {
     MixChanged {
         mix: fourcast_engine::audio_mix::MixState,
     },
+    /// A firmware update moved on: its phase, progress and, when it ended badly, why.
+    Ota {
+        job: String,
+        phase: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        percent: Option<u8>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
     /// The program was switched live.
     ProgramTaken {
         generation: u64,

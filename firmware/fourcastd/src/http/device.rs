@@ -39,6 +39,8 @@ pub(crate) struct Device {
     pub power: Arc<watch::Sender<Power>>,
     /// Where HTTPS is served, when it is.
     pub https: Option<HttpsInfo>,
+    /// The update agent, when the box has a RAUC.
+    pub ota: Option<crate::ota::Ota>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -64,6 +66,8 @@ struct Info {
     https: Option<HttpsInfo>,
     /// The link to the fleet manager.
     fleet: crate::fleet::FleetStatus,
+    /// Firmware updates: the version booted, the slots, the current job.
+    ota: crate::ota::OtaStatus,
 }
 
 /// `GET /api/v1/device`.
@@ -87,6 +91,7 @@ pub(crate) async fn info(State(d): State<Device>) -> Response {
         data_dir: data_dir.display().to_string(),
         https,
         fleet: crate::fleet::status(),
+        ota: crate::ota::status(),
     })
     .into_response()
 }

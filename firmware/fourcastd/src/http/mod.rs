@@ -10,6 +10,7 @@ pub(crate) mod hashing;
 pub(crate) mod hls;
 pub(crate) mod inputs;
 pub(crate) mod metrics;
+pub(crate) mod ota;
 pub(crate) mod password;
 pub(crate) mod program;
 pub(crate) mod recordings;
@@ -44,6 +45,11 @@ pub(crate) fn router(device: Device, access: Arc<Access>) -> Router {
         .route("/api/v1/device/log", get(device::log))
         .route("/api/v1/device/reboot", post(device::reboot))
         .route("/api/v1/device/factory-reset", post(device::factory_reset))
+        .route("/api/v1/ota", get(ota::status))
+        .route("/api/v1/ota/bundle", post(ota::upload))
+        .route("/api/v1/ota/jobs", post(ota::create_job))
+        .route("/api/v1/ota/postpone", post(ota::postpone))
+        .route("/api/v1/ota/force", post(ota::force))
         .with_state(device);
     let auth = Router::new()
         .route(
