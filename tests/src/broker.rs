@@ -259,17 +259,23 @@ impl Mosquitto {
         cmd
     }
 
-    /// Runs `fourcast-fleet` as the fleet manager.
-    pub fn tool(&self, args: &[&str]) -> Output {
-        Command::new(fleet_tool())
-            .args(["--broker", &self.url(), "--tenant", TENANT])
+    /// `fourcast-fleet` as the fleet manager, not started (for one that runs on).
+    pub fn tool_command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(fleet_tool());
+        c.args(["--broker", &self.url(), "--tenant", TENANT])
             .arg("--ca")
             .arg(&self.ca)
             .arg("--cert")
             .arg(&self.tool.cert)
             .arg("--key")
             .arg(&self.tool.key)
-            .args(args)
+            .args(args);
+        c
+    }
+
+    /// Runs `fourcast-fleet` as the fleet manager.
+    pub fn tool(&self, args: &[&str]) -> Output {
+        self.tool_command(args)
             .output()
             .expect("fourcast-fleet runs")
     }

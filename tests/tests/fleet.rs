@@ -460,15 +460,8 @@ fn events_wait_out_a_broker_outage_and_a_restart() {
 
     // The broker comes back; the fleet manager follows the events.
     broker.resume();
-    let follow = std::process::Command::new(fourcast_e2e::broker::fleet_tool())
-        .args(["--broker", &broker.url(), "--tenant", "acme"])
-        .arg("--ca")
-        .arg(&broker.ca)
-        .arg("--cert")
-        .arg(&broker.tool.cert)
-        .arg("--key")
-        .arg(&broker.tool.key)
-        .args(["events", "--device", "box-1", "--follow"])
+    let follow = broker
+        .tool_command(&["events", "--device", "box-1", "--follow"])
         .stdout(std::fs::File::create(dir.0.join("events.jsonl")).unwrap())
         .spawn()
         .unwrap();

@@ -411,3 +411,37 @@ fn only_root_and_the_daemons_user_may_talk_to_rauc() {
         .unwrap_err();
     assert!(e.contains("AccessDenied"), "{e}");
 }
+
+#[test]
+fn a_power_cut_while_checking_health_resumes_the_check() {
+    let mut rig = Rig::start("0.1.0");
+    let bundle = rig.bundle("good", "0.2.0", COMPATIBLE, &image("0.2.0"), Signer::Ours);
+    let mut d = start(&rig);
+    assert_eq!(upload(&d, &bundle, "").status, 202);
+    wait_reboot(&mut d, &rig, Duration::from_secs(60));
+    assert_eq!(rig.reboot(), "B");
+    // A health window the daemon cannot pass at once: HLS must advance past the first look.
+    let mut d = Daemon::restart_args(d, &rig.daemon_args());
+    d.wait_until("health to be checked", Duration::from_secs(20), |d| {
+        phase(d) == "checking_health"
+    });
+    d.signal(libc::SIGKILL);
+    let _ = d.child.wait();
+    assert!(
+        !rig.log().contains("marked slot rootfs.1 as good"),
+        "not marked good before the check ended"
+    );
+    let mut d = Daemon::restart_args(d, &rig.daemon_args());
+    wait_phase(&mut d, "succeeded", Duration::from_secs(60));
+    let history: Vec<String> = ota(&d)["job"]["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h[0].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        history.iter().filter(|p| *p == "checking_health").count(),
+        1,
+        "the check resumed, not restarted from scratch: {history:?}"
+    );
+}

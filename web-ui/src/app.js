@@ -137,6 +137,7 @@ function startLive() {
   for (const type of ['program_taken', 'config_applied', 'mix_changed']) {
     es.addEventListener(type, () => refreshProgram());
   }
+  es.addEventListener('ota', () => { if (!document.getElementById('device').hidden) loadOta(); });
   refreshProgram();
   thumbTimer = setInterval(refreshThumbs, 500);
 }
@@ -517,7 +518,91 @@ function fleetFacts(f) {
   return facts;
 }
 
+// ---- Firmware updates (GET /api/v1/ota) -----------------------------------------------
+
+const phaseWords = {
+  queued: 'queued', downloading: 'downloading', verifying: 'checking the signature', installing: 'installing into the other slot',
+  rebooting: 'installed, waiting to reboot', checking_health: 'checking health on the new firmware', succeeded: 'succeeded',
+  failed: 'failed', rolled_back: 'rolled back',
+};
+
+function otaFacts(o) {
+  if (!o.enabled) return [['Updates', 'off (this box was started without --rauc-bus)']];
+  const facts = [['Firmware', o.firmware_version || 'unknown'], ['Compatible', o.compatible || '…'], ['Booted slot', o.booted_slot || '…']];
+  if (o.problem) facts.push(['Problem', o.problem]);
+  const j = o.job;
+  if (j) {
+    let what = phaseWords[j.phase] || j.phase;
+    if (j.phase === 'downloading' && j.total_bytes) what += ` ${Math.floor((100 * j.done_bytes) / j.total_bytes)} %`;
+    if (j.phase === 'installing') what += ` ${j.percent} %`;
+    facts.push(['Update', `${j.to_version ? `${j.from_version} → ${j.to_version}` : `from ${j.from_version}`}: ${what}`]);
+    if (j.reason) facts.push(['Why', j.reason]);
+  }
+  if (o.waiting) facts.push(['Waiting', o.waiting.why + (o.waiting.retry_at_ms ? ` (until ${new Date(o.waiting.retry_at_ms).toLocaleString()})` : '')]);
+  if (o.postponed_until_ms) facts.push(['Postponed until', new Date(o.postponed_until_ms).toLocaleString()]);
+  return facts;
+}
+
+async function loadOta() {
+  const res = await api('GET', '/api/v1/ota');
+  if (!res.ok) return;
+  const o = res.data;
+  document.getElementById('ota-info').replaceChildren(...otaFacts(o).flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, String(v))]));
+  document.getElementById('ota-slots').replaceChildren(o.slots.length ? el('div', { className: 'scroll' }, el('table', {},
+    el('thead', {}, el('tr', {}, ...['Slot', 'Boot name', 'State', 'Boot status', 'Version'].map((h) => el('th', {}, h)))),
+    el('tbody', {}, ...o.slots.map((s) => el('tr', {}, el('td', {}, s.name), el('td', {}, s.bootname), el('td', {}, s.state),
+      el('td', {}, el('span', { className: s.boot_status === 'good' ? 'state-live' : 'state-failed' }, s.boot_status)), el('td', {}, s.version || '–')))))) : '');
+  const j = o.job;
+  const bar = document.getElementById('ota-job-progress');
+  const running = j && ['downloading', 'installing'].includes(j.phase);
+  bar.hidden = !running;
+  if (running) bar.value = j.phase === 'installing' ? j.percent : (j.total_bytes ? (100 * j.done_bytes) / j.total_bytes : 0);
+  const waiting = j && j.phase === 'rebooting';
+  document.getElementById('ota-postpone').hidden = !waiting;
+  document.getElementById('ota-force').hidden = !waiting;
+  document.getElementById('ota-upload').hidden = !o.enabled || (j && !['succeeded', 'failed', 'rolled_back'].includes(j.phase));
+}
+
+// The upload goes with XMLHttpRequest: fetch() reports no upload progress.
+document.getElementById('ota-file').onchange = (e) => {
+  const file = e.target.files[0];
+  if (!file) return;
+  const bar = document.getElementById('ota-progress');
+  const msg = document.getElementById('ota-msg');
+  const xhr = new XMLHttpRequest();
+  xhr.open('POST', '/api/v1/ota/bundle');
+  xhr.setRequestHeader('X-CSRF-Token', state.csrf || '');
+  xhr.setRequestHeader('Content-Type', 'application/octet-stream');
+  bar.hidden = false;
+  bar.value = 0;
+  msg.textContent = `Uploading ${file.name}…`;
+  xhr.upload.onprogress = (p) => { if (p.lengthComputable) bar.value = (100 * p.loaded) / p.total; };
+  xhr.onloadend = () => {
+    bar.hidden = true;
+    e.target.value = '';
+    let data = null;
+    try { data = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
+    const ok = xhr.status >= 200 && xhr.status < 300;
+    msg.textContent = ok ? 'Uploaded: the box checks and installs it; it reboots when no show is live.' : `Not taken: ${problem({ status: xhr.status, data })}`;
+    loadOta();
+  };
+  xhr.send(file);
+};
+
+document.getElementById('ota-postpone').onclick = async () => {
+  const res = await api('POST', '/api/v1/ota/postpone', { minutes: 60 });
+  document.getElementById('ota-msg').textContent = res.ok ? 'The reboot waits an hour.' : problem(res);
+  loadOta();
+};
+
+document.getElementById('ota-force').onclick = async () => {
+  if (!confirm('Reboot into the new firmware now? Streams and recordings stop until it is back.')) return;
+  const res = await api('POST', '/api/v1/ota/force');
+  if (res.ok) waitForBox('Rebooting into the new firmware…'); else document.getElementById('ota-msg').textContent = problem(res);
+};
+
 async function loadDevice() {
+  loadOta();
   const [info, log, history] = await Promise.all([api('GET', '/api/v1/device'), api('GET', '/api/v1/device/log?lines=200'),
     api('GET', '/api/v1/config/history')]);
   if (info.ok) {

@@ -241,6 +241,9 @@ try {
     if (p === 'device') {
       await mobile.waitForFunction(() => document.getElementById('fleet-info').textContent.includes('Fleet'));
       check((await mobile.textContent('#fleet-info')).includes('off'), 'the Device page says the fleet link is off');
+      await mobile.waitForFunction(() => document.getElementById('ota-info').textContent.includes('Updates'));
+      check((await mobile.textContent('#ota-info')).includes('--rauc-bus'), 'the Device page says this box has no updater');
+      check(await mobile.isHidden('#ota-upload'), 'no upload offered without an updater');
     }
     if (p === 'program' || p === 'outputs') await mobile.screenshot({ path: join(artefacts, `phone-${p}.png`), fullPage: true });
   }

@@ -4,6 +4,7 @@
 //! and simulate boxes to measure how a broker holds a fleet.
 
 mod ops;
+mod ota;
 mod session;
 mod simulate;
 
@@ -115,6 +116,11 @@ enum Command {
         #[arg(long, default_value_t = 5.0)]
         wait: f64,
     },
+    /// Firmware updates: a staged rollout across a tag, and where each box stands.
+    Ota {
+        #[command(subcommand)]
+        action: OtaAction,
+    },
     /// Run N simulated boxes (the agent's protocol core, no media) until interrupted.
     Simulate {
         #[arg(long)]
@@ -127,7 +133,114 @@ enum Command {
         tag: String,
         #[arg(long, default_value_t = 10)]
         telemetry_s: u64,
+        /// Simulated updates: this share of the boxes fails its health check, % (spread
+        /// evenly over the ids).
+        #[arg(long, default_value_t = 0)]
+        ota_fail_pct: u32,
+        /// A simulated update takes this long from job to its end, s.
+        #[arg(long, default_value_t = 3.0)]
+        ota_seconds: f64,
     },
+}
+
+#[derive(Subcommand)]
+enum OtaAction {
+    /// Update every box with a tag, in batches (each twice the last) that start only when
+    /// the last batch has proven itself healthy; aborts (no new boxes) when failures pass
+    /// --max-failures.
+    Rollout {
+        #[arg(long)]
+        tag: String,
+        /// The bundle's URL (http:// or https://, reachable from the boxes).
+        #[arg(long)]
+        bundle: String,
+        /// The bundle's SHA-256 (64 hex digits); a box refuses anything else.
+        #[arg(long)]
+        sha256: String,
+        /// The first batch's size.
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
+        /// At most this many boxes start a minute: `N` or `N/min`.
+        #[arg(long, default_value = "10/min", value_parser = per_minute)]
+        rate: u32,
+        /// Abort once more than this share of the started boxes failed: `P` or `P%`.
+        #[arg(long, default_value = "10%", value_parser = percent)]
+        max_failures: f64,
+        /// How long each box's new firmware has to prove itself, s (30–3600).
+        #[arg(long, default_value_t = 180)]
+        health_window: u32,
+        /// A box silent this long after its start counts as failed, s (default: the
+        /// health window plus 30 minutes).
+        #[arg(long)]
+        box_timeout: Option<u64>,
+        /// When the boxes may reboot: now, idle or window (default: each box's [ota]).
+        #[arg(long)]
+        install: Option<String>,
+        #[arg(long)]
+        allow_downgrade: bool,
+        /// How long to listen for the tag's boxes first, s.
+        #[arg(long, default_value_t = 3.0)]
+        discover: f64,
+    },
+    /// Each box's update job and phase, from its telemetry.
+    Status {
+        #[arg(long)]
+        tag: Option<String>,
+        /// Listen this long, s (telemetry comes every fleet.telemetry_s).
+        #[arg(long, default_value_t = 12.0)]
+        wait: f64,
+    },
+}
+
+async fn run_ota(b: &BrokerArgs, action: OtaAction, json: bool) -> anyhow::Result<bool> {
+    match action {
+        OtaAction::Rollout {
+            tag,
+            bundle,
+            sha256,
+            batch,
+            rate,
+            max_failures,
+            health_window,
+            box_timeout,
+            install,
+            allow_downgrade,
+            discover,
+        } => {
+            let r = ota::RolloutArgs {
+                tag,
+                url: bundle,
+                sha256,
+                plan: fourcast_fleet::rollout::Plan {
+                    batch,
+                    per_minute: rate,
+                    max_failure_pct: max_failures,
+                    box_timeout_ms: box_timeout.unwrap_or(u64::from(health_window) + 1800) * 1000,
+                },
+                health_window_s: health_window,
+                install,
+                allow_downgrade,
+                discover,
+            };
+            ota::rollout(b, &r, json).await
+        }
+        OtaAction::Status { tag, wait } => ota::status(b, tag.as_deref(), wait, json).await,
+    }
+}
+
+fn per_minute(text: &str) -> Result<u32, String> {
+    let n = text.trim().trim_end_matches("/min");
+    match n.parse::<u32>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("{text:?}: give boxes a minute, e.g. 10/min")),
+    }
+}
+
+fn percent(text: &str) -> Result<f64, String> {
+    match text.trim().trim_end_matches('%').parse::<f64>() {
+        Ok(p) if (0.0..=100.0).contains(&p) => Ok(p),
+        _ => Err(format!("{text:?}: give a share of 0–100 %, e.g. 10%")),
+    }
 }
 
 #[derive(Subcommand)]
@@ -223,12 +336,21 @@ fn main() -> ExitCode {
                 follow,
                 wait,
             } => ops::events(b, device.as_deref(), follow, wait).await,
+            Command::Ota { action } => run_ota(b, action, cli.json).await,
             Command::Simulate {
                 devices,
                 prefix,
                 tag,
                 telemetry_s,
-            } => simulate::run(b, devices, &prefix, &tag, telemetry_s).await,
+                ota_fail_pct,
+                ota_seconds,
+            } => {
+                let ota = simulate::OtaScript {
+                    fail_pct: ota_fail_pct,
+                    seconds: ota_seconds,
+                };
+                simulate::run(b, devices, &prefix, &tag, telemetry_s, ota).await
+            }
         }
     });
     match result {

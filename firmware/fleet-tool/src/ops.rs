@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use crate::Target;
 use crate::session::{BrokerArgs, Session};
 
-fn at(b: &BrokerArgs, device: &str, rest: &str) -> String {
+pub(crate) fn at(b: &BrokerArgs, device: &str, rest: &str) -> String {
     format!(
         "fourcast/{}/{}/{device}/{rest}",
         fourcast_fleet::VERSION,
@@ -31,12 +31,12 @@ pub(crate) fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-fn after(seconds: f64) -> Instant {
+pub(crate) fn after(seconds: f64) -> Instant {
     Instant::now() + Duration::from_secs_f64(seconds.max(0.0))
 }
 
 /// Listens to every box's state and telemetry for `wait` s.
-async fn listen(b: &BrokerArgs, s: &mut Session, wait: f64) -> anyhow::Result<View> {
+pub(crate) async fn listen(b: &BrokerArgs, s: &mut Session, wait: f64) -> anyhow::Result<View> {
     s.subscribe(&[
         at(b, "+", "state"),
         at(b, "+", "birth"),
@@ -173,7 +173,7 @@ fn list(v: &Value, name: &str, field: &str) -> String {
 
 /// The ids a target names (for a tag: the boxes heard from with it, within `discover` s),
 /// with their view.
-async fn targets(
+pub(crate) async fn targets(
     b: &BrokerArgs,
     s: &mut Session,
     t: &Target,

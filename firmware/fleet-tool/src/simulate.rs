@@ -14,10 +14,27 @@ use fourcast_fleet::topic::Topics;
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::{Filter, LastWill, Packet, PublishProperties};
 use rumqttc::v5::{AsyncClient, Event};
-use serde_json::json;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
 
 use crate::ops::now_ms;
 use crate::session::BrokerArgs;
+
+/// How simulated boxes take an update job (`cmd/ota`): its phases as events over
+/// `seconds`, ending `succeeded`, or `rolled_back` for `fail_pct` % of the boxes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OtaScript {
+    pub fail_pct: u32,
+    pub seconds: f64,
+}
+
+const OTA_PHASES: [&str; 5] = [
+    "downloading",
+    "verifying",
+    "installing",
+    "rebooting",
+    "checking_health",
+];
 
 pub(crate) async fn run(
     b: &BrokerArgs,
@@ -25,6 +42,7 @@ pub(crate) async fn run(
     prefix: &str,
     tag: &str,
     telemetry_s: u64,
+    ota: OtaScript,
 ) -> anyhow::Result<bool> {
     raise_descriptor_limit(n);
     let connected = Arc::new(AtomicUsize::new(0));
@@ -41,7 +59,9 @@ pub(crate) async fn run(
             queue_events: 100,
             queue_bytes: 64 << 10,
         };
-        tokio::spawn(one(b.clone(), id, setup, connected.clone()));
+        // Spread evenly: exactly fail_pct of every 100 consecutive boxes fail.
+        let fails = (i * 37 + 11) % 100 < ota.fail_pct as usize;
+        tokio::spawn(one(b.clone(), id, setup, connected.clone(), (ota, fails)));
         // Spread the connects a little, as a fleet's boot does.
         if i % 50 == 49 {
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -59,8 +79,20 @@ pub(crate) async fn run(
     }
 }
 
-async fn one(b: BrokerArgs, id: String, setup: Setup, connected: Arc<AtomicUsize>) {
+async fn one(
+    b: BrokerArgs,
+    id: String,
+    setup: Setup,
+    connected: Arc<AtomicUsize>,
+    ota: (OtaScript, bool),
+) {
     let mut agent = Agent::new(setup, 1, Vec::new(), None);
+    let (events_tx, mut events) = mpsc::channel::<(String, Value)>(16);
+    let script = Script {
+        ota: ota.0,
+        fails: ota.1,
+        events: events_tx,
+    };
     loop {
         let broker = match fourcast_fleet::broker::parse(&b.broker, b.lab_plain_mqtt) {
             Ok(x) => x,
@@ -99,14 +131,14 @@ async fn one(b: BrokerArgs, id: String, setup: Setup, connected: Arc<AtomicUsize
                         connected.fetch_add(1, Ordering::Relaxed);
                         let birth = json!({"board": "simulated", "tags": [], "capabilities": fourcast_fleet::agent::COMMANDS});
                         let actions = agent.connected(now_ms(), birth);
-                        act(&client, &mut agent, actions);
+                        act(&client, &mut agent, actions, &script);
                     }
                     Ok(Event::Incoming(Packet::Publish(p))) => {
                         let topic = String::from_utf8_lossy(&p.topic).to_string();
                         let props = p.properties.unwrap_or_default();
                         let actions = agent.message(now_ms(), &topic, &p.payload,
                             props.response_topic.as_deref(), props.correlation_data.map(|c| c.to_vec()));
-                        act(&client, &mut agent, actions);
+                        act(&client, &mut agent, actions, &script);
                     }
                     Ok(_) => {}
                     Err(_) => {
@@ -121,7 +153,11 @@ async fn one(b: BrokerArgs, id: String, setup: Setup, connected: Arc<AtomicUsize
                 },
                 _ = tick.tick() => {
                     let actions = agent.tick(now_ms(), || json!({"engine": {"destinations": []}}));
-                    act(&client, &mut agent, actions);
+                    act(&client, &mut agent, actions, &script);
+                }
+                Some((kind, body)) = events.recv() => {
+                    let actions = agent.event(now_ms(), &kind, body);
+                    act(&client, &mut agent, actions, &script);
                 }
             }
         };
@@ -129,8 +165,42 @@ async fn one(b: BrokerArgs, id: String, setup: Setup, connected: Arc<AtomicUsize
     }
 }
 
-/// Does what the simulated box's agent asks: desired configs apply, commands succeed.
-fn act(client: &AsyncClient, agent: &mut Agent, actions: Vec<Action>) {
+/// A simulated box's update behaviour, and where its scripted events go.
+struct Script {
+    ota: OtaScript,
+    fails: bool,
+    events: mpsc::Sender<(String, Value)>,
+}
+
+impl Script {
+    /// Plays an update job: each phase as an event, then its end.
+    fn play(&self, job: String) {
+        let (events, step, fails) = (
+            self.events.clone(),
+            self.ota.seconds / (OTA_PHASES.len() + 1) as f64,
+            self.fails,
+        );
+        tokio::spawn(async move {
+            for phase in OTA_PHASES {
+                tokio::time::sleep(Duration::from_secs_f64(step)).await;
+                let _ = events
+                    .send(("ota".into(), json!({"job": job, "phase": phase})))
+                    .await;
+            }
+            tokio::time::sleep(Duration::from_secs_f64(step)).await;
+            let end = if fails {
+                json!({"job": job, "phase": "rolled_back", "reason": "simulated: the program makes no frames"})
+            } else {
+                json!({"job": job, "phase": "succeeded"})
+            };
+            let _ = events.send(("ota".into(), end)).await;
+        });
+    }
+}
+
+/// Does what the simulated box's agent asks: desired configs apply, commands succeed, an
+/// update job plays its script.
+fn act(client: &AsyncClient, agent: &mut Agent, actions: Vec<Action>, script: &Script) {
     let mut queue = actions;
     while let Some(a) = (!queue.is_empty()).then(|| queue.remove(0)) {
         match a {
@@ -145,8 +215,12 @@ fn act(client: &AsyncClient, agent: &mut Agent, actions: Vec<Action>) {
                 retain,
                 expiry_s,
                 correlation,
-                ..
+                event_seq,
             } => {
+                // A simulated box takes the client's queue for the broker's acknowledgement.
+                if let Some(seq) = event_seq {
+                    queue.extend(agent.event_acked(seq));
+                }
                 let props = PublishProperties {
                     message_expiry_interval: expiry_s,
                     correlation_data: correlation.map(Into::into),
@@ -164,14 +238,23 @@ fn act(client: &AsyncClient, agent: &mut Agent, actions: Vec<Action>) {
                 queue.push(agent.desired_done(d.version, Vec::new(), json!({"simulated": true})));
             }
             Action::Run {
+                name,
                 command,
                 response_topic,
                 correlation,
-                ..
             } => {
+                let mut status = 200;
+                if name == "ota" {
+                    let job = command.args["id"]
+                        .as_str()
+                        .unwrap_or(&command.id)
+                        .to_string();
+                    script.play(job);
+                    status = 202;
+                }
                 let result = CommandResult {
                     id: command.id,
-                    status: 200,
+                    status,
                     message: String::new(),
                     field: None,
                     body: json!({"simulated": true}),

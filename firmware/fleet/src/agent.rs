@@ -436,7 +436,16 @@ fn encoded_len(e: &Event) -> usize {
 }
 
 /// The commands a box runs.
-pub const COMMANDS: &[&str] = &["take", "uplink", "recording", "snapshot", "reboot"];
+pub const COMMANDS: &[&str] = &[
+    "take",
+    "uplink",
+    "recording",
+    "snapshot",
+    "reboot",
+    "ota",
+    "ota_postpone",
+    "ota_force",
+];
 
 fn publish(topic: String, payload: Vec<u8>, qos: Qos, retain: bool) -> Action {
     Action::Publish {

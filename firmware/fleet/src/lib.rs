@@ -14,6 +14,7 @@ pub mod message;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
 pub mod queue;
+pub mod rollout;
 pub mod topic;
 pub mod view;
 

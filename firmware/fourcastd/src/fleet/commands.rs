@@ -88,6 +88,19 @@ pub(super) async fn run(device: &Device, name: &str, command: &Command) -> Comma
             }
             Err(e) => e,
         },
+        // Firmware updates: the API's own handlers (a job is `POST /api/v1/ota/jobs`).
+        "ota" => {
+            let body = Bytes::from(serde_json::to_vec(&args).unwrap_or_default());
+            from_http(crate::http::ota::create_job(State(device.clone()), body).await).await
+        }
+        "ota_postpone" => {
+            let body = Bytes::from(serde_json::to_vec(&args).unwrap_or_default());
+            from_http(crate::http::ota::postpone(State(device.clone()), body).await).await
+        }
+        "ota_force" => match parse::<NoArgs>(args) {
+            Ok(_) => from_http(crate::http::ota::force(State(device.clone())).await).await,
+            Err(e) => e,
+        },
         other => refusal(404, "command", format!("no command {other:?}")),
     };
     CommandResult {

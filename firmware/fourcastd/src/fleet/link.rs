@@ -131,7 +131,7 @@ fn setup(fleet: &Fleet, store: &FleetStore) -> Result<Setup, String> {
     let topics = Topics::new(&fleet.tenant, &device_id).map_err(|e| e.to_string())?;
     Ok(Setup {
         topics,
-        firmware: env!("CARGO_PKG_VERSION").into(),
+        firmware: super::the_box::firmware(),
         boot_id: the_box::random_hex(4),
         session: 0,
         telemetry_every_ms: u64::from(fleet.telemetry_s) * 1000,

@@ -61,7 +61,7 @@ pub(super) fn birth(c: &Controller, fleet: &Fleet) -> Value {
     json!({
         "at_ms": now_ms(),
         "board": config.board,
-        "firmware": env!("CARGO_PKG_VERSION"),
+        "firmware": firmware(),
         "encoders": [s.engine.ladder.encoder],
         "inputs": config.inputs.iter().map(|i| i.name.as_str()).collect::<Vec<_>>(),
         "ladder": config.ladder.rungs.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
@@ -107,7 +107,8 @@ pub(super) fn telemetry(c: &Controller, cpu: &mut CpuClock) -> Value {
         .and_then(|t| t.trim().parse::<f64>().ok())
         .map(|m| m / 1000.0);
     json!({
-        "firmware": env!("CARGO_PKG_VERSION"),
+        "firmware": firmware(),
+        "ota": ota(),
         "tags": s.config.fleet.tags,
         "uptime_s": s.uptime_s,
         "config_revision": s.revision,
@@ -117,6 +118,31 @@ pub(super) fn telemetry(c: &Controller, cpu: &mut CpuClock) -> Value {
         "disk_free_mb": fourcast_engine::outputs::recorder::free_bytes(data_dir).map(|b| b >> 20),
         "engine": s.engine,
     })
+}
+
+/// The firmware's version: the booted image's, when the box has an updater, else the
+/// daemon's own.
+pub(super) fn firmware() -> String {
+    crate::ota::status()
+        .firmware_version
+        .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string())
+}
+
+/// The update job as telemetry carries it (what `fourcast-fleet ota status` shows).
+fn ota() -> Value {
+    let s = crate::ota::status();
+    match s.job {
+        Some(j) if s.enabled => {
+            let reason = match &j.phase {
+                fourcast_ota::job::Phase::Failed { reason }
+                | fourcast_ota::job::Phase::RolledBack { reason } => Some(reason.clone()),
+                _ => None,
+            };
+            json!({"job": j.id, "phase": j.phase.name(), "to_version": j.to_version, "reason": reason,
+                "waiting": s.waiting.map(|w| w.why)})
+        }
+        _ => json!({"enabled": s.enabled}),
+    }
 }
 
 fn rss_mb() -> Option<f64> {

@@ -126,7 +126,12 @@ pub(crate) fn start(
     let data_dir = device.controller.running().config.storage.data_dir.clone();
     let dir = data_dir.join("ota");
     let (tx, rx) = mpsc::channel(8);
-    update(|s| s.enabled = true);
+    // Known before anything reports the box's firmware (the fleet link's birth).
+    let version = firmware_version(&setup.release_file).ok();
+    update(|s| {
+        s.enabled = true;
+        s.firmware_version = version;
+    });
     tokio::spawn(agent::run(device.clone(), setup, dir.clone(), rx, stop));
     Some(Ota { asks: tx, dir })
 }
