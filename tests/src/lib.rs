@@ -2,6 +2,7 @@
 //! with its own data directory, talks to it over HTTP, and judges output with `ffprobe`.
 
 pub mod broker;
+pub mod netns;
 pub mod peers;
 pub mod rauc;
 

@@ -1,120 +1,11 @@
 //! Network-adaptive SRT for real: the receiver sits in a network namespace behind a veth
 //! pair; `tc` caps the link at 3 Mbit/s while the uplink runs at 6 Mbit/s, then lifts it.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use fourcast_e2e::peers::{Capture, free_udp_port, require, srt_listener};
+use fourcast_e2e::netns::Netns;
+use fourcast_e2e::peers::{Capture, free_udp_port, srt_listener};
 use fourcast_e2e::{Daemon, TempDir, config_with, destination};
-
-/// A namespace joined to this one by a veth pair; removed when dropped.
-struct Netns {
-    name: String,
-    host_if: String,
-    host_ip: String,
-    peer_ip: String,
-}
-
-fn run(args: &[&str]) {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-impl Netns {
-    fn new() -> Netns {
-        require("ip", "iproute2");
-        require("tc", "iproute2");
-        let id = std::process::id() % 10_000;
-        let subnet = 1 + std::process::id() % 250;
-        let ns = Netns {
-            name: format!("fc-rx-{id}"),
-            host_if: format!("fch{id}"),
-            host_ip: format!("10.213.{subnet}.1"),
-            peer_ip: format!("10.213.{subnet}.2"),
-        };
-        let peer_if = format!("fcp{id}");
-        let _ = Command::new("ip").args(["netns", "del", &ns.name]).output();
-        run(&["ip", "netns", "add", &ns.name]);
-        run(&[
-            "ip",
-            "link",
-            "add",
-            &ns.host_if,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &peer_if,
-        ]);
-        run(&["ip", "link", "set", &peer_if, "netns", &ns.name]);
-        run(&[
-            "ip",
-            "addr",
-            "add",
-            &format!("{}/30", ns.host_ip),
-            "dev",
-            &ns.host_if,
-        ]);
-        run(&["ip", "link", "set", &ns.host_if, "up"]);
-        let inside = |args: &[&str]| {
-            let mut full = vec!["ip", "netns", "exec", &ns.name];
-            full.extend_from_slice(args);
-            run(&full);
-        };
-        inside(&[
-            "ip",
-            "addr",
-            "add",
-            &format!("{}/30", ns.peer_ip),
-            "dev",
-            &peer_if,
-        ]);
-        inside(&["ip", "link", "set", &peer_if, "up"]);
-        inside(&["ip", "link", "set", "lo", "up"]);
-        ns
-    }
-
-    /// Caps what the box sends towards the receiver.
-    fn cap(&self, rate: &str) {
-        run(&[
-            "tc",
-            "qdisc",
-            "replace",
-            "dev",
-            &self.host_if,
-            "root",
-            "tbf",
-            "rate",
-            rate,
-            "burst",
-            "32kbit",
-            "latency",
-            "300ms",
-        ]);
-    }
-
-    fn uncap(&self) {
-        run(&["tc", "qdisc", "del", "dev", &self.host_if, "root"]);
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.host_if])
-            .output();
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .output();
-    }
-}
 
 fn uplink(d: &Daemon) -> serde_json::Value {
     destination(&d.status(), "origin").clone()
@@ -134,7 +25,7 @@ fn time_until(
 
 #[test]
 fn an_adaptive_uplink_follows_a_3_mbit_cap_down_and_climbs_back_when_it_lifts() {
-    let ns = Netns::new();
+    let ns = Netns::create();
     let tmp = TempDir::new("adaptive");
     let port = free_udp_port();
     let capture = tmp.0.join("origin.ts");
