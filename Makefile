@@ -31,7 +31,7 @@ CARGO ?= cargo
 WEB_SOURCES := $(shell find web-ui/src -type f) web-ui/build.mjs web-ui/package-lock.json
 
 .PHONY: deps test-deps web run test test-fresh lint build bench fuzz sbom audit deny soak \
-	fleet-outage fleet-scale
+	fleet-outage fleet-scale ota-rollout
 
 ## Installs the system packages and Rust components the build and the box use.
 deps:
@@ -126,6 +126,12 @@ fleet-outage: test-deps build
 FLEET_DEVICES ?= 100 1000
 fleet-scale: test-deps build
 	python3 tests/bench/fleet_scale.py --devices $(FLEET_DEVICES)
+
+## Staged OTA rollouts over OTA_DEVICES simulated boxes (0, 5 and 15 % failing their
+## health check): where `fourcast-fleet ota rollout` stops and what it leaves untouched.
+OTA_DEVICES ?= 1000
+ota-rollout: test-deps build
+	python3 tests/bench/ota_rollout.py --devices $(OTA_DEVICES)
 
 ## A CycloneDX SBOM of the firmware's crates and the web UI's shipped npm packages.
 sbom: deps
