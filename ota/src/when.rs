@@ -72,7 +72,7 @@ pub fn decide(
                 Decision::Go
             } else {
                 Decision::Wait {
-                    why: format!("busy ({}): installs when the show ends", busy.join("; ")),
+                    why: format!("busy ({}): reboots into the update when the show ends", busy.join("; ")),
                     retry_at_ms: None,
                 }
             }

@@ -104,29 +104,6 @@ impl Netns {
         run(&["tc", "qdisc", "del", "dev", &self.host_if, "root"]);
     }
 
-    /// Caps what the namespace sends towards the box (a venue's downlink).
-    pub fn cap_towards_box(&self, rate: &str) {
-        run(&[
-            "ip",
-            "netns",
-            "exec",
-            &self.name,
-            "tc",
-            "qdisc",
-            "replace",
-            "dev",
-            &self.peer_if,
-            "root",
-            "tbf",
-            "rate",
-            rate,
-            "burst",
-            "32kbit",
-            "latency",
-            "300ms",
-        ]);
-    }
-
     /// A command run inside the namespace.
     pub fn command(&self, program: &str) -> Command {
         let mut c = Command::new("ip");

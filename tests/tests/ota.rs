@@ -445,3 +445,47 @@ fn a_power_cut_while_checking_health_resumes_the_check() {
         "the check resumed, not restarted from scratch: {history:?}"
     );
 }
+
+/// The browser half: `web-ui/tests/ota.mjs` with `step`.
+fn browser(d: &Daemon, step: &str, extra: &[(&str, &str)]) {
+    fourcast_e2e::peers::require("node", "nodejs");
+    fourcast_e2e::peers::require("/usr/bin/chromium", "chromium");
+    let web_ui = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../web-ui");
+    let out = std::process::Command::new("node")
+        .arg("tests/ota.mjs")
+        .current_dir(&web_ui)
+        .env("BASE_URL", format!("http://127.0.0.1:{}", d.port))
+        .env("PASSWORD", &d.password)
+        .env("STEP", step)
+        .envs(extra.iter().copied())
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "the browser's {step} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_technician_updates_the_box_from_the_web_ui_during_a_recording() {
+    let mut rig = Rig::start("0.1.0");
+    let bundle = rig.bundle("good", "0.2.0", COMPATIBLE, &image("0.2.0"), Signer::Ours);
+    let config = default_config(|c| {
+        c.ota.health_window_s = 30;
+        c.ota.install = fourcast_config::Install::Idle;
+    });
+    let mut d = Daemon::start_args(&config, &rig.daemon_args());
+    d.wait_until("the updater to see RAUC", Duration::from_secs(20), |d| {
+        ota(d)["booted_slot"].is_string()
+    });
+    let r = d.request("POST", "/api/v1/recording/start", &[]);
+    assert!(r.status < 300, "{}", r.text());
+    browser(&d, "upload", &[("BUNDLE", bundle.to_str().unwrap())]);
+    wait_reboot(&mut d, &rig, Duration::from_secs(30));
+    assert_eq!(rig.reboot(), "B");
+    let d = Daemon::restart_args(d, &rig.daemon_args());
+    browser(&d, "after", &[("VERSION", "0.2.0")]);
+}

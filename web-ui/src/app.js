@@ -543,10 +543,16 @@ function otaFacts(o) {
   return facts;
 }
 
+let otaTimer = null;
+
 async function loadOta() {
+  clearTimeout(otaTimer);
   const res = await api('GET', '/api/v1/ota');
   if (!res.ok) return;
   const o = res.data;
+  // While a job runs, look again every 2 s (a wait's reason changes without an event).
+  const active = o.job && !['succeeded', 'failed', 'rolled_back'].includes(o.job.phase);
+  if (active && !document.getElementById('device').hidden) otaTimer = setTimeout(loadOta, 2000);
   document.getElementById('ota-info').replaceChildren(...otaFacts(o).flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, String(v))]));
   document.getElementById('ota-slots').replaceChildren(o.slots.length ? el('div', { className: 'scroll' }, el('table', {},
     el('thead', {}, el('tr', {}, ...['Slot', 'Boot name', 'State', 'Boot status', 'Version'].map((h) => el('th', {}, h)))),
