@@ -72,7 +72,10 @@ pub fn decide(
                 Decision::Go
             } else {
                 Decision::Wait {
-                    why: format!("busy ({}): reboots into the update when the show ends", busy.join("; ")),
+                    why: format!(
+                        "busy ({}): reboots into the update when the show ends",
+                        busy.join("; ")
+                    ),
                     retry_at_ms: None,
                 }
             }

@@ -120,6 +120,20 @@ impl Rig {
         set_mode(&d.join("bus"), 0o755);
         std::fs::write(d.join("backend.sh"), BACKEND).unwrap();
         set_mode(&d.join("backend.sh"), 0o755);
+        // RAUC runs this before it touches a slot: an install the test can catch midway.
+        let slow = d.join("slow-install");
+        std::fs::write(
+            d.join("pre-install.sh"),
+            format!(
+                "#!/bin/sh
+if [ -f {0} ]; then sleep \"$(cat {0})\"; fi
+exit 0
+",
+                slow.display()
+            ),
+        )
+        .unwrap();
+        set_mode(&d.join("pre-install.sh"), 0o755);
         std::fs::write(d.join("boot/primary"), "A\n").unwrap();
         for (boot, _) in SLOTS {
             std::fs::write(d.join(format!("boot/state.{boot}")), "good\n").unwrap();
@@ -135,11 +149,12 @@ impl Rig {
             d.join("system.conf"),
             format!(
                 "[system]\ncompatible={COMPATIBLE}\nbootloader=custom\n\
-                 [handlers]\nbootloader-custom-backend={backend}\n\
+                 [handlers]\nbootloader-custom-backend={backend}\npre-install={pre}\n\
                  [keyring]\npath={ca}\n\
                  [slot.rootfs.0]\ndevice={a}\ntype=raw\nbootname=A\n\
                  [slot.rootfs.1]\ndevice={b}\ntype=raw\nbootname=B\n",
                 backend = d.join("backend.sh").display(),
+                pre = d.join("pre-install.sh").display(),
                 ca = d.join("pki/ca.pem").display(),
                 a = d.join("slots/A").display(),
                 b = d.join("slots/B").display(),
@@ -275,6 +290,22 @@ impl Rig {
         };
         self.start_service(&boot);
         boot
+    }
+
+    /// Makes RAUC's next installs pause `seconds` before touching a slot (0: no pause).
+    pub fn slow_install(&self, seconds: u32) {
+        let f = self.dir.0.join("slow-install");
+        if seconds == 0 {
+            let _ = std::fs::remove_file(f);
+        } else {
+            std::fs::write(f, seconds.to_string()).unwrap();
+        }
+    }
+
+    /// A power cut: RAUC dies with the daemon, then the machine boots again (the same
+    /// slot, as nothing was made primary).
+    pub fn power_cut(&mut self) -> String {
+        self.reboot()
     }
 
     /// A boot that failed `n` times on the primary (the daemon would not start): the

@@ -489,3 +489,60 @@ fn a_technician_updates_the_box_from_the_web_ui_during_a_recording() {
     let d = Daemon::restart_args(d, &rig.daemon_args());
     browser(&d, "after", &[("VERSION", "0.2.0")]);
 }
+
+#[test]
+fn an_agent_killed_during_the_install_picks_up_what_rauc_finished() {
+    let mut rig = Rig::start("0.1.0");
+    let bundle = rig.bundle("good", "0.2.0", COMPATIBLE, &image("0.2.0"), Signer::Ours);
+    rig.slow_install(4);
+    let mut d = start(&rig);
+    assert_eq!(upload(&d, &bundle, "").status, 202);
+    d.wait_until("the install", Duration::from_secs(20), |d| {
+        phase(d) == "installing"
+    });
+    // Only the daemon dies; RAUC (its own service) goes on.
+    d.signal(libc::SIGKILL);
+    let _ = d.child.wait();
+    // The agent finds RAUC's finished install and goes on to the reboot.
+    let mut d = Daemon::restart_args(d, &rig.daemon_args());
+    wait_reboot(&mut d, &rig, Duration::from_secs(30));
+    assert_eq!(rig.reboot(), "B");
+    let mut d = Daemon::restart_args(d, &rig.daemon_args());
+    wait_phase(&mut d, "succeeded", Duration::from_secs(60));
+}
+
+#[test]
+fn a_power_cut_during_the_install_leaves_the_booted_slot_and_says_so() {
+    let mut rig = Rig::start("0.1.0");
+    let bundle = rig.bundle("good", "0.2.0", COMPATIBLE, &image("0.2.0"), Signer::Ours);
+    rig.slow_install(30);
+    let mut d = start(&rig);
+    let before = (rig.slot_image("A"), rig.boot_state());
+    assert_eq!(upload(&d, &bundle, "").status, 202);
+    d.wait_until("the install", Duration::from_secs(20), |d| {
+        phase(d) == "installing"
+    });
+    // The power goes: the daemon and RAUC with it; the machine boots its primary again.
+    d.signal(libc::SIGKILL);
+    let _ = d.child.wait();
+    rig.slow_install(0);
+    assert_eq!(rig.power_cut(), "A");
+    let mut d = Daemon::restart_args(d, &rig.daemon_args());
+    wait_phase(&mut d, "failed", Duration::from_secs(30));
+    let reason = ota(&d)["job"]["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        reason.contains("cut short") && reason.contains("untouched"),
+        "{reason}"
+    );
+    assert_eq!(
+        (rig.slot_image("A"), rig.boot_state()),
+        before,
+        "the booted slot as it was"
+    );
+    // And the box takes the next update.
+    assert_eq!(upload(&d, &bundle, "").status, 202);
+    wait_reboot(&mut d, &rig, Duration::from_secs(60));
+}
