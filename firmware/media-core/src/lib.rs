@@ -27,6 +27,7 @@ pub mod plan;
 pub mod recording;
 pub mod retry;
 pub mod scale;
+pub mod signal;
 pub mod stamp;
 pub mod stats;
 pub mod ts_scan;
