@@ -45,6 +45,19 @@ pub enum Source {
     Srt(SrtInput),
     /// A phone app or OBS publishing to the box's RTMP ingest server with this key.
     Rtmp { key: Secret },
+    /// An HDMI receiver or a USB camera on the board (Video4Linux), with its sound from an
+    /// ALSA device if it has one.
+    V4l2(CaptureInput),
+}
+
+/// A capture device on the board.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaptureInput {
+    /// Its node: best a stable name (`/dev/v4l/by-path/…`), which stays with the port a
+    /// camera is plugged into, or `/dev/videoN`.
+    pub device: PathBuf,
+    /// The ALSA device its sound comes from (`hw:CARD=HDMI,DEV=0`), if any.
+    pub audio: Option<String>,
 }
 
 /// An SRT input: the box listens, a sender calls it.
@@ -75,6 +88,8 @@ pub enum InputKind {
     Srt,
     /// A phone app or OBS publishing to the box's RTMP ingest server.
     Rtmp,
+    /// An HDMI receiver or a USB camera on the board.
+    V4l2,
 }
 
 impl InputKind {
@@ -85,6 +100,7 @@ impl InputKind {
             InputKind::File => "file",
             InputKind::Srt => "srt",
             InputKind::Rtmp => "rtmp",
+            InputKind::V4l2 => "v4l2",
         }
     }
 }
@@ -96,6 +112,7 @@ impl Source {
             Source::File { .. } => InputKind::File,
             Source::Srt(_) => InputKind::Srt,
             Source::Rtmp { .. } => InputKind::Rtmp,
+            Source::V4l2(_) => InputKind::V4l2,
         }
     }
 }
@@ -221,6 +238,10 @@ struct InputDoc {
     open: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     key: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    device: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    audio: Option<String>,
     #[serde(default, skip_serializing_if = "is_zero")]
     gain_db: f64,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -256,6 +277,8 @@ impl TryFrom<InputDoc> for Input {
         foreign("latency_ms", d.latency_ms.is_some(), InputKind::Srt)?;
         foreign("open", d.open.is_some(), InputKind::Srt)?;
         foreign("key", d.key.is_some(), InputKind::Rtmp)?;
+        foreign("device", d.device.is_some(), InputKind::V4l2)?;
+        foreign("audio", d.audio.is_some(), InputKind::V4l2)?;
         let needs = |field: &'static str| FieldShape {
             field,
             message: format!("a{} {} input needs a {field}", an(kind), kind.nick()),
@@ -279,6 +302,10 @@ impl TryFrom<InputDoc> for Input {
             InputKind::Rtmp => Source::Rtmp {
                 key: d.key.ok_or_else(|| needs("key"))?,
             },
+            InputKind::V4l2 => Source::V4l2(CaptureInput {
+                device: d.device.ok_or_else(|| needs("device"))?,
+                audio: d.audio,
+            }),
         };
         Ok(Input {
             name: d.name,
@@ -293,7 +320,7 @@ impl TryFrom<InputDoc> for Input {
 fn an(kind: InputKind) -> &'static str {
     match kind {
         InputKind::Srt | InputKind::Rtmp => "n",
-        InputKind::Test | InputKind::File => "",
+        InputKind::Test | InputKind::File | InputKind::V4l2 => "",
     }
 }
 
@@ -313,6 +340,8 @@ impl From<Input> for InputDoc {
             latency_ms: None,
             open: None,
             key: None,
+            device: None,
+            audio: None,
             gain_db: i.gain_db,
             mute: i.mute,
         };
@@ -333,6 +362,10 @@ impl From<Input> for InputDoc {
                 d.open = s.open.then_some(true);
             }
             Source::Rtmp { key } => d.key = Some(key),
+            Source::V4l2(c) => {
+                d.device = Some(c.device);
+                d.audio = c.audio;
+            }
         }
         d
     }

@@ -562,3 +562,55 @@ fn overlays_are_checked_field_by_field() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn capture_inputs_name_their_device_and_its_sound() {
+    let capture = |device: &str, audio: Option<&str>| {
+        let mut t = Table::new();
+        t.insert("name".into(), "cam1".into());
+        t.insert("kind".into(), "v4l2".into());
+        t.insert("device".into(), device.into());
+        if let Some(a) = audio {
+            t.insert("audio".into(), a.into());
+        }
+        Value::Table(t)
+    };
+    let set_cam = |v: Value| {
+        move |doc: &mut Table| {
+            at(doc, &["inputs"]).as_array_mut().unwrap()[0] = v.clone();
+        }
+    };
+    assert!(errors_of(set_cam(capture("/dev/video0", Some("hw:Loopback,1,0")))).is_empty());
+    assert!(
+        errors_of(set_cam(capture(
+            "/dev/v4l/by-path/pci-0000:00:14.0-usb-0:2:1.0-video-index0",
+            None
+        )))
+        .is_empty(),
+        "a stable by-path name; it need not exist now (an unplugged camera)"
+    );
+    let e = errors_of(set_cam(capture("video0", None)));
+    assert_eq!(e[0].path, "inputs[0].device", "{e:?}");
+    let e = errors_of(set_cam(capture("/dev/../etc/passwd", None)));
+    assert_eq!(e[0].path, "inputs[0].device", "{e:?}");
+    let e = errors_of(set_cam(capture("/dev/video0", Some("hw:0; rm"))));
+    assert_eq!(e[0].path, "inputs[0].audio", "{e:?}");
+    let e = errors_of(|doc: &mut Table| {
+        let inputs = at(doc, &["inputs"]).as_array_mut().unwrap();
+        inputs[0] = capture("/dev/video0", None);
+        let mut second = capture("/dev/video0", None);
+        second
+            .as_table_mut()
+            .unwrap()
+            .insert("name".into(), "cam2".into());
+        inputs[1] = second;
+    });
+    assert_eq!(e[0].path, "inputs[1].device", "{e:?}");
+    let mut wrong = capture("/dev/video0", None);
+    wrong
+        .as_table_mut()
+        .unwrap()
+        .insert("listen_port".into(), 9000.into());
+    let e = errors_of(set_cam(wrong));
+    assert!(e[0].message.contains("only srt inputs"), "{e:?}");
+}

@@ -191,6 +191,7 @@ fn inputs(c: &Config, errs: &mut Vec<FieldError>) {
     let mut seen = HashSet::new();
     let mut ports = HashSet::new();
     let mut keys = HashSet::new();
+    let mut devices = HashSet::new();
     for (i, input) in c.inputs.iter().enumerate() {
         let at = |field: &str| format!("inputs[{i}].{field}");
         if !valid_name(&input.name) {
@@ -220,6 +221,7 @@ fn inputs(c: &Config, errs: &mut Vec<FieldError>) {
             Source::File { path, .. } => file_source(path, &at("path"), errs),
             Source::Srt(srt) => srt_source(srt, &at, &mut ports, errs),
             Source::Rtmp { key } => rtmp_key(key, &at("key"), &mut keys, errs),
+            Source::V4l2(c) => capture_source(c, &at, &mut devices, errs),
         }
     }
     if c.inputs.iter().any(|i| i.kind() == InputKind::Rtmp)
@@ -229,6 +231,46 @@ fn inputs(c: &Config, errs: &mut Vec<FieldError>) {
             errs,
             "ingest.rtmp_listen",
             format!("{:?}: use address:port", c.ingest.rtmp_listen),
+        );
+    }
+}
+
+/// A capture device need not be there (a camera may be unplugged): it must be a device
+/// node's path, used by one input only; its ALSA device a plain ALSA name.
+fn capture_source(
+    c: &crate::input::CaptureInput,
+    at: &dyn Fn(&str) -> String,
+    devices: &mut HashSet<std::path::PathBuf>,
+    errs: &mut Vec<FieldError>,
+) {
+    let d = &c.device;
+    if !d.starts_with("/dev/") || d.components().any(|p| p == std::path::Component::ParentDir) {
+        err(
+            errs,
+            at("device"),
+            format!(
+                "{}: give the device's node under /dev (/dev/video0, /dev/v4l/by-path/…)",
+                d.display()
+            ),
+        );
+    } else if !devices.insert(d.clone()) {
+        err(
+            errs,
+            at("device"),
+            format!("{} is used by another input", d.display()),
+        );
+    }
+    if let Some(a) = &c.audio
+        && (a.is_empty()
+            || a.len() > 64
+            || !a
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ":,=_.-".contains(ch)))
+    {
+        err(
+            errs,
+            at("audio"),
+            format!("{a:?}: give an ALSA device name (hw:CARD=HDMI,DEV=0)"),
         );
     }
 }

@@ -15,6 +15,7 @@ pub enum Source {
 /// Every element the engine makes, and where it comes from. Keep it sorted by element.
 pub const ELEMENTS: &[(&str, Source)] = &[
     ("aacparse", Source::Debian("gstreamer1.0-plugins-good")),
+    ("alsasrc", Source::Debian("gstreamer1.0-alsa")),
     ("appsink", Source::Debian("gstreamer1.0-plugins-base")),
     ("appsrc", Source::Debian("gstreamer1.0-plugins-base")),
     ("audioconvert", Source::Debian("gstreamer1.0-plugins-base")),
@@ -50,6 +51,7 @@ pub const ELEMENTS: &[(&str, Source)] = &[
     ("srtsink", Source::Debian("gstreamer1.0-plugins-bad")),
     ("srtsrc", Source::Debian("gstreamer1.0-plugins-bad")),
     ("tee", Source::Debian("libgstreamer1.0-0")),
+    ("v4l2src", Source::Debian("gstreamer1.0-plugins-good")),
     ("textoverlay", Source::Debian("gstreamer1.0-x")),
     (
         "timecodestamper",

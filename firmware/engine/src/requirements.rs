@@ -59,6 +59,14 @@ impl Engine {
                     .any(|i| i.kind() != fourcast_config::InputKind::Test),
             ),
             ("flvdemux", "inputs", has(fourcast_config::InputKind::Rtmp)),
+            ("v4l2src", "inputs", has(fourcast_config::InputKind::V4l2)),
+            (
+                "alsasrc",
+                "inputs",
+                config.inputs.iter().any(
+                    |i| matches!(&i.source, fourcast_config::Source::V4l2(c) if c.audio.is_some()),
+                ),
+            ),
             ("pngdec", "overlays.logo", config.overlays.logo.is_some()),
             (
                 "clockoverlay",

@@ -14,6 +14,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use fourcast_config::{Input, Source};
+use fourcast_media_core::signal::{Act, Monitor, Probe, Signal};
 use gst::prelude::*;
 
 use crate::continuity::Continuity;
@@ -33,6 +34,8 @@ pub enum FeedState {
     Retrying,
     /// A file played once has ended.
     Ended,
+    /// A capture device's signal is not usable (its frames are held back, its slate shows).
+    Held(Signal),
 }
 
 /// A feed's state and last error, shared with the status.
@@ -65,14 +68,29 @@ impl Health {
     fn failed(&self, error: String) {
         *lock(&self.inner) = (FeedState::Retrying, Some(error));
     }
+
+    /// What a capture device's monitor says: held back, or running again.
+    fn signal(&self, signal: Signal) {
+        lock(&self.inner).0 = match signal {
+            Signal::Live => FeedState::Running,
+            held => FeedState::Held(held),
+        };
+    }
 }
 
 /// Where a feed's media comes from.
 #[derive(Clone)]
 enum Origin {
-    File { path: String, looped: bool },
+    File {
+        path: String,
+        looped: bool,
+    },
     Srt(SrtListen),
     Rtmp(Arc<IngestPort>),
+    V4l2 {
+        device: std::path::PathBuf,
+        audio: Option<String>,
+    },
 }
 
 #[derive(Clone)]
@@ -90,6 +108,8 @@ enum Outcome {
     Stop,
     /// The source ended normally (a sender left, a publish ended, a file played once).
     Ended,
+    /// A capture's signal came back or changed size: build it again at once.
+    Rebuild,
     Failed(String),
 }
 
@@ -100,6 +120,9 @@ struct Sinks {
     audio_caps: gst::Caps,
     /// Files are scaled and paced to this size and rate; live feeds keep their own.
     file_caps: gst::Caps,
+    /// Frames pass to the program only while this holds (a capture without signal sends
+    /// its receiver's noise picture, which must never reach the program).
+    gate: Arc<AtomicBool>,
 }
 
 /// A feed's supervisor loop, to run on its own thread once the program plays.
@@ -138,6 +161,10 @@ impl Feed {
             Source::Rtmp { .. } => {
                 Origin::Rtmp(ingest.ok_or(EngineError::Link("rtmp ingest port"))?)
             }
+            Source::V4l2(c) => Origin::V4l2 {
+                device: c.device.clone(),
+                audio: c.audio.clone(),
+            },
             Source::Test { .. } => return Err(EngineError::Link("a test input is not a feed")),
         };
         let file_caps = gst_video::VideoCapsBuilder::new()
@@ -174,6 +201,7 @@ impl Feed {
             audio,
             audio_caps: audio_caps.clone(),
             file_caps,
+            gate: Arc::new(AtomicBool::new(true)),
         };
         let (name, flag, h) = (n.clone(), stop.clone(), health.clone());
         let start: Supervisor = Box::new(move || {
@@ -220,13 +248,19 @@ fn supervise(
     let mut backoff = crate::retry::Connection::new(seed(name));
     let started = Instant::now();
     let now_ms = || started.elapsed().as_millis() as u64;
+    let mut monitor = Monitor::default();
     while !stop.load(Ordering::Relaxed) {
         backoff.should_connect(now_ms());
         let outcome = match build(name, origin, sinks) {
             Ok((pipeline, ingest_src)) => {
-                let outcome = run(&pipeline, origin, stop, health, || {
-                    backoff.connected(now_ms())
-                });
+                let outcome = match origin {
+                    Origin::V4l2 { device, .. } => {
+                        capture(&pipeline, device, sinks, &mut monitor, stop, health)
+                    }
+                    _ => run(&pipeline, origin, stop, health, || {
+                        backoff.connected(now_ms())
+                    }),
+                };
                 if let (Origin::Rtmp(port), Some(src)) = (origin, &ingest_src) {
                     port.detach(src);
                 }
@@ -244,6 +278,19 @@ fn supervise(
                     std::thread::sleep(Duration::from_millis(100));
                 }
                 break;
+            }
+            Outcome::Rebuild => {}
+            Outcome::Failed(message) if matches!(origin, Origin::V4l2 { .. }) => {
+                // A capture device that failed is looked at again soon: an unplugged camera
+                // must be back within a couple of seconds of returning.
+                tracing::info!(input = %name, "capture stopped: {message}");
+                if !matches!(health.state(), FeedState::Held(_)) {
+                    health.failed(message);
+                }
+                let until = Instant::now() + Duration::from_millis(500);
+                while Instant::now() < until && !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
             }
             Outcome::Ended => {
                 // A sender left: listen again at once for the next one.
@@ -353,6 +400,90 @@ fn run(
     Outcome::Stop
 }
 
+/// How often a capture device is asked about its signal.
+const PROBE_MS: u64 = 250;
+
+/// Plays a capture pipeline while its device's signal holds, asking the driver every
+/// [`PROBE_MS`]: frames are held back while there is no usable signal, and the branch is
+/// built again when the signal returns or changes size (the capture renegotiates then; its
+/// size is never pinned in caps).
+fn capture(
+    pipeline: &gst::Pipeline,
+    device: &std::path::Path,
+    sinks: &Sinks,
+    monitor: &mut Monitor,
+    stop: &AtomicBool,
+    health: &Health,
+) -> Outcome {
+    let look = |monitor: &mut Monitor| {
+        let probe = match super::v4l2::Device::open(device) {
+            Ok(d) => d.probe(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Probe::Gone,
+            Err(e) => Probe::from_errno(e.raw_os_error().unwrap_or(0)),
+        };
+        (probe, monitor.probe(probe))
+    };
+    // Built for what the receiver sees now.
+    let (first, _) = look(monitor);
+    match first {
+        Probe::Timings { width, height, mhz } => monitor.built(Some((width, height, mhz))),
+        Probe::Unsupported => monitor.built(None),
+        _ => {}
+    }
+    let usable = matches!(first, Probe::Timings { .. } | Probe::Unsupported);
+    sinks.gate.store(usable, Ordering::Relaxed);
+    health.signal(if usable {
+        Signal::Live
+    } else {
+        monitor.signal(0)
+    });
+    if matches!(first, Probe::Gone) {
+        return Outcome::Failed("the device is gone".into());
+    }
+    if pipeline.set_state(gst::State::Playing).is_err() {
+        return Outcome::Failed(bus_error(pipeline).unwrap_or_else(|| "did not start".into()));
+    }
+    let Some(bus) = pipeline.bus() else {
+        return Outcome::Failed("no bus".into());
+    };
+    let mut next_look = Instant::now() + Duration::from_millis(PROBE_MS);
+    while !stop.load(Ordering::Relaxed) {
+        if Instant::now() >= next_look {
+            next_look = Instant::now() + Duration::from_millis(PROBE_MS);
+            match look(monitor).1 {
+                Act::Keep => {}
+                Act::Hold(signal) => {
+                    sinks.gate.store(false, Ordering::Relaxed);
+                    health.signal(signal);
+                    tracing::info!(device = %device.display(), "capture: {}", signal.as_str());
+                }
+                Act::Rebuild { width, height, mhz } => {
+                    tracing::info!(
+                        device = %device.display(),
+                        "capture: signal {width}×{height} at {:.2} Hz",
+                        f64::from(mhz) / 1000.0
+                    );
+                    return Outcome::Rebuild;
+                }
+            }
+        }
+        let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(50)) else {
+            continue;
+        };
+        match msg.view() {
+            gst::MessageView::Error(e) => {
+                if matches!(look(monitor).0, Probe::Gone) {
+                    health.signal(Signal::Unplugged);
+                }
+                return Outcome::Failed(e.error().to_string());
+            }
+            gst::MessageView::Eos(_) => return Outcome::Failed("the capture ended".into()),
+            _ => {}
+        }
+    }
+    Outcome::Stop
+}
+
 fn bus_error(pipeline: &gst::Pipeline) -> Option<String> {
     let msg = pipeline.bus()?.timed_pop_filtered(
         gst::ClockTime::from_mseconds(100),
@@ -391,6 +522,7 @@ const ALLOWED_MEDIA: &[&str] = &[
     "video/x-vp9",
     "video/x-av1",
     "video/x-raw",
+    "image/jpeg",
     // audio
     "audio/mpeg",
     "audio/x-opus",
@@ -441,13 +573,11 @@ fn refuse_oversized_pictures(decode: &gst::Element) {
     });
 }
 
-/// One run's pipeline: the source, decodebin, and appsinks handing frames to the program.
-fn build(
+/// The run's source element (and, for RTMP, the appsrc the ingest port feeds).
+fn source(
     name: &str,
     origin: &Origin,
-    sinks: &Sinks,
-) -> Result<(gst::Pipeline, Option<gst_app::AppSrc>), EngineError> {
-    let pipeline = gst::Pipeline::with_name(&format!("{name}-feed"));
+) -> Result<(gst::Element, Option<gst_app::AppSrc>), EngineError> {
     let mut ingest_src = None;
     let source = match origin {
         Origin::File { path, .. } => {
@@ -469,7 +599,23 @@ fn build(
             ingest_src = Some(src.clone());
             src.upcast()
         }
+        Origin::V4l2 { device, .. } => {
+            let src = make("v4l2src", &format!("{name}-v4l2src"))?;
+            src.set_property("device", device.to_string_lossy().as_ref());
+            src
+        }
     };
+    Ok((source, ingest_src))
+}
+
+/// One run's pipeline: the source, decodebin, and appsinks handing frames to the program.
+fn build(
+    name: &str,
+    origin: &Origin,
+    sinks: &Sinks,
+) -> Result<(gst::Pipeline, Option<gst_app::AppSrc>), EngineError> {
+    let pipeline = gst::Pipeline::with_name(&format!("{name}-feed"));
+    let (source, ingest_src) = source(name, origin)?;
     let live = !matches!(origin, Origin::File { .. });
     let decode = make("decodebin", &format!("{name}-decode"))?;
     let vconv = make("videoconvert", &format!("{name}-vconv"))?;
@@ -517,6 +663,16 @@ fn build(
         .ok_or(EngineError::Link("video chain"))?
         .link(&vsink)?;
     gst::Element::link_many([&aconv, &ares, &afilter, asink.upcast_ref()])?;
+    if let Origin::V4l2 {
+        audio: Some(alsa), ..
+    } = origin
+    {
+        // The camera's sound comes from its own ALSA device, on the capture's clock.
+        let asrc = make("alsasrc", &format!("{name}-alsasrc"))?;
+        asrc.set_property("device", alsa);
+        pipeline.add(&asrc)?;
+        asrc.link(&aconv)?;
+    }
     let vconv_sink = vconv
         .static_pad("sink")
         .ok_or(EngineError::Link("videoconvert"))?;
@@ -540,7 +696,7 @@ fn build(
             let _ = pad.link(target);
         }
     });
-    forward_video(&vsink, sinks.video.clone());
+    forward_video(&vsink, sinks.video.clone(), sinks.gate.clone());
     forward_audio(&asink, sinks.audio.clone(), live);
     Ok((pipeline, ingest_src))
 }
@@ -592,11 +748,14 @@ fn program_appsrc(name: &str, caps: &gst::Caps, max_buffers: u64) -> gst_app::Ap
 
 /// Hands decoded video to the program's appsrc (which stamps it on arrival), following
 /// the sender's picture size when it changes.
-fn forward_video(sink: &gst_app::AppSink, src: gst_app::AppSrc) {
+fn forward_video(sink: &gst_app::AppSink, src: gst_app::AppSrc, gate: Arc<AtomicBool>) {
     sink.set_callbacks(
         gst_app::AppSinkCallbacks::builder()
             .new_sample(move |sink| {
                 let sample = sink.pull_sample().map_err(|_| gst::FlowError::Flushing)?;
+                if !gate.load(Ordering::Relaxed) {
+                    return Ok(gst::FlowSuccess::Ok);
+                }
                 if let Some(caps) = sample.caps()
                     && src.caps().as_ref() != Some(&caps.to_owned())
                 {

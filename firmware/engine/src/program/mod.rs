@@ -50,13 +50,24 @@ pub enum InputState {
     Retrying,
     /// A file played once has ended.
     Ended,
+    /// A capture device's receiver sees a signal it cannot lock to.
+    NoLock,
+    /// A capture device's receiver sees timings it cannot take.
+    OutOfRange,
+    /// A capture device is gone (unplugged).
+    Unplugged,
 }
 
 impl InputCounter {
     pub fn state(&self) -> InputState {
+        use fourcast_media_core::signal::Signal;
         match self.health.as_ref().map(|h| h.state()) {
             Some(FeedState::Retrying) => InputState::Retrying,
             Some(FeedState::Ended) => InputState::Ended,
+            Some(FeedState::Held(Signal::NoLock)) => InputState::NoLock,
+            Some(FeedState::Held(Signal::OutOfRange)) => InputState::OutOfRange,
+            Some(FeedState::Held(Signal::Unplugged)) => InputState::Unplugged,
+            Some(FeedState::Held(_)) => InputState::NoSignal,
             _ if self.frames.fps() > 0.0 => InputState::Live,
             _ => InputState::NoSignal,
         }
