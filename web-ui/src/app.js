@@ -547,7 +547,12 @@ let otaTimer = null;
 
 async function loadOta() {
   clearTimeout(otaTimer);
-  const res = await api('GET', '/api/v1/ota');
+  let res;
+  try {
+    res = await api('GET', '/api/v1/ota');
+  } catch {
+    return; // the box is away (rebooting); waitForBox brings the page back
+  }
   if (!res.ok) return;
   const o = res.data;
   // While a job runs, look again every 2 s (a wait's reason changes without an event).
@@ -660,6 +665,7 @@ document.getElementById('import').onchange = async (e) => {
 /** Waits for the box to answer again after a reboot or reset, then reloads the page. */
 async function waitForBox(text) {
   stopLive();
+  clearTimeout(otaTimer);
   const bar = document.getElementById('reboot-progress');
   bar.hidden = false;
   bar.removeAttribute('value');

@@ -49,10 +49,13 @@ try {
     const waiting = await info(page);
     check(waiting.includes('recording'), `the reboot waits and says why: ${waiting}`);
     check(await page.isVisible('#ota-postpone') && await page.isVisible('#ota-force'), 'postpone and force are offered');
+    check(errors.length === 0, `no page errors before the reboot (${errors.join('; ')})`);
     page.on('dialog', (d) => d.accept());
     await page.click('#ota-force');
     await page.waitForFunction(() => document.getElementById('device-msg').textContent.includes('Rebooting'), null, { timeout: 10000 });
     check(true, 'forcing the reboot says the box is rebooting');
+    // The box goes away now: what the page tries meanwhile must not throw.
+    await page.waitForTimeout(3000);
   } else {
     await page.waitForFunction(() => document.getElementById('ota-info').textContent.includes('succeeded'), null, { timeout: 60000 });
     const text = await info(page);
