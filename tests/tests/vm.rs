@@ -85,3 +85,100 @@ fn the_virtual_board_boots_a_real_kernel_and_the_box_serves_hls_from_it() {
         first.as_secs_f64()
     );
 }
+
+/// The four vivid HDMI inputs as the box's cameras, on the small program.
+fn capture_config() -> String {
+    default_config(|c| {
+        *c = fourcast_config::Config::from_toml(&small_config()).unwrap();
+        for (i, input) in c.inputs.iter_mut().enumerate() {
+            input.source = fourcast_config::Source::V4l2(fourcast_config::CaptureInput {
+                device: format!("/dev/video{i}").into(),
+                audio: None,
+            });
+        }
+    })
+}
+
+fn input_state(vm: &Vm, name: &str) -> String {
+    let status = vm.json("/api/v1/status");
+    status["inputs"]
+        .as_array()
+        .and_then(|a| a.iter().find(|i| i["name"] == name))
+        .and_then(|i| i["state"].as_str())
+        .unwrap_or("")
+        .to_string()
+}
+
+fn program_frames(vm: &Vm) -> u64 {
+    vm.json("/api/v1/status")["program"]["frames"]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+#[test]
+fn hdmi_inputs_show_each_signal_state_and_come_back() {
+    let mut vm = Vm::boot(BOARD);
+    // The smallest timings vivid offers, so that emulation keeps up with four inputs.
+    for i in 0..4 {
+        vm.run(&format!(
+            "v4l2-ctl -d /dev/video{i} --set-dv-bt-timings index=0 && v4l2-ctl -d /dev/video{i} --query-dv-timings | grep -q 'Active width: 640'"
+        ));
+    }
+    vm.start_daemon(&capture_config());
+    vm.wait_until("all four cameras live", Duration::from_secs(120), |vm| {
+        (1..=4).all(|i| input_state(vm, &format!("cam{i}")) == "live")
+    });
+    let mut report = Vec::new();
+    for (mode, want) in [
+        (1, "no-signal"),
+        (2, "no-lock"),
+        (3, "out-of-range"),
+        (0, "live"),
+    ] {
+        let frames = program_frames(&vm);
+        vm.run(&format!(
+            "v4l2-ctl -d /dev/video1 -c dv_timings_signal_mode={mode}"
+        ));
+        let took = vm.wait_until(&format!("cam2 {want}"), Duration::from_secs(20), |vm| {
+            input_state(vm, "cam2") == want
+        });
+        for other in ["cam1", "cam3", "cam4"] {
+            assert_eq!(
+                input_state(&vm, other),
+                "live",
+                "{other} untouched by cam2's {want}"
+            );
+        }
+        assert!(
+            program_frames(&vm) > frames,
+            "the program kept making frames"
+        );
+        report.push(format!(
+            "mode {mode} → {want} in {:.2} s",
+            took.as_secs_f64()
+        ));
+    }
+    // A simulated unplug: every call fails ENODEV until the last handle closes.
+    vm.run("v4l2-ctl -d /dev/video3 -c disconnect=1");
+    let mut seen = Vec::new();
+    let back = vm.wait_until(
+        "cam4 back after its unplug",
+        Duration::from_secs(20),
+        |vm| {
+            let s = input_state(vm, "cam4");
+            if seen.last() != Some(&s) {
+                seen.push(s.clone());
+            }
+            seen.len() > 1 && s == "live"
+        },
+    );
+    assert!(
+        seen.iter().any(|s| s == "unplugged" || s == "retrying"),
+        "cam4 was seen gone: {seen:?}"
+    );
+    report.push(format!(
+        "unplug: {seen:?}, live again after {:.2} s",
+        back.as_secs_f64()
+    ));
+    eprintln!("virtual board, HDMI inputs: {}", report.join("; "));
+}

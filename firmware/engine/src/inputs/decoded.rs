@@ -425,6 +425,7 @@ fn capture(
     };
     // Built for what the receiver sees now.
     let (first, _) = look(monitor);
+    tracing::info!(device = %device.display(), probe = ?first, "capture: first look");
     match first {
         Probe::Timings { width, height, mhz } => monitor.built(Some((width, height, mhz))),
         Probe::Unsupported => monitor.built(None),
@@ -652,11 +653,21 @@ fn build(
         .max_buffers(20)
         .drop(true)
         .build();
-    pipeline.add_many([&source, &decode])?;
+    let capture = matches!(origin, Origin::V4l2 { .. });
+    pipeline.add(&source)?;
+    if !capture {
+        pipeline.add(&decode)?;
+    }
     pipeline.add_many(&video_chain)?;
     pipeline.add(vsink.upcast_ref::<gst::Element>())?;
     pipeline.add_many([&aconv, &ares, &afilter, asink.upcast_ref()])?;
-    source.link(&decode)?;
+    if capture {
+        // A capture device gives raw pictures: straight into the converter, no decoder
+        // (the receiver's formats are what videoconvert takes).
+        source.link(&vconv)?;
+    } else {
+        source.link(&decode)?;
+    }
     gst::Element::link_many(&video_chain)?;
     video_chain
         .last()
