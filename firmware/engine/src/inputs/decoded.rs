@@ -660,7 +660,12 @@ fn build(
     }
     pipeline.add_many(&video_chain)?;
     pipeline.add(vsink.upcast_ref::<gst::Element>())?;
-    pipeline.add_many([&aconv, &ares, &afilter, asink.upcast_ref()])?;
+    // A capture without an ALSA device has no sound: no audio branch (an appsink nothing
+    // feeds would keep the live pipeline from settling in PLAYING).
+    let sound = !matches!(origin, Origin::V4l2 { audio: None, .. });
+    if sound {
+        pipeline.add_many([&aconv, &ares, &afilter, asink.upcast_ref()])?;
+    }
     if capture {
         // A capture device gives raw pictures: straight into the converter, no decoder
         // (the receiver's formats are what videoconvert takes).
@@ -673,7 +678,9 @@ fn build(
         .last()
         .ok_or(EngineError::Link("video chain"))?
         .link(&vsink)?;
-    gst::Element::link_many([&aconv, &ares, &afilter, asink.upcast_ref()])?;
+    if sound {
+        gst::Element::link_many([&aconv, &ares, &afilter, asink.upcast_ref()])?;
+    }
     if let Origin::V4l2 {
         audio: Some(alsa), ..
     } = origin
