@@ -21,9 +21,12 @@ APT_PACKAGES := build-essential pkg-config libclang-dev \
 # (srt-tools), an RTMP server (nginx with its RTMP module), network namespaces and tc
 # (iproute2), python3 (bench), curl, Debian's Chromium (browser tests, driven by
 # playwright-core from npm), an MQTT 5 broker and its clients (mosquitto, the fleet tests),
-# a TLS terminator in front of nginx-rtmp (stunnel4, the RTMPS test).
+# a TLS terminator in front of nginx-rtmp (stunnel4, the RTMPS test), RAUC on a private
+# D-Bus with squashfs bundles (the OTA tests), and the virtual board: QEMU, busybox and kmod
+# for its initramfs, v4l-utils, alsa-utils, i2c-tools and GStreamer's ALSA elements inside.
 TEST_PACKAGES := srt-tools nginx libnginx-mod-rtmp iproute2 python3 curl chromium \
-	mosquitto mosquitto-clients stunnel4 rauc squashfs-tools dbus libglib2.0-bin openssl
+	mosquitto mosquitto-clients stunnel4 rauc squashfs-tools dbus libglib2.0-bin openssl \
+	qemu-system-x86 busybox-static kmod xz-utils v4l-utils alsa-utils i2c-tools gstreamer1.0-alsa
 # Node.js and npm build the web UI; skipped when a node and npm are already on the PATH
 # (a machine with NodeSource's nodejs, whose npm is built in).
 NODE_PACKAGES := nodejs npm

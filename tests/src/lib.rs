@@ -5,6 +5,7 @@ pub mod broker;
 pub mod netns;
 pub mod peers;
 pub mod rauc;
+pub mod vm;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -191,32 +192,8 @@ impl Daemon {
     /// in), then make an API token for the rest of the test.
     fn set_up(&mut self) {
         self.password = format!("e2e-{}-{}", std::process::id(), self.port);
-        let body = format!(
-            r#"{{"password":"{}","code":"{}"}}"#,
-            self.password,
-            self.setup_code()
-        );
-        let r = http_send(self.port, "POST", "/api/v1/setup", &[], body.as_bytes())
-            .unwrap_or_else(|e| panic!("setup: {e}\n{}", self.log()));
-        assert_eq!(r.status, 201, "setup: {}", r.text());
-        let cookie = r
-            .header("set-cookie")
-            .and_then(|c| c.split(';').next())
-            .expect("a session cookie")
-            .to_string();
-        let csrf: serde_json::Value = serde_json::from_slice(&r.body).expect("JSON");
-        let csrf = csrf["csrf"].as_str().expect("csrf").to_string();
-        let r = http_send(
-            self.port,
-            "POST",
-            "/api/v1/tokens",
-            &[("Cookie", &cookie), ("X-CSRF-Token", &csrf)],
-            br#"{"name":"e2e"}"#,
-        )
-        .expect("token");
-        assert_eq!(r.status, 201, "token: {}", r.text());
-        let t: serde_json::Value = serde_json::from_slice(&r.body).expect("JSON");
-        self.token = t["token"].as_str().expect("token").to_string();
+        let code = self.setup_code();
+        self.token = claim(self.port, &code, &self.password);
     }
 
     fn bearer(&self) -> String {
@@ -498,6 +475,33 @@ pub fn media_playlist(text: &str) -> m3u8_rs::MediaPlaylist {
 /// `Config::to_toml` would redact).
 pub fn config_with(outputs: &str) -> String {
     format!("{}\n{outputs}", default_config(|_| {}))
+}
+
+/// First-boot setup of the box on `port` with its setup `code` and `password`, then an
+/// API token made in that session; returns the token.
+pub fn claim(port: u16, code: &str, password: &str) -> String {
+    let body = format!(r#"{{"password":"{password}","code":"{code}"}}"#);
+    let r = http_send(port, "POST", "/api/v1/setup", &[], body.as_bytes())
+        .unwrap_or_else(|e| panic!("setup: {e}"));
+    assert_eq!(r.status, 201, "setup: {}", r.text());
+    let cookie = r
+        .header("set-cookie")
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_string();
+    let csrf: serde_json::Value = serde_json::from_slice(&r.body).expect("JSON");
+    let csrf = csrf["csrf"].as_str().expect("csrf").to_string();
+    let r = http_send(
+        port,
+        "POST",
+        "/api/v1/tokens",
+        &[("Cookie", &cookie), ("X-CSRF-Token", &csrf)],
+        br#"{"name":"e2e"}"#,
+    )
+    .expect("token");
+    assert_eq!(r.status, 201, "token: {}", r.text());
+    let t: serde_json::Value = serde_json::from_slice(&r.body).expect("JSON");
+    t["token"].as_str().expect("token").to_string()
 }
 
 /// A destination's entry in `/api/v1/status`.
