@@ -12,7 +12,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 [ -s "$out/vmlinux" ] && [ -s "$out/initrd.img" ] && [ -f "$out/kernel-version" ] && exit 0
 
 # The newest 6.1 kernel the archive has.
-pkg=$(apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-amd64$' | awk '{print $1}' | sort -V | tail -1)
+newest() { apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-amd64$' | awk '{print $1}' | sort -V | tail -1; }
+pkg=$(newest)
+[ -n "$pkg" ] || { apt-get update -qq >/dev/null 2>&1 || true; pkg=$(newest); }
 [ -n "$pkg" ] || { echo "vm: no linux-image-6.1.0-*-amd64 in the apt lists (apt-get update?)" >&2; exit 2; }
 version=${pkg#linux-image-}
 rm -rf "$out/kpkg" "$out/deb" && mkdir -p "$out/deb"
