@@ -51,7 +51,6 @@ pub const ELEMENTS: &[(&str, Source)] = &[
     ("srtsink", Source::Debian("gstreamer1.0-plugins-bad")),
     ("srtsrc", Source::Debian("gstreamer1.0-plugins-bad")),
     ("tee", Source::Debian("libgstreamer1.0-0")),
-    ("v4l2src", Source::Debian("gstreamer1.0-plugins-good")),
     ("textoverlay", Source::Debian("gstreamer1.0-x")),
     (
         "timecodestamper",
@@ -62,6 +61,7 @@ pub const ELEMENTS: &[(&str, Source)] = &[
         "v4l2h264enc",
         Source::Board("gstreamer1.0-plugins-good, with a V4L2 M2M encoder device"),
     ),
+    ("v4l2src", Source::Debian("gstreamer1.0-plugins-good")),
     (
         "vaapih264enc",
         Source::Board("gstreamer1.0-vaapi, with a VA-API device"),
