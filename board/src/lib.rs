@@ -5,6 +5,8 @@
 //! program and ladder. Profiles are TOML files in `board/profiles/`, compiled in so the
 //! daemon needs nothing from disk to start.
 
+pub mod panel;
+
 use serde::Deserialize;
 
 /// The profile the daemon uses when nothing else is said: the development board.
