@@ -18,6 +18,7 @@ const PROFILES: &[(&str, &str)] = &[
     ("imx8mp", include_str!("../profiles/imx8mp.toml")),
     ("jetson", include_str!("../profiles/jetson.toml")),
     ("x86-vaapi", include_str!("../profiles/x86-vaapi.toml")),
+    ("vboard", include_str!("../profiles/vboard.toml")),
 ];
 
 /// One board's facts.
@@ -32,6 +33,9 @@ pub struct Profile {
     pub capture: Vec<Capture>,
     /// Default ladder, largest rung first.
     pub ladder: Vec<RungDefaults>,
+    /// The front panel's wiring (none on the virtual board: the web UI shows its panel).
+    #[serde(default)]
+    pub panel: panel::PanelProfile,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq)]

@@ -182,3 +182,196 @@ fn hdmi_inputs_show_each_signal_state_and_come_back() {
     ));
     eprintln!("virtual board, HDMI inputs: {}", report.join("; "));
 }
+
+/// The box on the VM's board profile (`vboard`: the panel's display on i2c-stub, its
+/// buttons from uinput), test patterns for cameras and three scenes for the buttons.
+fn panel_config() -> String {
+    default_config(|c| {
+        *c = fourcast_config::Config::from_toml(&small_config()).unwrap();
+        c.board = "vboard".into();
+        let scene = |name: &str, layout, inputs: &[&str]| fourcast_config::Scene {
+            name: name.into(),
+            layout,
+            inputs: inputs.iter().map(|s| s.to_string()).collect(),
+            pip: Default::default(),
+            overlays: None,
+        };
+        c.scenes = vec![
+            scene("all", fourcast_config::Layout::Grid, &[]),
+            scene("cam3-only", fourcast_config::Layout::Single, &["cam3"]),
+            scene("cam4-only", fourcast_config::Layout::Single, &["cam4"]),
+        ];
+    })
+}
+
+/// Every SMBus write the guest's kernel traced, as (command byte, data). The trace shows an
+/// I2C block as the kernel holds it: its length, then the bytes.
+fn traced_writes(vm: &mut Vm) -> Vec<(u8, Vec<u8>)> {
+    let trace = vm.run("cat /sys/kernel/tracing/trace");
+    trace
+        .lines()
+        .filter(|l| l.contains("smbus_write:") && l.contains("a=03c"))
+        .filter_map(|l| {
+            let command = l.split(" c=").nth(1)?.split(' ').next()?;
+            let command = u8::from_str_radix(command, 16).ok()?;
+            let data = l.rsplit_once('[')?.1.trim_end().trim_end_matches(']');
+            let data: Option<Vec<u8>> = data
+                .split('-')
+                .filter(|b| !b.is_empty())
+                .map(|b| u8::from_str_radix(b, 16).ok())
+                .collect();
+            let data = data?;
+            let (len, bytes) = data.split_first()?;
+            (usize::from(*len) == bytes.len()).then(|| (command, bytes.to_vec()))
+        })
+        .collect()
+}
+
+fn tallies(vm: &Vm) -> Vec<String> {
+    let panel = vm.json("/api/v1/panel");
+    (1..=4)
+        .map(|i| {
+            panel["tally"]
+                .as_array()
+                .and_then(|a| a.iter().find(|t| t["input"] == format!("cam{i}")))
+                .and_then(|t| t["tally"].as_str())
+                .unwrap_or("?")
+                .to_string()
+        })
+        .collect()
+}
+
+/// Presses key `code` on the panel's uinput device and waits for the daemon to count it.
+fn press(vm: &mut Vm, code: u16) -> serde_json::Value {
+    let before = vm.json("/api/v1/panel")["presses"].as_u64().unwrap_or(0);
+    vm.run(&format!("echo 'press {code}' >> /run/keys"));
+    vm.wait_until(
+        &format!("the daemon to carry out key {code}"),
+        Duration::from_secs(10),
+        |vm| vm.json("/api/v1/panel")["presses"].as_u64().unwrap_or(0) > before,
+    );
+    vm.json("/api/v1/panel")["last_press"].clone()
+}
+
+#[test]
+fn the_front_panel_shows_the_box_on_its_display_and_its_buttons_drive_it() {
+    use fourcast_board::panel::screen::{Status, render};
+    use fourcast_board::panel::ssd1306::frames_from_transfers;
+    let mut vm = Vm::boot(BOARD);
+    // The kernel's own record of every SMBus write: the bytes on the wire to i2c-stub.
+    vm.run(
+        "mount -t tracefs nodev /sys/kernel/tracing && cd /sys/kernel/tracing && \
+         echo 2048 > buffer_size_kb && echo 1 > events/smbus/smbus_write/enable",
+    );
+    let start = Instant::now();
+    vm.start_daemon(&panel_config());
+    let uinput = env!("CARGO_BIN_EXE_fourcast-uinput");
+    vm.run(&format!(
+        "touch /run/keys; (tail -f /run/keys | {uinput} fourcast-panel 59 60 61 62 \
+         > /run/out/uinput.log 2>&1 &)"
+    ));
+    vm.wait_until(
+        "the panel's parts all working",
+        Duration::from_secs(30),
+        |vm| {
+            let parts = vm.json("/api/v1/panel")["parts"].clone();
+            parts
+                .as_array()
+                .is_some_and(|p| p.len() == 2 && p.iter().all(|part| part["ok"] == true))
+        },
+    );
+
+    // The display: the last whole picture on the bus is the screen the API describes.
+    let mut matched = None;
+    for _ in 0..20 {
+        let before = vm.json("/api/v1/panel");
+        let png = vm.get("/api/v1/panel/screen.png").body;
+        let frames = frames_from_transfers(&traced_writes(&mut vm));
+        let after = vm.json("/api/v1/panel");
+        if before["frames"] != after["frames"] {
+            continue; // it drew a new picture meanwhile: look again
+        }
+        let status: Status = serde_json::from_value(before["screen"].clone()).unwrap();
+        let want = render(&status);
+        if frames.last() == Some(&want) {
+            assert_eq!(png, want.to_png(), "the web UI's picture is the display's");
+            matched = Some((status, frames.len()));
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let (status, frames) = matched.unwrap_or_else(|| {
+        let trace = vm.run("grep -m 5 smbus_write /sys/kernel/tracing/trace; grep -c smbus_write /sys/kernel/tracing/trace");
+        let frames = frames_from_transfers(&traced_writes(&mut vm));
+        panic!(
+            "the display never showed what the API says: {} whole pictures on the bus, the \
+             last {:?}; the API: {}; the trace begins:\n{trace}",
+            frames.len(),
+            frames.last(),
+            vm.json("/api/v1/panel")
+        )
+    });
+    assert_eq!(status.address.as_deref(), Some("10.0.2.15"), "{status:?}");
+    assert!(!status.live && !status.recording, "{status:?}");
+    assert!(status.program_kbps.is_some(), "{status:?}");
+    let shown_after = start.elapsed();
+
+    // Tally: program red, the previewed scene green.
+    let take = vm.send("POST", "/api/v1/program/take", br#"{"scene":"cam4-only"}"#);
+    assert_eq!(take.status, 200, "{}", String::from_utf8_lossy(&take.body));
+    vm.wait_until(
+        "cam4 on program, the rest previewed",
+        Duration::from_secs(5),
+        |vm| tallies(vm) == ["preview", "preview", "preview", "program"],
+    );
+    // Next: the preview moves to cam3-only; nothing on program changes.
+    let pressed = press(&mut vm, 61);
+    assert_eq!(pressed["action"], serde_json::Value::Null, "{pressed}");
+    assert_eq!(vm.json("/api/v1/panel")["preview"], "cam3-only");
+    vm.wait_until("cam3 previewed", Duration::from_secs(5), |vm| {
+        tallies(vm) == ["off", "off", "preview", "program"]
+    });
+    // Cut: cam3-only goes on program; the preview moves on to cam4-only.
+    let t0 = Instant::now();
+    let pressed = press(&mut vm, 62);
+    assert_eq!(pressed["action"], "take cam3-only", "{pressed}");
+    assert_eq!(pressed["status"], 200, "{pressed}");
+    assert_eq!(
+        vm.json("/api/v1/program")["inputs"],
+        serde_json::json!(["cam3"])
+    );
+    vm.wait_until(
+        "the tally to follow the cut",
+        Duration::from_secs(5),
+        |vm| tallies(vm) == ["off", "off", "program", "preview"],
+    );
+    let cut_to_tally = t0.elapsed();
+    // Record: on, the screen says REC; again: off.
+    let pressed = press(&mut vm, 60);
+    assert_eq!(pressed["action"], "recording start", "{pressed}");
+    vm.wait_until("REC on the screen", Duration::from_secs(10), |vm| {
+        let p = vm.json("/api/v1/panel");
+        p["screen"]["recording"] == true && p["lamps"]["rec"] == true
+    });
+    let pressed = press(&mut vm, 60);
+    assert_eq!(pressed["action"], "recording stop", "{pressed}");
+    // Go live with no uplink configured does nothing, and says so without an error.
+    let pressed = press(&mut vm, 59);
+    assert_eq!(pressed["action"], "uplinks start", "{pressed}");
+    // A button the box does not have is refused by name.
+    let r = vm.send("POST", "/api/v1/panel/buttons/eject", b"");
+    assert_eq!(r.status, 404);
+    assert!(String::from_utf8_lossy(&r.body).contains("eject"));
+    // The web UI's buttons press the same panel.
+    let r = vm.send("POST", "/api/v1/panel/buttons/cut", b"");
+    assert_eq!(r.status, 202);
+    vm.wait_until("the web UI's cut", Duration::from_secs(5), |vm| {
+        vm.json("/api/v1/program")["inputs"] == serde_json::json!(["cam4"])
+    });
+    eprintln!(
+        "virtual board, front panel: the display matched the API {:.1} s after the daemon \
+         started ({frames} whole pictures on the bus); cut button → tally in {:.2} s",
+        shown_after.as_secs_f64(),
+        cut_to_tally.as_secs_f64()
+    );
+}

@@ -612,8 +612,43 @@ document.getElementById('ota-force').onclick = async () => {
   if (res.ok) waitForBox('Rebooting into the new firmware…'); else document.getElementById('ota-msg').textContent = problem(res);
 };
 
+let panelTimer = null;
+
+/** The front panel: its screen, lamps and tallies, again every second while the page shows. */
+async function loadPanel() {
+  clearTimeout(panelTimer);
+  if (document.getElementById('device').hidden) return;
+  panelTimer = setTimeout(loadPanel, 1000);
+  let res;
+  try { res = await api('GET', '/api/v1/panel'); } catch { return; }
+  if (!res.ok) return;
+  const p = res.data;
+  const lamp = (text, colour) => el('span', { className: `lamp${colour ? ` on-${colour}` : ''}` }, text);
+  document.getElementById('panel-lamps').replaceChildren(lamp('LIVE', p.lamps.live && 'red'),
+    lamp('REC', p.lamps.rec && 'red'), lamp('ERROR', p.lamps.error && 'amber'),
+    p.fan_pct === null ? '' : el('span', {}, `fan ${p.fan_pct}%`));
+  document.getElementById('panel-tally').replaceChildren(...p.tally.map((t) =>
+    lamp(t.input, t.tally === 'program' ? 'red' : t.tally === 'preview' ? 'green' : null)));
+  const next = new Image();
+  const img = document.getElementById('panel-screen');
+  next.onload = () => { img.src = next.src; };
+  next.src = `/api/v1/panel/screen.png?t=${Date.now()}`;
+  const broken = p.parts.filter((x) => !x.ok).map((x) => `${x.part} (${x.at}): ${x.error}`);
+  const last = p.last_press ? `Last press: ${p.last_press.button}${p.last_press.action ? ` → ${p.last_press.action} (${p.last_press.status})` : ''}. ` : '';
+  document.getElementById('panel-msg').textContent = `${last}Cut takes ${p.preview || 'nothing (no scenes)'}.${broken.length ? ` Not working: ${broken.join('; ')}` : ''}`;
+}
+
+for (const b of document.querySelectorAll('#panel-buttons button')) {
+  b.onclick = async () => {
+    const res = await api('POST', `/api/v1/panel/buttons/${b.dataset.button}`);
+    if (!res.ok) document.getElementById('panel-msg').textContent = problem(res);
+    setTimeout(loadPanel, 300);
+  };
+}
+
 async function loadDevice() {
   loadOta();
+  loadPanel();
   const [info, log, history] = await Promise.all([api('GET', '/api/v1/device'), api('GET', '/api/v1/device/log?lines=200'),
     api('GET', '/api/v1/config/history')]);
   if (info.ok) {

@@ -244,6 +244,13 @@ try {
       await mobile.waitForFunction(() => document.getElementById('ota-info').textContent.includes('Updates'));
       check((await mobile.textContent('#ota-info')).includes('--rauc-bus'), 'the Device page says this box has no updater');
       check(await mobile.isHidden('#ota-upload'), 'no upload offered without an updater');
+      // The virtual board's front panel: its screen as the OLED would show it, its buttons.
+      await mobile.waitForFunction(() => document.getElementById('panel-screen').naturalWidth === 128);
+      check(true, 'the Device page shows the panel\'s 128×64 screen');
+      const before = await mobile.textContent('#panel-msg');
+      await mobile.click('#panel-buttons button[data-button="next_scene"]');
+      await mobile.waitForFunction(() => document.getElementById('panel-msg').textContent.includes('Last press: next_scene'));
+      check(true, `the panel's Next button moves what Cut takes ("${before}" → "${await mobile.textContent('#panel-msg')}")`);
     }
     if (p === 'program' || p === 'outputs') await mobile.screenshot({ path: join(artefacts, `phone-${p}.png`), fullPage: true });
   }

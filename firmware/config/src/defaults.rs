@@ -1,8 +1,8 @@
 use fourcast_board::{BoardError, Profile};
 
 use crate::{
-    Audio, Config, Http, Input, Ladder, Layout, Outputs, Pattern, Pip, Program, Rung, Scene,
-    Source, Storage,
+    Audio, CaptureInput, Config, Http, Input, Ladder, Layout, Outputs, Pattern, Pip, Program, Rung,
+    Scene, Source, Storage,
 };
 
 /// Tones for the virtual cameras: distinct, easy to tell apart by ear and by FFT.
@@ -25,20 +25,24 @@ fn from_profile(p: &Profile) -> Config {
         .capture
         .iter()
         .enumerate()
-        .map(|(i, c)| Input {
-            label: Some(c.label.clone()),
-            // Only test captures exist until real capture lands; V4L2 boards get test
-            // patterns in their place so the box still produces a program.
-            ..Input::new(
-                &c.name,
-                Source::Test {
-                    pattern: c
-                        .test_pattern()
+        .map(|(i, c)| {
+            let source = match c.test_pattern() {
+                // A board's capture node: the HDMI receiver or camera as it is.
+                None if c.device.starts_with("/dev/") => Source::V4l2(CaptureInput {
+                    device: c.device.clone().into(),
+                    audio: None,
+                }),
+                pattern => Source::Test {
+                    pattern: pattern
                         .and_then(Pattern::from_nick)
                         .unwrap_or(patterns[i % patterns.len()]),
                     tone_hz: TONES_HZ[i % TONES_HZ.len()],
                 },
-            )
+            };
+            Input {
+                label: Some(c.label.clone()),
+                ..Input::new(&c.name, source)
+            }
         })
         .collect::<Vec<Input>>();
     let scenes = default_scenes(&inputs);

@@ -10,6 +10,7 @@ mod fleet;
 mod gate;
 mod http;
 mod ota;
+mod panel;
 mod recordings_index;
 mod rtmp_server;
 mod run;

@@ -91,6 +91,14 @@ fn raise_descriptor_limit() {
     }
 }
 
+/// The panel's wiring from the board's profile (none when the board is unknown).
+fn board_panel(c: &Controller) -> fourcast_board::panel::PanelProfile {
+    let board = c.snapshot().config.board;
+    fourcast_board::profile(&board)
+        .map(|p| p.panel)
+        .unwrap_or_default()
+}
+
 /// Serves until a signal or a reboot asked for over the API; returns what was asked and
 /// the board it ran on.
 #[allow(clippy::too_many_lines)] // start-up in order; to split HTTP and HTTPS serving
@@ -159,9 +167,16 @@ async fn serve(opts: Options) -> anyhow::Result<(Power, String)> {
         power: Arc::new(power_tx),
         https: https_info,
         ota: None,
+        panel: None,
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     device.ota = crate::ota::start(opts.ota.clone(), &device, stop_rx.clone());
+    device.panel = Some(crate::panel::start(
+        &device,
+        access.clone(),
+        board_panel(&controller),
+        stop_rx.clone(),
+    ));
     let router = crate::http::router(device.clone(), access);
     let fleet = tokio::spawn(crate::fleet::supervise(device, stop_rx.clone()));
     // One gate for both servers: the cap is on the box's sockets, whichever port.

@@ -41,6 +41,8 @@ pub(crate) struct Device {
     pub https: Option<HttpsInfo>,
     /// The update agent, when the box has a RAUC.
     pub ota: Option<crate::ota::Ota>,
+    /// The front panel (set once it has started).
+    pub panel: Option<crate::panel::Panel>,
 }
 
 #[derive(Debug, Clone, Serialize)]

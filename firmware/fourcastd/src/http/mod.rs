@@ -11,6 +11,7 @@ pub(crate) mod hls;
 pub(crate) mod inputs;
 pub(crate) mod metrics;
 pub(crate) mod ota;
+pub(crate) mod panel;
 pub(crate) mod password;
 pub(crate) mod program;
 pub(crate) mod recordings;
@@ -50,6 +51,9 @@ pub(crate) fn router(device: Device, access: Arc<Access>) -> Router {
         .route("/api/v1/ota/jobs", post(ota::create_job))
         .route("/api/v1/ota/postpone", post(ota::postpone))
         .route("/api/v1/ota/force", post(ota::force))
+        .route("/api/v1/panel", get(panel::view))
+        .route("/api/v1/panel/screen.png", get(panel::screen))
+        .route("/api/v1/panel/buttons/{name}", post(panel::press))
         .with_state(device);
     let auth = Router::new()
         .route(
