@@ -375,3 +375,102 @@ fn the_front_panel_shows_the_box_on_its_display_and_its_buttons_drive_it() {
         cut_to_tally.as_secs_f64()
     );
 }
+
+/// The `device` events the box has announced so far.
+fn device_events(vm: &Vm) -> Vec<serde_json::Value> {
+    vm.json("/api/v1/events")
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|e| e["type"] == "device")
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_camera_plugged_in_is_found_offered_and_taken_when_the_config_says_so() {
+    // The board without its cameras: they are plugged in (the vivid module loaded) later.
+    let mut vm = Vm::boot(&BOARD[1..]);
+    vm.start_daemon(&default_config(|c| {
+        *c = fourcast_config::Config::from_toml(&small_config()).unwrap();
+        c.inputs.truncate(2);
+        c.scenes.clear();
+    }));
+    let none = vm.json("/api/v1/devices");
+    assert_eq!(none["devices"], serde_json::json!([]), "{none}");
+
+    // Plugged in: announced, listed with what it can do, offered (no input uses it).
+    let t0 = Instant::now();
+    vm.run(&format!(
+        "modprobe {}",
+        BOARD[0].replace("n_devs=4", "n_devs=1")
+    ));
+    vm.wait_until("the device event", Duration::from_secs(10), |vm| {
+        device_events(vm).iter().any(|e| e["action"] == "added")
+    });
+    let announced = t0.elapsed();
+    let devices = vm.json("/api/v1/devices");
+    let d = &devices["devices"][0];
+    assert_eq!(d["node"], "/dev/video0", "{devices}");
+    assert_eq!(d["driver"], "vivid", "{devices}");
+    assert_eq!(d["dv_timings"], true, "an HDMI input: {devices}");
+    assert!(
+        d["formats"].as_array().is_some_and(|f| !f.is_empty()),
+        "{devices}"
+    );
+    assert!(d["input"].is_null(), "offered, not taken: {devices}");
+    assert_eq!(
+        vm.json("/api/v1/config")["config"]["inputs"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+
+    // Unplugged while unused: announced gone, no longer listed.
+    vm.run("rmmod vivid");
+    vm.wait_until("the removal event", Duration::from_secs(10), |vm| {
+        device_events(vm).iter().any(|e| e["action"] == "removed")
+    });
+    assert_eq!(vm.json("/api/v1/devices")["devices"], serde_json::json!([]));
+
+    // With capture.auto_add, the next one plugged in becomes an input and goes live.
+    let config = vm.json("/api/v1/config");
+    let r = vm.send(
+        "PATCH",
+        "/api/v1/config",
+        serde_json::json!({
+            "base_revision": config["revision"],
+            "patch": { "capture": { "auto_add": true } }
+        })
+        .to_string()
+        .as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let t1 = Instant::now();
+    vm.run(&format!(
+        "modprobe {}",
+        BOARD[0].replace("n_devs=4", "n_devs=1")
+    ));
+    vm.wait_until("the camera taken as cam3", Duration::from_secs(20), |vm| {
+        device_events(vm)
+            .iter()
+            .any(|e| e["action"] == "added" && e["input"] == "cam3")
+    });
+    let taken = t1.elapsed();
+    let live = vm.wait_until("cam3 live", Duration::from_secs(60), |vm| {
+        input_state(vm, "cam3") == "live"
+    });
+    let inputs = vm.json("/api/v1/config")["config"]["inputs"].clone();
+    assert_eq!(inputs[2]["kind"], "v4l2", "{inputs}");
+    assert_eq!(inputs[2]["device"], "/dev/video0", "{inputs}");
+    assert_eq!(vm.json("/api/v1/devices")["devices"][0]["input"], "cam3");
+    eprintln!(
+        "virtual board, hotplug: announced {:.2} s after the module was loaded; with \
+         auto_add taken as an input {:.2} s after and live {:.2} s later",
+        announced.as_secs_f64(),
+        taken.as_secs_f64(),
+        live.as_secs_f64()
+    );
+}

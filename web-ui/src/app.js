@@ -391,6 +391,39 @@ async function loadInputs() {
       el('p', { className: 'small' }, `audio ${i.audio.rms_dbfs.toFixed(0)} dBFS RMS · ${i.frames} frames`));
   }));
   refreshThumbs();
+  loadDevices();
+}
+
+/** The capture devices on the board; the ones no input uses can be added with a click. */
+async function loadDevices() {
+  const res = await api('GET', '/api/v1/devices');
+  if (!res.ok) return;
+  const list = res.data.devices;
+  const sizes = (d) => {
+    const all = d.formats.flatMap((f) => f.sizes.map((s) => `${s.width}×${s.height}`));
+    return [...new Set(all)].slice(0, 4).join(', ') || 'sizes follow the source';
+  };
+  document.getElementById('device-list').replaceChildren(list.length === 0 ? el('p', { className: 'small' }, 'No capture devices found.')
+    : el('div', { className: 'scroll' }, el('table', { id: 'device-table' },
+      el('thead', {}, el('tr', {}, ...['Device', 'Node', 'Formats', 'Sizes', 'Signal', ''].map((h) => el('th', {}, h)))),
+      el('tbody', {}, ...list.map((d) => {
+        const add = el('button', {}, 'Add this camera');
+        add.onclick = () => addCamera(d);
+        return el('tr', { 'data-node': d.node }, el('td', {}, `${d.card} (${d.driver})${d.usb_port ? ` · USB ${d.usb_port}` : ''}`),
+          el('td', {}, d.stable), el('td', {}, d.formats.map((f) => f.fourcc).join(' ')), el('td', {}, sizes(d)),
+          el('td', {}, `${d.dv_timings ? 'HDMI timings' : 'frames'}${d.input_status ? ` · ${d.input_status}` : ''}`),
+          el('td', {}, d.input ? `input ${d.input}` : add));
+      })))));
+}
+
+async function addCamera(d) {
+  await loadConfig();
+  const inputs = state.config.inputs;
+  let n = 1;
+  while (inputs.some((i) => i.name === `cam${n}`)) n++;
+  const res = await patchConfig({ inputs: [...inputs, { name: `cam${n}`, label: `CAM ${n}`, kind: 'v4l2', device: d.stable }] });
+  document.getElementById('inputs-msg').textContent = res.ok ? '' : problem(res);
+  loadInputs();
 }
 
 // ---- Outputs --------------------------------------------------------------------------

@@ -51,6 +51,7 @@ fn from_profile(p: &Profile) -> Config {
         overlays: Default::default(),
         fleet: Default::default(),
         ota: Default::default(),
+        capture: Default::default(),
         board: p.name.clone(),
         program: Program {
             width: p.program.width,

@@ -73,6 +73,25 @@ pub struct Config {
     /// When and how firmware updates install; the default waits for the show to end.
     #[serde(default, skip_serializing_if = "Ota::is_default")]
     pub ota: Ota,
+    /// What the box does with capture devices that appear while it runs.
+    #[serde(default, skip_serializing_if = "Capture::is_default")]
+    pub capture: Capture,
+}
+
+/// Cameras plugged in while the box runs: offered in the web UI (`GET /api/v1/devices`
+/// and a `device` event), and taken as inputs by themselves when `auto_add` says so.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Capture {
+    /// A capture device that appears becomes an input (`camN`, kind `v4l2`) while the
+    /// program has room for one more.
+    pub auto_add: bool,
+}
+
+impl Capture {
+    pub fn is_default(&self) -> bool {
+        self == &Capture::default()
+    }
 }
 
 /// The box's own servers that inputs arrive through.

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod controller;
 mod fleet;
 mod gate;
+mod hotplug;
 mod http;
 mod ota;
 mod panel;

@@ -149,6 +149,7 @@ async fn serve(opts: Options) -> anyhow::Result<(Power, String)> {
     tokio::spawn(controller.clone().keep_recent_events());
     tokio::spawn(controller.clone().index_recordings());
     tokio::spawn(crate::rtmp_server::supervise(controller.clone()));
+    crate::hotplug::start(controller.clone());
     let access = {
         let c = controller.clone();
         tokio::task::spawn_blocking(move || crate::http::access::Access::load(c)).await??

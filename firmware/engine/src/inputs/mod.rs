@@ -4,5 +4,6 @@
 //! ([`crate::program`]); slates are in [`crate::program::graphics`].
 
 pub(crate) mod decoded;
+pub mod devices;
 pub mod rtmp_hub;
 mod v4l2;

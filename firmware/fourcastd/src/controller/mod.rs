@@ -55,6 +55,15 @@ pub(crate) enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    /// A capture device appeared or went (`added`, `removed`); `input` is the input that
+    /// captures from it (one `capture.auto_add` made, or one already configured).
+    Device {
+        action: &'static str,
+        node: String,
+        card: Option<String>,
+        stable: Option<String>,
+        input: Option<String>,
+    },
     /// The program was switched live.
     ProgramTaken {
         generation: u64,

@@ -6,6 +6,7 @@
 pub(crate) mod access;
 pub(crate) mod config;
 pub(crate) mod device;
+pub(crate) mod devices;
 pub(crate) mod hashing;
 pub(crate) mod hls;
 pub(crate) mod inputs;
@@ -97,6 +98,7 @@ pub(crate) fn router(device: Device, access: Arc<Access>) -> Router {
             "/api/v1/overlays/{name}/{action}",
             post(config::overlay_action),
         )
+        .route("/api/v1/devices", get(devices::list))
         .route("/api/v1/inputs", get(crate::http::inputs::list))
         .route(
             "/api/v1/inputs/{name}/thumbnail.jpg",
