@@ -474,3 +474,75 @@ fn a_camera_plugged_in_is_found_offered_and_taken_when_the_config_says_so() {
         live.as_secs_f64()
     );
 }
+
+fn input_size(vm: &Vm, name: &str) -> (u64, u64) {
+    let status = vm.json("/api/v1/status");
+    let i = status["inputs"]
+        .as_array()
+        .and_then(|a| a.iter().find(|i| i["name"] == name))
+        .cloned()
+        .unwrap_or_default();
+    (
+        i["width"].as_u64().unwrap_or(0),
+        i["height"].as_u64().unwrap_or(0),
+    )
+}
+
+#[test]
+fn a_source_that_changes_resolution_is_followed_and_the_program_never_stops() {
+    let mut vm = Vm::boot(BOARD);
+    // vivid's timings menu: 0 is 640×480p59.94, 2 is 720×480p59.94 (the kernel's CEA list).
+    vm.run("v4l2-ctl -d /dev/video2 --set-dv-bt-timings index=0");
+    vm.start_daemon(&default_config(|c| {
+        *c = fourcast_config::Config::from_toml(&small_config()).unwrap();
+        c.inputs[2].source = fourcast_config::Source::V4l2(fourcast_config::CaptureInput {
+            device: "/dev/video2".into(),
+            audio: None,
+        });
+    }));
+    vm.wait_until("cam3 live at 640×480", Duration::from_secs(60), |vm| {
+        input_state(vm, "cam3") == "live" && input_size(vm, "cam3") == (640, 480)
+    });
+    let before = vm.json("/api/v1/status");
+    let mut report = Vec::new();
+    for (index, size) in [(2, (720, 480)), (0, (640, 480))] {
+        let frames = program_frames(&vm);
+        vm.run(&format!(
+            "v4l2-ctl -d /dev/video2 -c dv_timings_signal_mode=4 -c dv_timings={index}"
+        ));
+        let took = vm.wait_until(
+            &format!("cam3 followed to {size:?}"),
+            Duration::from_secs(20),
+            |vm| input_state(vm, "cam3") == "live" && input_size(vm, "cam3") == size,
+        );
+        assert!(
+            program_frames(&vm) > frames,
+            "the program kept making frames"
+        );
+        report.push(format!(
+            "{}×{} in {:.2} s",
+            size.0,
+            size.1,
+            took.as_secs_f64()
+        ));
+    }
+    let after = vm.json("/api/v1/status");
+    assert_eq!(
+        after["program"]["builds"], before["program"]["builds"],
+        "the program was never rebuilt"
+    );
+    assert_eq!(
+        after["ladder"]["builds"], before["ladder"]["builds"],
+        "the encoders never restarted"
+    );
+    for other in ["cam1", "cam2", "cam4"] {
+        assert_eq!(input_state(&vm, other), "live", "{other} untouched");
+    }
+    let dropped = after["program"]["dropped_frames"].as_u64().unwrap_or(0)
+        - before["program"]["dropped_frames"].as_u64().unwrap_or(0);
+    eprintln!(
+        "virtual board, format follow (timed from v4l2-ctl's return): cam3 followed to {}; \
+         program frames dropped meanwhile: {dropped}",
+        report.join(", then ")
+    );
+}
