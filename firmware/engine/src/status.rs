@@ -51,6 +51,10 @@ pub struct InputStatus {
     pub frames: u64,
     /// The input's audio entering the mixer, over the last second.
     pub audio: crate::audio_mix::Levels,
+    /// A capture's sound against the program's clock: its offset from the pictures and
+    /// the correction applied (only for a `v4l2` input with `audio`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audio_clock: Option<fourcast_media_core::drift::DriftReport>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -111,6 +115,7 @@ pub(crate) fn collect(e: &Engine) -> EngineStatus {
                     last_error: i.health.as_ref().and_then(|h| h.last_error()),
                     frames: i.frames.frames(),
                     audio: i.levels.levels(),
+                    audio_clock: i.health.as_ref().and_then(|h| h.audio_clock()),
                 }
             })
             .collect(),

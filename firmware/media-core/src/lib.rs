@@ -19,6 +19,7 @@ pub mod adaptive;
 pub mod audio_mix;
 pub mod compose;
 pub mod continuity;
+pub mod drift;
 pub mod flv;
 pub mod keyframes;
 pub mod layout;

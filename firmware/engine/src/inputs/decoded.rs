@@ -14,6 +14,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use fourcast_config::{Input, Source};
+use fourcast_media_core::drift::{Drift, DriftReport};
 use fourcast_media_core::signal::{Act, Monitor, Probe, Signal};
 use gst::prelude::*;
 
@@ -42,12 +43,15 @@ pub enum FeedState {
 #[derive(Debug)]
 pub struct Health {
     inner: Mutex<(FeedState, Option<String>)>,
+    /// A capture's sound against the program's clock (see `fourcast_media_core::drift`).
+    audio_clock: Mutex<Option<DriftReport>>,
 }
 
 impl Default for Health {
     fn default() -> Self {
         Health {
             inner: Mutex::new((FeedState::Running, None)),
+            audio_clock: Mutex::new(None),
         }
     }
 }
@@ -59,6 +63,11 @@ impl Health {
 
     pub fn last_error(&self) -> Option<String> {
         lock(&self.inner).1.clone()
+    }
+
+    /// How far a capture's sound runs from the pictures and the correction applied.
+    pub fn audio_clock(&self) -> Option<DriftReport> {
+        *lock(&self.audio_clock)
     }
 
     fn set(&self, state: FeedState) {
@@ -123,6 +132,8 @@ struct Sinks {
     /// Frames pass to the program only while this holds (a capture without signal sends
     /// its receiver's noise picture, which must never reach the program).
     gate: Arc<AtomicBool>,
+    /// Where a capture's audio clock is reported.
+    health: Arc<Health>,
 }
 
 /// A feed's supervisor loop, to run on its own thread once the program plays.
@@ -202,6 +213,7 @@ impl Feed {
             audio_caps: audio_caps.clone(),
             file_caps,
             gate: Arc::new(AtomicBool::new(true)),
+            health: health.clone(),
         };
         let (name, flag, h) = (n.clone(), stop.clone(), health.clone());
         let start: Supervisor = Box::new(move || {
@@ -715,7 +727,10 @@ fn build(
         }
     });
     forward_video(&vsink, sinks.video.clone(), sinks.gate.clone());
-    forward_audio(&asink, sinks.audio.clone(), live);
+    // A capture's own ALSA clock is pulled onto the program's; network feeds keep their
+    // sender's pace (their jitter is not a clock error).
+    let clock = matches!(origin, Origin::V4l2 { audio: Some(_), .. }).then(|| sinks.health.clone());
+    forward_audio(&asink, sinks.audio.clone(), live, clock);
     Ok((pipeline, ingest_src))
 }
 
@@ -790,9 +805,15 @@ fn forward_video(sink: &gst_app::AppSink, src: gst_app::AppSrc, gate: Arc<Atomic
 }
 
 /// Hands decoded audio to the program's appsrc. A file's is paced and stamped on arrival;
-/// a live feed's arrives in bursts and is stamped end to end ([`Continuity`]).
-fn forward_audio(sink: &gst_app::AppSink, src: gst_app::AppSrc, live: bool) {
-    let continuity = Mutex::new(Continuity::default());
+/// a live feed's arrives in bursts and is stamped end to end ([`Continuity`]); a capture's
+/// (`clock`) is also resampled onto the program's clock ([`Drift`]).
+fn forward_audio(
+    sink: &gst_app::AppSink,
+    src: gst_app::AppSrc,
+    live: bool,
+    clock: Option<Arc<Health>>,
+) {
+    let continuity = Mutex::new((Continuity::default(), Drift::default()));
     sink.set_callbacks(
         gst_app::AppSinkCallbacks::builder()
             .new_sample(move |sink| {
@@ -800,12 +821,19 @@ fn forward_audio(sink: &gst_app::AppSink, src: gst_app::AppSrc, live: bool) {
                 let Some(mut buffer) = sample.buffer_owned() else {
                     return Ok(gst::FlowSuccess::Ok);
                 };
-                let duration = sample.caps().and_then(|c| {
-                    // The program's audio caps: interleaved S16LE.
+                // The program's audio caps: interleaved S16LE.
+                let format = sample.caps().and_then(|c| {
                     let s = c.structure(0)?;
                     let rate = s.get::<i32>("rate").ok()?.max(1) as u64;
-                    let bpf = 2 * s.get::<i32>("channels").ok()?.max(1) as u64;
-                    Some(buffer.size() as u64 / bpf * 1_000_000_000 / rate)
+                    Some((rate, s.get::<i32>("channels").ok()?.max(1) as usize))
+                });
+                if let (Some(health), Some((_, channels))) = (&clock, format) {
+                    let (_, drift) = &mut *lock(&continuity);
+                    buffer = resampled(&buffer, drift, channels);
+                    *lock(&health.audio_clock) = Some(drift.report());
+                }
+                let duration = format.map(|(rate, ch)| {
+                    buffer.size() as u64 / (2 * ch as u64) * 1_000_000_000 / rate
                 });
                 let b = buffer.make_mut();
                 unstamp(b);
@@ -813,7 +841,11 @@ fn forward_audio(sink: &gst_app::AppSink, src: gst_app::AppSrc, live: bool) {
                     let (Some(now), Some(d)) = (src.current_running_time(), duration) else {
                         return Ok(gst::FlowSuccess::Ok);
                     };
-                    let pts = lock(&continuity).stamp(now.nseconds(), d);
+                    let (continuity, drift) = &mut *lock(&continuity);
+                    let pts = continuity.stamp(now.nseconds(), d);
+                    if clock.is_some() {
+                        drift.observe(pts as i64 - now.nseconds() as i64, now.nseconds());
+                    }
                     b.set_pts(gst::ClockTime::from_nseconds(pts));
                     b.set_duration(gst::ClockTime::from_nseconds(d));
                 }
@@ -822,6 +854,20 @@ fn forward_audio(sink: &gst_app::AppSink, src: gst_app::AppSrc, live: bool) {
             })
             .build(),
     );
+}
+
+/// `buffer`'s S16LE samples resampled by the drift's correction, in a new buffer.
+fn resampled(buffer: &gst::Buffer, drift: &mut Drift, channels: usize) -> gst::Buffer {
+    let Ok(map) = buffer.map_readable() else {
+        return buffer.clone();
+    };
+    let samples: Vec<i16> = map
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect();
+    let out = drift.resample(&samples, channels);
+    let bytes: Vec<u8> = out.iter().flat_map(|s| s.to_le_bytes()).collect();
+    gst::Buffer::from_mut_slice(bytes)
 }
 
 fn unstamp(b: &mut gst::BufferRef) {

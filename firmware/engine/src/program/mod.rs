@@ -84,6 +84,9 @@ impl InputCounter {
     }
 }
 
+/// See where the audio mixer is made.
+const AUDIO_MIX_LATENCY_NS: u64 = 100_000_000;
+
 /// How long an input's tile keeps its last picture before its slate replaces it.
 pub const SLATE_AFTER: gst::ClockTime = gst::ClockTime::from_mseconds(500);
 
@@ -138,6 +141,11 @@ impl Program {
             .build();
 
         let audiomixer = make("audiomixer", "audio-mix")?;
+        // Live feeds' sound is stamped as it arrives (end to end, see `Continuity`): the
+        // mixer waits this long past a buffer's time before it gives up on it, so a buffer
+        // a few milliseconds late is mixed, not cut (a cut is a click). Timestamps do not
+        // move: lip sync is unchanged, the program's sound leaves the mixer this much later.
+        audiomixer.set_property("latency", AUDIO_MIX_LATENCY_NS);
         let audio_caps = audio_caps(config);
         let audio_filter = make("capsfilter", "program-audio-caps")?;
         audio_filter.set_property("caps", &audio_caps);
