@@ -7,9 +7,11 @@ use std::time::{Duration, Instant};
 use fourcast_e2e::vm::Vm;
 use fourcast_e2e::{default_config, media_playlist};
 
-/// Four HDMI inputs (vivid), an ALSA loopback card, an SMBus display at 0x3c, uinput.
+/// Four HDMI inputs (vivid; the first multi-planar, like RK3588's `rk_hdmirx`), an ALSA
+/// loopback card, an SMBus display at 0x3c, uinput.
 const BOARD: &[&str] = &[
-    "vivid n_devs=4 node_types=0x1,0x1,0x1,0x1 num_inputs=1,1,1,1 input_types=0x3,0x3,0x3,0x3",
+    "vivid n_devs=4 node_types=0x1,0x1,0x1,0x1 num_inputs=1,1,1,1 input_types=0x3,0x3,0x3,0x3 \
+     multiplanar=2,1,1,1",
     "snd-aloop",
     "i2c-dev",
     "i2c-stub chip_addr=0x3c",
@@ -99,6 +101,63 @@ fn capture_config() -> String {
     })
 }
 
+/// The colour at the centre of each quarter of the program (grid order), from a frame of
+/// the newest HLS segment, by name: red, green, blue, white or what it is (r,g,b).
+fn grid_colours(vm: &Vm) -> Vec<String> {
+    let r = vm.get("/hls/180p/index.m3u8");
+    if r.status != 200 {
+        return Vec::new();
+    }
+    let playlist = media_playlist(&r.text());
+    let Some(seg) = playlist.segments.last() else {
+        return Vec::new();
+    };
+    let file = vm.share.0.join("grid.ts");
+    std::fs::write(&file, vm.get(&format!("/hls/180p/{}", seg.uri)).body).unwrap();
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-i"])
+        .arg(&file)
+        .args([
+            "-frames:v",
+            "1",
+            "-vf",
+            "scale=64:36",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ])
+        .output()
+        .expect("ffmpeg decodes a frame");
+    if out.stdout.len() != 64 * 36 * 3 {
+        return Vec::new();
+    }
+    [(16, 9), (48, 9), (16, 27), (48, 27)]
+        .iter()
+        .map(|&(x, y)| {
+            let at = (y * 64 + x) * 3;
+            let (r, g, b) = (out.stdout[at], out.stdout[at + 1], out.stdout[at + 2]);
+            let hi = |v: u8| v > 170;
+            let lo = |v: u8| v < 80;
+            match (r, g, b) {
+                _ if hi(r) && lo(g) && lo(b) => "red".into(),
+                _ if lo(r) && hi(g) && lo(b) => "green".into(),
+                _ if lo(r) && lo(g) && hi(b) => "blue".into(),
+                _ if hi(r) && hi(g) && hi(b) => "white".into(),
+                _ => format!("({r},{g},{b})"),
+            }
+        })
+        .collect()
+}
+
+fn report_tiles(took: Duration) {
+    eprintln!(
+        "virtual board: each grid tile showed its own camera's colour {:.1} s after all four were live",
+        took.as_secs_f64()
+    );
+}
+
 fn input_state(vm: &Vm, name: &str) -> String {
     let status = vm.json("/api/v1/status");
     status["inputs"]
@@ -124,10 +183,21 @@ fn hdmi_inputs_show_each_signal_state_and_come_back() {
             "v4l2-ctl -d /dev/video{i} --set-dv-bt-timings index=0 && v4l2-ctl -d /dev/video{i} --query-dv-timings | grep -q 'Active width: 640'"
         ));
     }
+    // Each camera a solid colour (vivid's test patterns 7–9 and 6: red, green, blue, white).
+    for (i, pattern) in [7, 8, 9, 6].iter().enumerate() {
+        vm.run(&format!(
+            "v4l2-ctl -d /dev/video{i} -c test_pattern={pattern}"
+        ));
+    }
     vm.start_daemon(&capture_config());
     vm.wait_until("all four cameras live", Duration::from_secs(120), |vm| {
         (1..=4).all(|i| input_state(vm, &format!("cam{i}")) == "live")
     });
+    // Each tile of the program's grid shows its own camera (a frame from the newest segment).
+    let tiles = vm.wait_until("each tile its camera", Duration::from_secs(30), |vm| {
+        grid_colours(vm) == ["red", "green", "blue", "white"]
+    });
+    report_tiles(tiles);
     let mut report = Vec::new();
     for (mode, want) in [
         (1, "no-signal"),
