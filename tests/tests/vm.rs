@@ -799,3 +799,182 @@ fn a_cameras_sound_on_its_own_clock_is_kept_in_step_without_a_click() {
         "gaps in the program's sound (10 ms blocks without the tone): {gaps:?}"
     );
 }
+
+/// Silence with 1 kHz bursts (`length` frames every `every`, the first at `first`), 48 kHz
+/// stereo S16LE, `frames` long, as a WAV file.
+fn bursts_wav(frames: u32, first: u32, every: u32, length: u32) -> Vec<u8> {
+    let data = frames * 4;
+    let mut w = Vec::with_capacity(44 + data as usize);
+    w.extend_from_slice(b"RIFF");
+    w.extend_from_slice(&(36 + data).to_le_bytes());
+    w.extend_from_slice(b"WAVEfmt ");
+    for v in [16u32, 0x0002_0001, 48_000, 48_000 * 4, 0x0010_0004] {
+        w.extend_from_slice(&v.to_le_bytes());
+    }
+    w.extend_from_slice(b"data");
+    w.extend_from_slice(&data.to_le_bytes());
+    for k in 0..frames {
+        let on = k >= first && (k - first) % every < length;
+        let s = if on {
+            (12_000.0 * (2.0 * std::f64::consts::PI * 1000.0 * f64::from(k) / 48_000.0).sin())
+                as i16
+        } else {
+            0
+        };
+        w.extend_from_slice(&s.to_le_bytes());
+        w.extend_from_slice(&s.to_le_bytes());
+    }
+    w
+}
+
+/// One value per frame of a lavfi graph over `file`: (pts in seconds, the frame tag `tag`).
+fn lavfi_series(file: &std::path::Path, graph: &str, tag: &str) -> Vec<(f64, f64)> {
+    let out = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-f", "lavfi", "-i"])
+        .arg(graph.replace("FILE", &file.to_string_lossy()))
+        .args([
+            "-show_entries",
+            &format!("frame=pts_time:frame_tags={tag}"),
+            "-of",
+            "csv=p=0",
+        ])
+        .output()
+        .expect("ffprobe runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (t, v) = l.split_once(',')?;
+            let v = if v.contains("inf") {
+                -200.0
+            } else {
+                v.parse().ok()?
+            };
+            Some((t.parse().ok()?, v))
+        })
+        .collect()
+}
+
+/// Where `series` rises through `threshold` (its first value above it after one below).
+fn onsets(series: &[(f64, f64)], threshold: f64) -> Vec<f64> {
+    series
+        .windows(2)
+        .filter(|w| w[0].1 < threshold && w[1].1 >= threshold)
+        .map(|w| w[1].0)
+        .collect()
+}
+
+#[test]
+fn a_cameras_picture_and_sound_stay_in_sync_through_the_box() {
+    const RATE: u32 = 48_000;
+    let (first, every, length, count) = (4 * RATE, 2 * RATE, RATE / 5, 12);
+    let mut vm = Vm::boot(BOARD);
+    let total = first + every * count + RATE;
+    std::fs::write(
+        vm.share.0.join("bursts.wav"),
+        bursts_wav(total, first, every, length),
+    )
+    .unwrap();
+    vm.run("v4l2-ctl -d /dev/video0 --set-dv-bt-timings index=0");
+    // vivid's test-pattern control and its white and black pictures, as this kernel has them.
+    let controls = vm.run("v4l2-ctl -d /dev/video0 -L");
+    let control = controls
+        .lines()
+        .find(|l| l.trim_start().starts_with("test_pattern "))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap_or_else(|| panic!("vivid has a test_pattern control: {controls}"))
+        .to_string();
+    let item = |name: &str| {
+        controls
+            .lines()
+            .find(|l| l.trim_end().ends_with(name))
+            .and_then(|l| l.trim().split(':').next())
+            .unwrap_or_else(|| panic!("vivid's test patterns include {name}: {controls}"))
+            .to_string()
+    };
+    let (white, black) = (item("100% White"), item("100% Black"));
+    vm.start_daemon(&default_config(|c| {
+        *c = fourcast_config::Config::from_toml(&small_config()).unwrap();
+        c.inputs.truncate(1);
+        c.inputs[0].source = fourcast_config::Source::V4l2(fourcast_config::CaptureInput {
+            device: "/dev/video0".into(),
+            audio: Some("hw:Loopback,1,0".into()),
+        });
+        c.scenes.clear();
+    }));
+    vm.wait_until(
+        "the camera live with its sound",
+        Duration::from_secs(60),
+        |vm| {
+            let s = vm.json("/api/v1/status");
+            s["inputs"][0]["state"] == "live" && !s["inputs"][0]["audio_clock"].is_null()
+        },
+    );
+    // The sound into the loopback; the flash when the card has taken each burst's first frame.
+    let flash = env!("CARGO_BIN_EXE_fourcast-flash");
+    vm.run(&format!(
+        "(aplay -q -D hw:Loopback,0,0 /run/out/bursts.wav > /run/out/aplay.log 2>&1 &); \
+         ({flash} /proc/asound/Loopback/pcm0p/sub0/status /dev/video0 {control} {white} {black} \
+         {first} {every} {length} {count} > /run/out/flash.log 2>&1 &)"
+    ));
+    let start = Instant::now();
+    let mut fetched = std::collections::BTreeSet::new();
+    let mut ts = Vec::new();
+    let take = Duration::from_secs_f64(f64::from(total) / f64::from(RATE) + 8.0);
+    while start.elapsed() < take {
+        let playlist = media_playlist(&vm.get("/hls/180p/index.m3u8").text());
+        for seg in playlist.segments {
+            if fetched.insert(seg.uri.clone()) {
+                ts.extend(vm.get(&format!("/hls/180p/{}", seg.uri)).body);
+            }
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    let flips = std::fs::read_to_string(vm.share.0.join("flash.log")).unwrap_or_default();
+    let file = vm.share.0.join("sync.ts");
+    std::fs::write(&file, &ts).unwrap();
+    // Brightness per picture and loudness per 5 ms of sound, on the stream's own clock.
+    let luma = lavfi_series(&file, "movie=FILE,signalstats", "lavfi.signalstats.YAVG");
+    let loudness = lavfi_series(
+        &file,
+        "amovie=FILE,asetnsamples=n=240,astats=metadata=1:reset=1",
+        "lavfi.astats.Overall.RMS_level",
+    );
+    let flashes = onsets(&luma, 100.0);
+    let tones = onsets(&loudness, -40.0);
+    let offsets_ms: Vec<f64> = flashes
+        .iter()
+        .filter_map(|f| {
+            tones
+                .iter()
+                .map(|t| t - f)
+                .filter(|d| d.abs() < 0.8)
+                .min_by(|a, b| a.abs().total_cmp(&b.abs()))
+                .map(|d| (d * 1000.0).round())
+        })
+        .collect();
+    let mut sorted = offsets_ms.clone();
+    sorted.sort_by(f64::total_cmp);
+    let frame_ms = 1000.0 / 15.0;
+    eprintln!(
+        "virtual board, lip sync (sound minus picture, ms, one per flash; a picture is \
+         {frame_ms:.0} ms at 15 fps): {offsets_ms:?}; median {:?}; {} flashes, {} tones",
+        sorted.get(sorted.len() / 2),
+        flashes.len(),
+        tones.len()
+    );
+    assert!(
+        offsets_ms.len() >= 8,
+        "most of the {count} flashes were found with their tone in the program \
+         (flashes at {flashes:?}, tones at {tones:?})\nflips: {flips}\n{}",
+        vm.daemon_log()
+    );
+    let median = sorted[sorted.len() / 2];
+    assert!(
+        median.abs() <= frame_ms,
+        "sound and picture within a frame: median {median} ms of {offsets_ms:?}"
+    );
+    assert!(
+        sorted.iter().all(|o| o.abs() <= 2.0 * frame_ms),
+        "no flash more than two frames from its tone: {offsets_ms:?}"
+    );
+}
