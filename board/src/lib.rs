@@ -29,6 +29,10 @@ pub struct Profile {
     pub soc: String,
     /// Encoder elements in order of preference.
     pub encoders: Vec<String>,
+    /// Hardware JPEG decoders for MJPEG cameras, in order of preference (none: software
+    /// `jpegdec`, and USB cameras are taken raw unless MJPEG is all they offer).
+    #[serde(default)]
+    pub jpeg_decoders: Vec<String>,
     pub program: ProgramDefaults,
     pub capture: Vec<Capture>,
     /// Default ladder, largest rung first.

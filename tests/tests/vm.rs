@@ -96,6 +96,7 @@ fn capture_config() -> String {
             input.source = fourcast_config::Source::V4l2(fourcast_config::CaptureInput {
                 device: format!("/dev/video{i}").into(),
                 audio: None,
+                format: Default::default(),
             });
         }
     })
@@ -568,6 +569,7 @@ fn a_source_that_changes_resolution_is_followed_and_the_program_never_stops() {
         c.inputs[2].source = fourcast_config::Source::V4l2(fourcast_config::CaptureInput {
             device: "/dev/video2".into(),
             audio: None,
+            format: Default::default(),
         });
     }));
     vm.wait_until("cam3 live at 640×480", Duration::from_secs(60), |vm| {
@@ -617,9 +619,22 @@ fn a_source_that_changes_resolution_is_followed_and_the_program_never_stops() {
     );
 }
 
-/// A 1 kHz tone, 48 kHz stereo S16LE, `seconds` long, as a WAV file.
-fn tone_wav(seconds: u32) -> Vec<u8> {
-    let frames = 48_000 * seconds;
+/// The small program with one input: `/dev/video0`, its sound from `audio` if any.
+fn one_camera(audio: Option<&str>) -> String {
+    default_config(|c| {
+        *c = fourcast_config::Config::from_toml(&small_config()).unwrap();
+        c.inputs.truncate(1);
+        c.inputs[0].source = fourcast_config::Source::V4l2(fourcast_config::CaptureInput {
+            device: "/dev/video0".into(),
+            audio: audio.map(String::from),
+            format: fourcast_config::CaptureFormat::Auto,
+        });
+        c.scenes.clear();
+    })
+}
+
+/// 48 kHz stereo S16LE as a WAV file: `frames` frames, each `sample(k)` on both channels.
+fn wav(frames: u32, sample: impl Fn(u32) -> i16) -> Vec<u8> {
     let data = frames * 4;
     let mut w = Vec::with_capacity(44 + data as usize);
     w.extend_from_slice(b"RIFF");
@@ -631,12 +646,21 @@ fn tone_wav(seconds: u32) -> Vec<u8> {
     w.extend_from_slice(b"data");
     w.extend_from_slice(&data.to_le_bytes());
     for k in 0..frames {
-        let s = (12_000.0 * (2.0 * std::f64::consts::PI * 1000.0 * f64::from(k) / 48_000.0).sin())
-            as i16;
+        let s = sample(k);
         w.extend_from_slice(&s.to_le_bytes());
         w.extend_from_slice(&s.to_le_bytes());
     }
     w
+}
+
+/// Frame `k` of a 1 kHz tone at 48 kHz.
+fn tone(k: u32) -> i16 {
+    (12_000.0 * (2.0 * std::f64::consts::PI * 1000.0 * f64::from(k) / 48_000.0).sin()) as i16
+}
+
+/// A 1 kHz tone, `seconds` long.
+fn tone_wav(seconds: u32) -> Vec<u8> {
+    wav(48_000 * seconds, tone)
 }
 
 /// A decoded tone, judged by its phase: in each 10 ms block, the phase and amplitude of
@@ -684,15 +708,7 @@ fn a_cameras_sound_on_its_own_clock_is_kept_in_step_without_a_click() {
     let mut vm = Vm::boot(BOARD);
     std::fs::write(vm.share.0.join("tone.wav"), tone_wav(240)).unwrap();
     vm.run("v4l2-ctl -d /dev/video0 --set-dv-bt-timings index=0");
-    vm.start_daemon(&default_config(|c| {
-        *c = fourcast_config::Config::from_toml(&small_config()).unwrap();
-        c.inputs.truncate(1);
-        c.inputs[0].source = fourcast_config::Source::V4l2(fourcast_config::CaptureInput {
-            device: "/dev/video0".into(),
-            audio: Some("hw:Loopback,1,0".into()),
-        });
-        c.scenes.clear();
-    }));
+    vm.start_daemon(&one_camera(Some("hw:Loopback,1,0")));
     // The camera's sound: a tone into the loopback's other end, the loopback's clock (both
     // ends of its cable) 0.1 % off (ten
     // times a poor crystal's error, so the test is decisive in two minutes: uncorrected,
@@ -800,31 +816,13 @@ fn a_cameras_sound_on_its_own_clock_is_kept_in_step_without_a_click() {
     );
 }
 
-/// Silence with 1 kHz bursts (`length` frames every `every`, the first at `first`), 48 kHz
-/// stereo S16LE, `frames` long, as a WAV file.
+/// Silence with 1 kHz bursts (`length` frames every `every`, the first at `first`),
+/// `frames` long.
 fn bursts_wav(frames: u32, first: u32, every: u32, length: u32) -> Vec<u8> {
-    let data = frames * 4;
-    let mut w = Vec::with_capacity(44 + data as usize);
-    w.extend_from_slice(b"RIFF");
-    w.extend_from_slice(&(36 + data).to_le_bytes());
-    w.extend_from_slice(b"WAVEfmt ");
-    for v in [16u32, 0x0002_0001, 48_000, 48_000 * 4, 0x0010_0004] {
-        w.extend_from_slice(&v.to_le_bytes());
-    }
-    w.extend_from_slice(b"data");
-    w.extend_from_slice(&data.to_le_bytes());
-    for k in 0..frames {
+    wav(frames, |k| {
         let on = k >= first && (k - first) % every < length;
-        let s = if on {
-            (12_000.0 * (2.0 * std::f64::consts::PI * 1000.0 * f64::from(k) / 48_000.0).sin())
-                as i16
-        } else {
-            0
-        };
-        w.extend_from_slice(&s.to_le_bytes());
-        w.extend_from_slice(&s.to_le_bytes());
-    }
-    w
+        if on { tone(k) } else { 0 }
+    })
 }
 
 /// One value per frame of a lavfi graph over `file`: (pts in seconds, the frame tag `tag`).
@@ -892,15 +890,7 @@ fn a_cameras_picture_and_sound_stay_in_sync_through_the_box() {
             .to_string()
     };
     let (white, black) = (item("100% White"), item("100% Black"));
-    vm.start_daemon(&default_config(|c| {
-        *c = fourcast_config::Config::from_toml(&small_config()).unwrap();
-        c.inputs.truncate(1);
-        c.inputs[0].source = fourcast_config::Source::V4l2(fourcast_config::CaptureInput {
-            device: "/dev/video0".into(),
-            audio: Some("hw:Loopback,1,0".into()),
-        });
-        c.scenes.clear();
-    }));
+    vm.start_daemon(&one_camera(Some("hw:Loopback,1,0")));
     vm.wait_until(
         "the camera live with its sound",
         Duration::from_secs(60),
@@ -977,4 +967,62 @@ fn a_cameras_picture_and_sound_stay_in_sync_through_the_box() {
         sorted.iter().all(|o| o.abs() <= 2.0 * frame_ms),
         "no flash more than two frames from its tone: {offsets_ms:?}"
     );
+}
+
+#[test]
+fn a_usb_camera_is_asked_for_the_format_size_and_rate_the_program_needs() {
+    // A vivid webcam: a list of sizes, fewer rates at the larger ones, raw only (like a
+    // USB camera without MJPEG).
+    let mut vm = Vm::boot(&["vivid n_devs=1 node_types=0x1 num_inputs=1 input_types=0x0"]);
+    let formats = vm.run("v4l2-ctl -d /dev/video0 --list-formats-ext | head -40");
+    vm.start_daemon(&one_camera(None));
+    let input = |vm: &Vm| vm.json("/api/v1/status")["inputs"][0].clone();
+    vm.wait_until("the camera live", Duration::from_secs(60), |vm| {
+        input(vm)["state"] == "live" && input(vm)["fps"].as_f64().unwrap_or(0.0) > 5.0
+    });
+    let seen = input(&vm);
+    eprintln!(
+        "virtual board, USB camera (vivid webcam) for a 320×180 program at 15 fps: asked for \
+         {}, arriving {}×{} at {:.1} fps",
+        seen["capture_format"], seen["width"], seen["height"], seen["fps"]
+    );
+    assert_eq!(
+        seen["capture_format"], "raw 320×180 at 15 fps",
+        "the smallest size that fills the program, at the lowest rate that keeps it: {seen}\n{formats}"
+    );
+    assert_eq!(
+        (seen["width"].as_u64(), seen["height"].as_u64()),
+        (Some(320), Some(180))
+    );
+    // Asking for MJPEG of a camera that has none is refused, naming the device and why.
+    let current = vm.json("/api/v1/config");
+    let mut inputs = current["config"]["inputs"].clone();
+    inputs[0]["format"] = "mjpeg".into();
+    let r = vm.send(
+        "PATCH",
+        "/api/v1/config",
+        serde_json::json!({ "base_revision": current["revision"], "patch": { "inputs": inputs } })
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let error = vm.wait_until("the format refused", Duration::from_secs(20), |vm| {
+        input(vm)["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no MJPEG"))
+    });
+    let seen = input(&vm);
+    eprintln!(
+        "format = \"mjpeg\" on it: {} after {:.1} s",
+        seen["last_error"],
+        error.as_secs_f64()
+    );
+    assert!(
+        seen["last_error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("/dev/video0"),
+        "{seen}"
+    );
+    assert_ne!(seen["state"], "live", "{seen}");
 }

@@ -31,6 +31,7 @@ fn from_profile(p: &Profile) -> Config {
                 None if c.device.starts_with("/dev/") => Source::V4l2(CaptureInput {
                     device: c.device.clone().into(),
                     audio: None,
+                    format: Default::default(),
                 }),
                 pattern => Source::Test {
                     pattern: pattern

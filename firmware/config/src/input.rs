@@ -58,6 +58,22 @@ pub struct CaptureInput {
     pub device: PathBuf,
     /// The ALSA device its sound comes from (`hw:CARD=HDMI,DEV=0`), if any.
     pub audio: Option<String>,
+    /// Raw pictures or MJPEG (USB cameras; an HDMI receiver sends what its source sends).
+    pub format: CaptureFormat,
+}
+
+/// Which of a USB camera's formats to take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CaptureFormat {
+    /// Raw when raw reaches the program's size at its rate; else MJPEG where the board
+    /// decodes it in hardware; else the best raw (MJPEG when that is all there is).
+    #[default]
+    Auto,
+    /// Raw pictures only, at the size that best keeps the program's rate.
+    Raw,
+    /// Motion-JPEG, decoded by the board's JPEG decoder (software `jpegdec` if it has none).
+    Mjpeg,
 }
 
 /// An SRT input: the box listens, a sender calls it.
@@ -242,6 +258,8 @@ struct InputDoc {
     device: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     audio: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    format: Option<CaptureFormat>,
     #[serde(default, skip_serializing_if = "is_zero")]
     gain_db: f64,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -279,6 +297,7 @@ impl TryFrom<InputDoc> for Input {
         foreign("key", d.key.is_some(), InputKind::Rtmp)?;
         foreign("device", d.device.is_some(), InputKind::V4l2)?;
         foreign("audio", d.audio.is_some(), InputKind::V4l2)?;
+        foreign("format", d.format.is_some(), InputKind::V4l2)?;
         let needs = |field: &'static str| FieldShape {
             field,
             message: format!("a{} {} input needs a {field}", an(kind), kind.nick()),
@@ -305,6 +324,7 @@ impl TryFrom<InputDoc> for Input {
             InputKind::V4l2 => Source::V4l2(CaptureInput {
                 device: d.device.ok_or_else(|| needs("device"))?,
                 audio: d.audio,
+                format: d.format.unwrap_or_default(),
             }),
         };
         Ok(Input {
@@ -342,6 +362,7 @@ impl From<Input> for InputDoc {
             key: None,
             device: None,
             audio: None,
+            format: None,
             gain_db: i.gain_db,
             mute: i.mute,
         };
@@ -365,6 +386,7 @@ impl From<Input> for InputDoc {
             Source::V4l2(c) => {
                 d.device = Some(c.device);
                 d.audio = c.audio;
+                d.format = (c.format != CaptureFormat::Auto).then_some(c.format);
             }
         }
         d

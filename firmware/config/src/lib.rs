@@ -24,7 +24,9 @@ use serde::{Deserialize, Serialize};
 pub use defaults::default_for_board;
 pub use error::{ConfigErrors, FieldError};
 pub use fleet::{Broker, Fleet};
-pub use input::{CaptureInput, DEFAULT_TONE_HZ, Input, InputKind, Pattern, Source, SrtInput};
+pub use input::{
+    CaptureFormat, CaptureInput, DEFAULT_TONE_HZ, Input, InputKind, Pattern, Source, SrtInput,
+};
 pub use ota::{Install, Ota};
 pub use overlay::{Clock, ClockMode, Logo, LowerThird, OVERLAY_NAMES, Overlays, parse_color};
 pub use scene::{Corner, Layout, Pip, Scene, Shot};

@@ -614,3 +614,52 @@ fn capture_inputs_name_their_device_and_its_sound() {
     let e = errors_of(set_cam(wrong));
     assert!(e[0].message.contains("only srt inputs"), "{e:?}");
 }
+
+#[test]
+fn a_capture_input_can_insist_on_raw_or_mjpeg() {
+    let capture = |format: &str| {
+        let mut t = Table::new();
+        t.insert("name".into(), "cam1".into());
+        t.insert("kind".into(), "v4l2".into());
+        t.insert("device".into(), "/dev/video0".into());
+        t.insert("format".into(), format.into());
+        Value::Table(t)
+    };
+    let set_cam = |v: Value| {
+        move |doc: &mut Table| {
+            at(doc, &["inputs"]).as_array_mut().unwrap()[0] = v.clone();
+        }
+    };
+    for ok in ["auto", "raw", "mjpeg"] {
+        assert!(errors_of(set_cam(capture(ok))).is_empty(), "{ok}");
+    }
+    let e = errors_of(set_cam(capture("h264")));
+    assert!(e[0].path.starts_with("inputs[0]"), "{e:?}");
+    assert!(e[0].message.contains("h264"), "{e:?}");
+    // Kept through a round trip, and `auto` (the default) left out.
+    let mut c = default_for_board("virtual").unwrap();
+    c.inputs[0].source = Source::V4l2(CaptureInput {
+        device: "/dev/video0".into(),
+        audio: None,
+        format: CaptureFormat::Mjpeg,
+    });
+    let back = Config::from_toml(&c.to_toml()).unwrap();
+    assert_eq!(back.inputs[0].source, c.inputs[0].source);
+    c.inputs[0].source = Source::V4l2(CaptureInput {
+        device: "/dev/video0".into(),
+        audio: None,
+        format: CaptureFormat::Auto,
+    });
+    assert!(!c.to_toml().contains("format"));
+    // Only capture inputs have a format.
+    let mut test = Table::new();
+    test.insert("name".into(), "cam1".into());
+    test.insert("kind".into(), "test".into());
+    test.insert("pattern".into(), "smpte".into());
+    test.insert("format".into(), "raw".into());
+    let e = errors_of(set_cam(Value::Table(test)));
+    assert!(
+        e[0].message.contains("only v4l2 inputs have format"),
+        "{e:?}"
+    );
+}

@@ -105,6 +105,9 @@ pub enum EngineError {
     /// An uplink's link did not open.
     #[error("{0}")]
     Uplink(String),
+    /// A capture device cannot give what its input asks for (the message names it).
+    #[error("{0}")]
+    Capture(String),
     /// The offline render failed (the message names the element or file).
     #[error("render: {0}")]
     Render(String),

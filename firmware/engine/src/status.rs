@@ -55,6 +55,10 @@ pub struct InputStatus {
     /// the correction applied (only for a `v4l2` input with `audio`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audio_clock: Option<fourcast_media_core::drift::DriftReport>,
+    /// What a capture device was asked for: format, size, rate and JPEG decoder (only
+    /// for a `v4l2` input, once opened).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture_format: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -116,6 +120,7 @@ pub(crate) fn collect(e: &Engine) -> EngineStatus {
                     frames: i.frames.frames(),
                     audio: i.levels.levels(),
                     audio_clock: i.health.as_ref().and_then(|h| h.audio_clock()),
+                    capture_format: i.health.as_ref().and_then(|h| h.capture_format()),
                 }
             })
             .collect(),

@@ -137,6 +137,7 @@ fn add_input(
             Source::V4l2(CaptureInput {
                 device: d.stable.clone().into(),
                 audio: None,
+                format: Default::default(),
             }),
         )
     });

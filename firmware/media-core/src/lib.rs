@@ -9,7 +9,8 @@
 //!   (gains, mute, solo, audio-follows-video, level meters).
 //! - Uplinks: [`retry`] (connection life and backoff), [`link`] (connected, waiting,
 //!   stalled, rate: what an attempt's counters say), [`adaptive`] (network-adaptive bitrate).
-//! - Inputs: [`flv`] (FLV framing for the RTMP ingest), [`continuity`] (stamping bursty
+//! - Inputs: [`capture_format`] (which of a camera's formats to take), [`flv`] (FLV framing
+//!   for the RTMP ingest), [`continuity`] (stamping bursty
 //!   live audio end to end).
 //! - Keyframes: [`keyframes`] (when the ladder forces one; the gate outlets resume at).
 //! - Recording: [`recording`] (when a file splits, the TS tables each file opens with).
@@ -17,6 +18,7 @@
 
 pub mod adaptive;
 pub mod audio_mix;
+pub mod capture_format;
 pub mod compose;
 pub mod continuity;
 pub mod drift;

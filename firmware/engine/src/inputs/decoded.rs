@@ -13,7 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use fourcast_config::{Input, Source};
+use fourcast_config::{CaptureFormat, Input, Source};
+use fourcast_media_core::capture_format::{Preference, Want};
 use fourcast_media_core::drift::{Drift, DriftReport};
 use fourcast_media_core::signal::{Act, Monitor, Probe, Signal};
 use gst::prelude::*;
@@ -45,6 +46,8 @@ pub struct Health {
     inner: Mutex<(FeedState, Option<String>)>,
     /// A capture's sound against the program's clock (see `fourcast_media_core::drift`).
     audio_clock: Mutex<Option<DriftReport>>,
+    /// The format, size and rate a capture device was asked for, in words.
+    capture_format: Mutex<Option<String>>,
 }
 
 impl Default for Health {
@@ -52,6 +55,7 @@ impl Default for Health {
         Health {
             inner: Mutex::new((FeedState::Running, None)),
             audio_clock: Mutex::new(None),
+            capture_format: Mutex::new(None),
         }
     }
 }
@@ -68,6 +72,11 @@ impl Health {
     /// How far a capture's sound runs from the pictures and the correction applied.
     pub fn audio_clock(&self) -> Option<DriftReport> {
         *lock(&self.audio_clock)
+    }
+
+    /// What a capture device was asked for (`MJPEG 1920×1080 at 30 fps, hardware …`).
+    pub fn capture_format(&self) -> Option<String> {
+        lock(&self.capture_format).clone()
     }
 
     fn set(&self, state: FeedState) {
@@ -99,6 +108,7 @@ enum Origin {
     V4l2 {
         device: std::path::PathBuf,
         audio: Option<String>,
+        ask: crate::inputs::capture::Ask,
     },
 }
 
@@ -152,12 +162,13 @@ impl Feed {
         program: &gst::Pipeline,
         input: &Input,
         tile: Rect,
-        fps: u32,
+        config: &fourcast_config::Config,
         audio_caps: &gst::Caps,
         ingest: Option<Arc<IngestPort>>,
         events: EventSink,
     ) -> Result<(Feed, Supervisor, gst::Pad, gst::Pad), EngineError> {
         let n = &input.name;
+        let fps = config.program.fps;
         let origin = match &input.source {
             Source::File { path, looped } => Origin::File {
                 path: path.to_string_lossy().into_owned(),
@@ -175,6 +186,21 @@ impl Feed {
             Source::V4l2(c) => Origin::V4l2 {
                 device: c.device.clone(),
                 audio: c.audio.clone(),
+                ask: crate::inputs::capture::Ask {
+                    preference: match c.format {
+                        CaptureFormat::Auto => Preference::Auto,
+                        CaptureFormat::Raw => Preference::Raw,
+                        CaptureFormat::Mjpeg => Preference::Mjpeg,
+                    },
+                    want: Want {
+                        width: config.program.width,
+                        height: config.program.height,
+                        fps: f64::from(fps),
+                    },
+                    jpeg_decoders: fourcast_board::profile(&config.board)
+                        .map(|p| p.jpeg_decoders)
+                        .unwrap_or_default(),
+                },
             },
             Source::Test { .. } => return Err(EngineError::Link("a test input is not a feed")),
         };
@@ -621,6 +647,25 @@ fn source(
     Ok((source, ingest_src))
 }
 
+/// What goes between a capture device's `v4l2src` and the converter (nothing for other
+/// feeds); what was asked of the device is logged when it changes and kept for status.
+fn capture_chain(
+    name: &str,
+    origin: &Origin,
+    health: &Health,
+) -> Result<Vec<gst::Element>, EngineError> {
+    let Origin::V4l2 { device, ask, .. } = origin else {
+        return Ok(Vec::new());
+    };
+    let (chain, said) = crate::inputs::capture::chain(name, device, ask)?;
+    let mut asked = lock(&health.capture_format);
+    if asked.as_deref() != Some(said.as_str()) {
+        tracing::info!(input = %name, device = %device.display(), "capture: {said}");
+        *asked = Some(said);
+    }
+    Ok(chain)
+}
+
 /// One run's pipeline: the source, decodebin, and appsinks handing frames to the program.
 fn build(
     name: &str,
@@ -666,7 +711,9 @@ fn build(
         .drop(true)
         .build();
     let capture = matches!(origin, Origin::V4l2 { .. });
+    let capture_chain = capture_chain(name, origin, &sinks.health)?;
     pipeline.add(&source)?;
+    pipeline.add_many(&capture_chain)?;
     if !capture {
         pipeline.add(&decode)?;
     }
@@ -679,9 +726,9 @@ fn build(
         pipeline.add_many([&aconv, &ares, &afilter, asink.upcast_ref()])?;
     }
     if capture {
-        // A capture device gives raw pictures: straight into the converter, no decoder
-        // (the receiver's formats are what videoconvert takes).
-        source.link(&vconv)?;
+        // Raw pictures (or MJPEG through the board's JPEG decoder) into the converter.
+        let chain = [vec![source.clone()], capture_chain, vec![vconv.clone()]].concat();
+        gst::Element::link_many(&chain)?;
     } else {
         source.link(&decode)?;
     }

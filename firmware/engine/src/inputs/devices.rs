@@ -15,7 +15,7 @@ use serde::Serialize;
 const MAX_NODES: usize = 64;
 const MAX_FORMATS: u32 = 16;
 const MAX_SIZES: u32 = 32;
-const MAX_RATES: u32 = 8;
+const MAX_RATES: u32 = 16;
 
 const CAP_VIDEO_CAPTURE: u32 = 0x0000_0001;
 const CAP_VIDEO_CAPTURE_MPLANE: u32 = 0x0000_1000;
@@ -156,6 +156,44 @@ pub fn discover() -> Vec<CaptureDevice> {
         .iter()
         .filter_map(|node| describe(node, &by_path))
         .collect()
+}
+
+/// One node, as [`discover`] would list it (its `stable` name is the node itself).
+pub fn describe_node(node: &Path) -> Option<CaptureDevice> {
+    describe(node, &[])
+}
+
+impl CaptureDevice {
+    /// What it offers, for choosing a format: each size and rate of each raw or MJPEG
+    /// format (other compressed formats are never taken; a size without rates has rate 0).
+    pub fn offers(&self) -> Vec<fourcast_media_core::capture_format::Offer> {
+        use fourcast_media_core::capture_format::Offer;
+        let mut out = Vec::new();
+        for f in self
+            .formats
+            .iter()
+            .filter(|f| !f.compressed || is_mjpeg(&f.fourcc))
+        {
+            for s in &f.sizes {
+                let rates = if s.fps.is_empty() {
+                    &[0.0][..]
+                } else {
+                    &s.fps[..]
+                };
+                out.extend(rates.iter().map(|&fps| Offer {
+                    mjpeg: f.compressed,
+                    width: s.width,
+                    height: s.height,
+                    fps,
+                }));
+            }
+        }
+        out
+    }
+}
+
+fn is_mjpeg(fourcc: &str) -> bool {
+    matches!(fourcc, "MJPG" | "JPEG")
 }
 
 fn is_number(s: &str) -> bool {

@@ -201,7 +201,7 @@ impl Program {
                         &pipeline,
                         input,
                         tile,
-                        p.fps,
+                        config,
                         &audio_caps,
                         port,
                         events.clone(),
