@@ -1026,3 +1026,69 @@ fn a_usb_camera_is_asked_for_the_format_size_and_rate_the_program_needs() {
     );
     assert_ne!(seen["state"], "live", "{seen}");
 }
+
+#[test]
+fn a_sound_only_input_is_mixed_into_the_program_and_never_shown() {
+    let mut vm = Vm::boot(BOARD);
+    std::fs::write(vm.share.0.join("tone.wav"), tone_wav(90)).unwrap();
+    vm.run("v4l2-ctl -d /dev/video0 --set-dv-bt-timings index=0");
+    // One camera and the venue's desk through a sound card, audio following video.
+    vm.start_daemon(&default_config(|c| {
+        *c = fourcast_config::Config::from_toml(&one_camera(None)).unwrap();
+        c.inputs.push(fourcast_config::Input::new(
+            "desk",
+            fourcast_config::Source::Alsa {
+                device: "hw:Loopback,1,0".into(),
+            },
+        ));
+        c.audio.follow_video = true;
+    }));
+    vm.run("(aplay -q -D hw:Loopback,0,0 /run/out/tone.wav > /run/out/aplay.log 2>&1 &)");
+    let input = |vm: &Vm, n: usize| vm.json("/api/v1/status")["inputs"][n].clone();
+    let took = vm.wait_until("the desk live and heard", Duration::from_secs(60), |vm| {
+        let desk = input(vm, 1);
+        desk["state"] == "live" && desk["audio"]["rms_dbfs"].as_f64().unwrap_or(-100.0) > -20.0
+    });
+    let (camera, desk) = (input(&vm, 0), input(&vm, 1));
+    assert_eq!(desk["kind"], "alsa", "{desk}");
+    assert_eq!(camera["state"], "live", "{camera}");
+    // Its sound is in the program's AAC (the camera has none), while the program shows the
+    // camera alone, full frame.
+    let program = vm.json("/api/v1/program");
+    let pcm = vm.wait_until("the tone in the program", Duration::from_secs(30), |vm| {
+        let r = vm.get("/hls/180p/index.m3u8");
+        if r.status != 200 {
+            return false;
+        }
+        let playlist = media_playlist(&r.text());
+        let Some(seg) = playlist.segments.last() else {
+            return false;
+        };
+        let file = vm.share.0.join("desk.ts");
+        std::fs::write(&file, vm.get(&format!("/hls/180p/{}", seg.uri)).body).unwrap();
+        let out = std::process::Command::new("ffmpeg")
+            .args(["-loglevel", "error", "-i"])
+            .arg(&file)
+            .args(["-map", "0:a", "-ac", "1", "-f", "s16le", "-"])
+            .output()
+            .expect("ffmpeg decodes the program's sound");
+        let samples: Vec<i16> = out
+            .stdout
+            .chunks_exact(2)
+            .map(|b| i16::from_le_bytes([b[0], b[1]]))
+            .collect();
+        let amplitude = tone_steadiness(&samples).0;
+        samples.len() > 48_000 && amplitude > 3000.0
+    });
+    eprintln!(
+        "virtual board, sound-only input (snd-aloop): live and heard {:.1} s after start, \
+         its tone in the program's AAC {:.1} s later; desk level {} dBFS RMS, audio_clock {}",
+        took.as_secs_f64(),
+        pcm.as_secs_f64(),
+        desk["audio"]["rms_dbfs"],
+        desk["audio_clock"]
+    );
+    let shown = program.to_string();
+    assert!(!shown.contains("desk"), "the desk is never a tile: {shown}");
+    assert!(shown.contains("cam1"), "{shown}");
+}

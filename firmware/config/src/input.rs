@@ -48,6 +48,10 @@ pub enum Source {
     /// An HDMI receiver or a USB camera on the board (Video4Linux), with its sound from an
     /// ALSA device if it has one.
     V4l2(CaptureInput),
+    /// Sound only, from an ALSA device on the board (the venue's desk through a USB audio
+    /// interface, a wireless microphone's receiver): mixed into the program's sound, never
+    /// a picture.
+    Alsa { device: String },
 }
 
 /// A capture device on the board.
@@ -106,6 +110,8 @@ pub enum InputKind {
     Rtmp,
     /// An HDMI receiver or a USB camera on the board.
     V4l2,
+    /// Sound only, from an ALSA device on the board.
+    Alsa,
 }
 
 impl InputKind {
@@ -117,6 +123,7 @@ impl InputKind {
             InputKind::Srt => "srt",
             InputKind::Rtmp => "rtmp",
             InputKind::V4l2 => "v4l2",
+            InputKind::Alsa => "alsa",
         }
     }
 }
@@ -129,11 +136,17 @@ impl Source {
             Source::Srt(_) => InputKind::Srt,
             Source::Rtmp { .. } => InputKind::Rtmp,
             Source::V4l2(_) => InputKind::V4l2,
+            Source::Alsa { .. } => InputKind::Alsa,
         }
     }
 }
 
 impl Input {
+    /// Whether it sends pictures (a sound-only `alsa` input does not: it is never a tile).
+    pub fn has_picture(&self) -> bool {
+        !matches!(self.source, Source::Alsa { .. })
+    }
+
     /// A named input of this source, labelled with its name, at unity gain.
     pub fn new(name: &str, source: Source) -> Input {
         Input {
@@ -295,7 +308,12 @@ impl TryFrom<InputDoc> for Input {
         foreign("latency_ms", d.latency_ms.is_some(), InputKind::Srt)?;
         foreign("open", d.open.is_some(), InputKind::Srt)?;
         foreign("key", d.key.is_some(), InputKind::Rtmp)?;
-        foreign("device", d.device.is_some(), InputKind::V4l2)?;
+        if d.device.is_some() && !matches!(kind, InputKind::V4l2 | InputKind::Alsa) {
+            return Err(FieldShape {
+                field: "device",
+                message: "only v4l2 and alsa inputs have device".into(),
+            });
+        }
         foreign("audio", d.audio.is_some(), InputKind::V4l2)?;
         foreign("format", d.format.is_some(), InputKind::V4l2)?;
         let needs = |field: &'static str| FieldShape {
@@ -326,6 +344,13 @@ impl TryFrom<InputDoc> for Input {
                 audio: d.audio,
                 format: d.format.unwrap_or_default(),
             }),
+            InputKind::Alsa => Source::Alsa {
+                device: d
+                    .device
+                    .ok_or_else(|| needs("device"))?
+                    .to_string_lossy()
+                    .into_owned(),
+            },
         };
         Ok(Input {
             name: d.name,
@@ -339,7 +364,7 @@ impl TryFrom<InputDoc> for Input {
 
 fn an(kind: InputKind) -> &'static str {
     match kind {
-        InputKind::Srt | InputKind::Rtmp => "n",
+        InputKind::Srt | InputKind::Rtmp | InputKind::Alsa => "n",
         InputKind::Test | InputKind::File | InputKind::V4l2 => "",
     }
 }
@@ -388,6 +413,7 @@ impl From<Input> for InputDoc {
                 d.audio = c.audio;
                 d.format = (c.format != CaptureFormat::Auto).then_some(c.format);
             }
+            Source::Alsa { device } => d.device = Some(device.into()),
         }
         d
     }

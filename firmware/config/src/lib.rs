@@ -36,8 +36,10 @@ pub use uplink::{
 };
 pub use validate::{check_gain_db, srt_adaptive_range};
 
-/// Most inputs a box mixes.
+/// Most inputs with pictures a box mixes.
 pub const MAX_INPUTS: usize = 4;
+/// Sound-only inputs (`alsa`) beside them.
+pub const MAX_SOUND_INPUTS: usize = 2;
 /// Most rungs in a ladder.
 pub const MAX_RUNGS: usize = 4;
 

@@ -122,12 +122,19 @@ impl Shot {
     pub fn check(&self, config: &Config, at: &str) -> Vec<FieldError> {
         let mut errs = Vec::new();
         for (k, name) in self.inputs.iter().enumerate() {
-            if config.input(name).is_none() {
-                let known: Vec<&str> = config.inputs.iter().map(|i| i.name.as_str()).collect();
-                errs.push(FieldError::new(
+            match config.input(name) {
+                None => {
+                    let known: Vec<&str> = config.inputs.iter().map(|i| i.name.as_str()).collect();
+                    errs.push(FieldError::new(
+                        format!("{at}.inputs[{k}]"),
+                        format!("{name}: no such input (inputs are {})", known.join(", ")),
+                    ));
+                }
+                Some(i) if !i.has_picture() => errs.push(FieldError::new(
                     format!("{at}.inputs[{k}]"),
-                    format!("{name}: no such input (inputs are {})", known.join(", ")),
-                ));
+                    format!("{name}: a sound-only input has no picture to show"),
+                )),
+                Some(_) => {}
             }
         }
         if self.inputs.len() > self.layout.capacity() {
@@ -162,12 +169,14 @@ impl Shot {
         errs
     }
 
-    /// The names shown, in layout order: the listed ones, or every input up to capacity.
+    /// The names shown, in layout order: the listed ones, or every input with a picture
+    /// up to capacity.
     pub fn shown<'a>(&'a self, config: &'a Config) -> Vec<&'a str> {
         if self.inputs.is_empty() {
             config
                 .inputs
                 .iter()
+                .filter(|i| i.has_picture())
                 .take(self.layout.capacity())
                 .map(|i| i.name.as_str())
                 .collect()

@@ -663,3 +663,52 @@ fn a_capture_input_can_insist_on_raw_or_mjpeg() {
         "{e:?}"
     );
 }
+
+#[test]
+fn a_sound_only_input_names_its_alsa_device_and_is_never_a_tile() {
+    let desk = |device: &str| {
+        let mut t = Table::new();
+        t.insert("name".into(), "desk".into());
+        t.insert("kind".into(), "alsa".into());
+        t.insert("device".into(), device.into());
+        Value::Table(t)
+    };
+    let add = |v: Value| {
+        move |doc: &mut Table| {
+            at(doc, &["inputs"]).as_array_mut().unwrap().push(v.clone());
+        }
+    };
+    let e = errors_of(add(desk("hw:CARD=USB,DEV=0")));
+    assert!(e.is_empty(), "{e:?}");
+    let e = errors_of(add(desk("/dev/snd/pcmC0D0c")));
+    assert_eq!(e[0].path, "inputs[4].device", "{e:?}");
+    assert!(e[0].message.contains("ALSA device name"), "{e:?}");
+    let mut none = desk("x");
+    none.as_table_mut().unwrap().remove("device");
+    let e = errors_of(add(none));
+    assert!(
+        e[0].message.contains("an alsa input needs a device"),
+        "{e:?}"
+    );
+    let mut c = default_for_board("virtual").unwrap();
+    c.inputs.push(Input::new(
+        "desk",
+        Source::Alsa {
+            device: "hw:Loopback,1,0".into(),
+        },
+    ));
+    let back = Config::from_toml(&c.to_toml()).unwrap();
+    assert_eq!(back.inputs[4].source, c.inputs[4].source);
+    assert!(!c.inputs[4].has_picture());
+    // The grid shows the cameras only; a shot naming the sound is refused, naming it.
+    let program = c.program.shot();
+    let shown = program.shown(&c);
+    assert!(!shown.contains(&"desk"), "{shown:?}");
+    let shot = Shot {
+        layout: Layout::Single,
+        inputs: vec!["desk".into()],
+        pip: Pip::default(),
+    };
+    let e = shot.check(&c, "program");
+    assert!(e[0].message.contains("sound-only"), "{e:?}");
+}

@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 
 use crate::uplink::valid_host;
 use crate::{
-    Config, FieldError, InputKind, MAX_INPUTS, MAX_RUNGS, RtmpOutput, RtmpUrl, Secret, Source,
-    SrtEnd, SrtInput, SrtOutput, X264_PRESETS,
+    Config, FieldError, InputKind, MAX_INPUTS, MAX_RUNGS, MAX_SOUND_INPUTS, RtmpOutput, RtmpUrl,
+    Secret, Source, SrtEnd, SrtInput, SrtOutput, X264_PRESETS,
 };
 
 /// Bitrates a rung may ask for, in kbit/s.
@@ -178,20 +178,27 @@ fn inputs(c: &Config, errs: &mut Vec<FieldError>) {
     if c.inputs.is_empty() {
         err(errs, "inputs", "at least one input is needed");
     }
-    if c.inputs.len() > MAX_INPUTS {
+    let pictures = c.inputs.iter().filter(|i| i.has_picture()).count();
+    if pictures > MAX_INPUTS {
         err(
             errs,
             "inputs",
-            format!(
-                "{} inputs: at most {MAX_INPUTS} are supported",
-                c.inputs.len()
-            ),
+            format!("{pictures} inputs with pictures: at most {MAX_INPUTS} are supported"),
+        );
+    }
+    let sounds = c.inputs.len() - pictures;
+    if sounds > MAX_SOUND_INPUTS {
+        err(
+            errs,
+            "inputs",
+            format!("{sounds} sound-only inputs: at most {MAX_SOUND_INPUTS} are supported"),
         );
     }
     let mut seen = HashSet::new();
     let mut ports = HashSet::new();
     let mut keys = HashSet::new();
     let mut devices = HashSet::new();
+    let mut sounds = HashSet::new();
     for (i, input) in c.inputs.iter().enumerate() {
         let at = |field: &str| format!("inputs[{i}].{field}");
         if !valid_name(&input.name) {
@@ -222,6 +229,21 @@ fn inputs(c: &Config, errs: &mut Vec<FieldError>) {
             Source::Srt(srt) => srt_source(srt, &at, &mut ports, errs),
             Source::Rtmp { key } => rtmp_key(key, &at("key"), &mut keys, errs),
             Source::V4l2(c) => capture_source(c, &at, &mut devices, errs),
+            Source::Alsa { device } => {
+                if !alsa_name(device) {
+                    err(
+                        errs,
+                        at("device"),
+                        format!("{device:?}: give an ALSA device name (hw:CARD=USB,DEV=0)"),
+                    );
+                } else if !sounds.insert(device.as_str()) {
+                    err(
+                        errs,
+                        at("device"),
+                        format!("{device} is used by another input"),
+                    );
+                }
+            }
         }
     }
     if c.inputs.iter().any(|i| i.kind() == InputKind::Rtmp)
@@ -261,11 +283,7 @@ fn capture_source(
         );
     }
     if let Some(a) = &c.audio
-        && (a.is_empty()
-            || a.len() > 64
-            || !a
-                .chars()
-                .all(|ch| ch.is_ascii_alphanumeric() || ":,=_.-".contains(ch)))
+        && !alsa_name(a)
     {
         err(
             errs,
@@ -273,6 +291,14 @@ fn capture_source(
             format!("{a:?}: give an ALSA device name (hw:CARD=HDMI,DEV=0)"),
         );
     }
+}
+
+/// A plain ALSA device name (`hw:CARD=HDMI,DEV=0`, `plughw:1,0`): no paths, no spaces.
+fn alsa_name(a: &str) -> bool {
+    !a.is_empty()
+        && a.len() <= 64
+        && a.chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ":,=_.-".contains(ch))
 }
 
 fn file_source(path: &std::path::Path, at: &str, errs: &mut Vec<FieldError>) {

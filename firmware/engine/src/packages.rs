@@ -35,10 +35,20 @@ pub const ELEMENTS: &[(&str, Source)] = &[
     ("flvmux", Source::Debian("gstreamer1.0-plugins-good")),
     ("h264parse", Source::Debian("gstreamer1.0-plugins-bad")),
     ("hlssink2", Source::Debian("gstreamer1.0-plugins-bad")),
+    ("jpegdec", Source::Debian("gstreamer1.0-plugins-good")),
+    ("jpegenc", Source::Debian("gstreamer1.0-plugins-good")),
     ("mpegtsmux", Source::Debian("gstreamer1.0-plugins-bad")),
     (
         "mpph264enc",
         Source::Board("Rockchip MPP (gstreamer-rockchip)"),
+    ),
+    (
+        "mppjpegdec",
+        Source::Board("Rockchip MPP (gstreamer-rockchip)"),
+    ),
+    (
+        "nvjpegdec",
+        Source::Board("NVIDIA JetPack (nvidia-l4t-gstreamer)"),
     ),
     (
         "nvv4l2h264enc",
@@ -67,7 +77,15 @@ pub const ELEMENTS: &[(&str, Source)] = &[
         Source::Board("gstreamer1.0-vaapi, with a VA-API device"),
     ),
     (
+        "vaapijpegdec",
+        Source::Board("gstreamer1.0-vaapi, with a VA-API device"),
+    ),
+    (
         "vah264enc",
+        Source::Board("gstreamer1.0-plugins-bad, with a VA-API device"),
+    ),
+    (
+        "vajpegdec",
         Source::Board("gstreamer1.0-plugins-bad, with a VA-API device"),
     ),
     ("videoconvert", Source::Debian("gstreamer1.0-plugins-base")),
@@ -116,7 +134,8 @@ mod tests {
         }
     }
 
-    /// Every element the engine makes by name (`make` with a literal)'s source, and the encoders it may choose.
+    /// Every element the engine makes by name (`make` with a literal), and the encoders and
+    /// JPEG decoders it may choose.
     fn asked_for() -> Vec<String> {
         let mut files = Vec::new();
         sources(
@@ -148,12 +167,12 @@ mod tests {
                 .map(|e| e.to_string()),
         );
         for board in fourcast_board::names() {
-            names.extend(
-                fourcast_board::profile(board)
-                    .expect("profile parses")
-                    .encoders,
-            );
+            let profile = fourcast_board::profile(board).expect("profile parses");
+            names.extend(profile.encoders);
+            names.extend(profile.jpeg_decoders);
         }
+        // A camera's MJPEG is decoded in software where the board has no decoder.
+        names.push(crate::inputs::capture::SOFTWARE_JPEG.to_string());
         names.sort();
         names.dedup();
         names

@@ -63,9 +63,11 @@ impl Engine {
             (
                 "alsasrc",
                 "inputs",
-                config.inputs.iter().any(
-                    |i| matches!(&i.source, fourcast_config::Source::V4l2(c) if c.audio.is_some()),
-                ),
+                config.inputs.iter().any(|i| match &i.source {
+                    fourcast_config::Source::V4l2(c) => c.audio.is_some(),
+                    fourcast_config::Source::Alsa { .. } => true,
+                    _ => false,
+                }),
             ),
             ("pngdec", "overlays.logo", config.overlays.logo.is_some()),
             (

@@ -122,7 +122,7 @@ fn add_input(
     d: &CaptureDevice,
     revision: u64,
 ) -> Result<String, String> {
-    if config.inputs.len() >= MAX_INPUTS {
+    if config.inputs.iter().filter(|i| i.has_picture()).count() >= MAX_INPUTS {
         return Err(format!("the program already has {MAX_INPUTS} inputs"));
     }
     let n = (1..=MAX_INPUTS + 1)

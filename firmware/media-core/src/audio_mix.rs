@@ -74,6 +74,9 @@ pub struct StripState {
     pub gain_db: f64,
     pub mute: bool,
     pub solo: bool,
+    /// A sound-only input (the desk): always the program's sound, never followed away.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub sound_only: bool,
 }
 
 /// A change to the live mix; what is `None` stays.
@@ -108,6 +111,7 @@ impl MixState {
                     gain_db: i.gain_db,
                     mute: i.mute,
                     solo: false,
+                    sound_only: !i.has_picture(),
                 })
                 .collect(),
         }
@@ -167,7 +171,7 @@ impl MixState {
         let shown: Vec<bool> = self
             .inputs
             .iter()
-            .map(|s| on_program.contains(&s.name.as_str()))
+            .map(|s| s.sound_only || on_program.contains(&s.name.as_str()))
             .collect();
         gains(&strips, &shown, self.follow_video, self.master_gain_db)
     }
@@ -333,6 +337,21 @@ mod tests {
         assert_eq!(gains(&strips, &on, false, 0.0), [1.0; 4]);
         // An input the program does not know of is off screen.
         assert_eq!(gains(&strips, &on[..2], true, 0.0), [1.0, 0.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn the_desk_stays_heard_when_audio_follows_video() {
+        let mut c = fourcast_config::default_for_board("virtual").unwrap();
+        c.audio.follow_video = true;
+        c.inputs.push(fourcast_config::Input::new(
+            "desk",
+            fourcast_config::Source::Alsa {
+                device: "hw:CARD=USB,DEV=0".into(),
+            },
+        ));
+        let mix = MixState::from_config(&c);
+        // cam1 on the program: the other cameras are followed away, the desk is not.
+        assert_eq!(mix.gains(&["cam1"]), [1.0, 0.0, 0.0, 0.0, 1.0]);
     }
 
     #[test]

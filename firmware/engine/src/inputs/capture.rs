@@ -19,13 +19,16 @@ pub(crate) struct Ask {
     pub jpeg_decoders: Vec<String>,
 }
 
-/// The first of the board's JPEG decoders installed here, or software `jpegdec`; and
+/// The JPEG decoder every machine has (libjpeg-turbo, NEON/SIMD in software).
+pub(crate) const SOFTWARE_JPEG: &str = "jpegdec";
+
+/// The first of the board's JPEG decoders installed here, or [`SOFTWARE_JPEG`]; and
 /// whether it is hardware.
 fn jpeg_decoder(board: &[String]) -> (String, bool) {
     board
         .iter()
         .find(|d| gst::ElementFactory::find(d).is_some())
-        .map_or(("jpegdec".to_string(), false), |d| (d.clone(), true))
+        .map_or((SOFTWARE_JPEG.to_string(), false), |d| (d.clone(), true))
 }
 
 /// The elements between `v4l2src` and the converter for `device`, and what was chosen in

@@ -48,6 +48,8 @@ pub struct Health {
     audio_clock: Mutex<Option<DriftReport>>,
     /// The format, size and rate a capture device was asked for, in words.
     capture_format: Mutex<Option<String>>,
+    /// When sound last came from the device (a sound-only input is live while it does).
+    sound_at: Mutex<Option<Instant>>,
 }
 
 impl Default for Health {
@@ -56,6 +58,7 @@ impl Default for Health {
             inner: Mutex::new((FeedState::Running, None)),
             audio_clock: Mutex::new(None),
             capture_format: Mutex::new(None),
+            sound_at: Mutex::new(None),
         }
     }
 }
@@ -77,6 +80,11 @@ impl Health {
     /// What a capture device was asked for (`MJPEG 1920×1080 at 30 fps, hardware …`).
     pub fn capture_format(&self) -> Option<String> {
         lock(&self.capture_format).clone()
+    }
+
+    /// Sound came from the device within the last second.
+    pub fn sounding(&self) -> bool {
+        lock(&self.sound_at).is_some_and(|t| t.elapsed() < Duration::from_secs(1))
     }
 
     fn set(&self, state: FeedState) {
@@ -110,6 +118,21 @@ enum Origin {
         audio: Option<String>,
         ask: crate::inputs::capture::Ask,
     },
+    /// Sound only, from an ALSA device.
+    Alsa(String),
+}
+
+impl Origin {
+    /// A device on the board (a camera, a sound card): looked at again soon after it
+    /// fails, and its sound kept on the program's clock.
+    fn on_board(&self) -> bool {
+        matches!(self, Origin::V4l2 { .. } | Origin::Alsa(_))
+    }
+
+    /// Its sound runs on a clock of its own (an ALSA device's crystal).
+    fn own_sound_clock(&self) -> bool {
+        matches!(self, Origin::V4l2 { audio: Some(_), .. } | Origin::Alsa(_))
+    }
 }
 
 #[derive(Clone)]
@@ -202,6 +225,7 @@ impl Feed {
                         .unwrap_or_default(),
                 },
             },
+            Source::Alsa { device } => Origin::Alsa(device.clone()),
             Source::Test { .. } => return Err(EngineError::Link("a test input is not a feed")),
         };
         let file_caps = gst_video::VideoCapsBuilder::new()
@@ -289,7 +313,11 @@ fn supervise(
     let mut monitor = Monitor::default();
     while !stop.load(Ordering::Relaxed) {
         backoff.should_connect(now_ms());
-        let outcome = match build(name, origin, sinks) {
+        let built = match origin {
+            Origin::Alsa(_) => sound_only(name, origin, sinks).map(|p| (p, None)),
+            _ => build(name, origin, sinks),
+        };
+        let outcome = match built {
             Ok((pipeline, ingest_src)) => {
                 let outcome = match origin {
                     Origin::V4l2 { device, .. } => {
@@ -318,9 +346,9 @@ fn supervise(
                 break;
             }
             Outcome::Rebuild => {}
-            Outcome::Failed(message) if matches!(origin, Origin::V4l2 { .. }) => {
-                // A capture device that failed is looked at again soon: an unplugged camera
-                // must be back within a couple of seconds of returning.
+            Outcome::Failed(message) if origin.on_board() => {
+                // A device on the board that failed is looked at again soon: an unplugged
+                // camera must be back within a couple of seconds of returning.
                 tracing::info!(input = %name, "capture stopped: {message}");
                 if !matches!(health.state(), FeedState::Held(_)) {
                     health.failed(message);
@@ -643,6 +671,11 @@ fn source(
             src.set_property("device", device.to_string_lossy().as_ref());
             src
         }
+        Origin::Alsa(device) => {
+            let src = make("alsasrc", &format!("{name}-alsasrc"))?;
+            src.set_property("device", device);
+            src
+        }
     };
     Ok((source, ingest_src))
 }
@@ -776,9 +809,35 @@ fn build(
     forward_video(&vsink, sinks.video.clone(), sinks.gate.clone());
     // A capture's own ALSA clock is pulled onto the program's; network feeds keep their
     // sender's pace (their jitter is not a clock error).
-    let clock = matches!(origin, Origin::V4l2 { audio: Some(_), .. }).then(|| sinks.health.clone());
+    let clock = origin.own_sound_clock().then(|| sinks.health.clone());
     forward_audio(&asink, sinks.audio.clone(), live, clock);
     Ok((pipeline, ingest_src))
+}
+
+/// A sound-only input's pipeline: the ALSA device into the program's audio, on the
+/// program's clock.
+fn sound_only(name: &str, origin: &Origin, sinks: &Sinks) -> Result<gst::Pipeline, EngineError> {
+    let pipeline = gst::Pipeline::with_name(&format!("{name}-feed"));
+    let (source, _) = source(name, origin)?;
+    let aconv = make("audioconvert", &format!("{name}-aconv"))?;
+    let ares = make("audioresample", &format!("{name}-ares"))?;
+    let afilter = make("capsfilter", &format!("{name}-acaps"))?;
+    afilter.set_property("caps", &sinks.audio_caps);
+    let asink = gst_app::AppSink::builder()
+        .sync(false)
+        .max_buffers(20)
+        .drop(true)
+        .build();
+    let chain = [&source, &aconv, &ares, &afilter, asink.upcast_ref()];
+    pipeline.add_many(chain)?;
+    gst::Element::link_many(chain)?;
+    forward_audio(
+        &asink,
+        sinks.audio.clone(),
+        true,
+        Some(sinks.health.clone()),
+    );
+    Ok(pipeline)
 }
 
 /// `srtsrc` listening for one sender; a sender with another stream id is refused.
@@ -875,6 +934,7 @@ fn forward_audio(
                     Some((rate, s.get::<i32>("channels").ok()?.max(1) as usize))
                 });
                 if let (Some(health), Some((_, channels))) = (&clock, format) {
+                    *lock(&health.sound_at) = Some(Instant::now());
                     let (_, drift) = &mut *lock(&continuity);
                     buffer = resampled(&buffer, drift, channels);
                     *lock(&health.audio_clock) = Some(drift.report());

@@ -3,7 +3,7 @@
 //! pattern inputs (the virtual board's cameras) are built in the program itself
 //! ([`crate::program`]); slates are in [`crate::program::graphics`].
 
-mod capture;
+pub(crate) mod capture;
 pub(crate) mod decoded;
 pub mod devices;
 pub mod rtmp_hub;

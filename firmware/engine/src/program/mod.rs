@@ -68,6 +68,13 @@ impl InputCounter {
             Some(FeedState::Held(Signal::OutOfRange)) => InputState::OutOfRange,
             Some(FeedState::Held(Signal::Unplugged)) => InputState::Unplugged,
             Some(FeedState::Held(_)) => InputState::NoSignal,
+            // A sound-only input is live while its sound arrives.
+            _ if self.kind == fourcast_config::InputKind::Alsa => {
+                match self.health.as_ref().is_some_and(|h| h.sounding()) {
+                    true => InputState::Live,
+                    false => InputState::NoSignal,
+                }
+            }
             _ if self.frames.fps() > 0.0 => InputState::Live,
             _ => InputState::NoSignal,
         }
