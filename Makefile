@@ -34,7 +34,7 @@ CARGO ?= cargo
 WEB_SOURCES := $(shell find web-ui/src -type f) web-ui/build.mjs web-ui/package-lock.json
 
 .PHONY: deps test-deps web run test test-fresh lint build bench fuzz sbom audit deny soak \
-	fleet-outage fleet-scale ota-rollout
+	fleet-outage fleet-scale ota-rollout check-arm
 
 ## Installs the system packages and Rust components the build and the box use.
 deps:
@@ -80,10 +80,38 @@ run: build
 
 ## Lints, then every test: unit, store crash loop, engine, and end to end against the
 ## daemon. The end-to-end tests run the release daemon, as users do (`make run`).
-test: test-deps lint deny build
+test: test-deps lint deny build check-arm
 	$(CARGO) test --locked --workspace --exclude fourcast-e2e
 	# End-to-end tests run one at a time: each runs the box live on this machine's cores.
 	$(CARGO) test --locked -p fourcast-e2e --tests -- --test-threads=1
+
+## The firmware for ARM: cross-compiles every binary of the workspace (and so every crate
+## they use) for aarch64 against Debian 12's own arm64 GStreamer, unpacked once into
+## $(ARM_ROOT) (board/arm64/root.sh), with Debian's aarch64 gcc as linker; then runs the
+## pure cores' unit tests (the scaler's NEON path against the portable code) and the daemon
+## itself (virtual board, HLS judged by ffprobe: tests/tests/arm64.rs) under qemu-user.
+ARM_TARGET := aarch64-unknown-linux-gnu
+ARM_ROOT := $(CURDIR)/target/arm64/root
+ARM_PACKAGES := gcc-aarch64-linux-gnu qemu-user-static mmdebstrap file
+ARM_ENV := PKG_CONFIG_ALLOW_CROSS=1 PKG_CONFIG_SYSROOT_DIR=$(ARM_ROOT) \
+	PKG_CONFIG_LIBDIR=$(ARM_ROOT)/usr/lib/aarch64-linux-gnu/pkgconfig:$(ARM_ROOT)/usr/share/pkgconfig \
+	CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc \
+	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
+	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C link-arg=--sysroot=$(ARM_ROOT)" \
+	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64-static -L $(ARM_ROOT)"
+check-arm: deps web
+	@missing=$$(for p in $(ARM_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing: $$missing"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@rustup target list --installed 2>/dev/null | grep -qx $(ARM_TARGET) || rustup target add $(ARM_TARGET)
+	bash board/arm64/root.sh $(ARM_ROOT)
+	$(ARM_ENV) $(CARGO) build --locked --target $(ARM_TARGET) --workspace --bins
+	$(ARM_ENV) $(CARGO) clippy --locked --target $(ARM_TARGET) -p fourcast-media-core --all-targets -- -D warnings
+	$(ARM_ENV) $(CARGO) test --locked --target $(ARM_TARGET) -p fourcast-media-core
+	$(CARGO) test --locked --release -p fourcast-e2e --test arm64 -- --nocapture
 
 ## `make test` in a brand-new minimal Debian 12 root (what CI runs): a package the lists
 ## above forget fails here as on a new machine. Runs the committed HEAD. Needs root.

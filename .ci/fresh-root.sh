@@ -72,6 +72,10 @@ rm -f "$root/etc/apt/apt.conf.d/docker-clean"
 # The machine's one Rust toolchain (rustup), read-only.
 rustup_home=${RUSTUP_HOME:-$HOME/.rustup}; cargo_bin=${CARGO_HOME:-$HOME/.cargo}/bin
 [ -d "$rustup_home" ] || { echo "fresh-root: no Rust toolchain at $rustup_home" >&2; exit 2; }
+# The toolchain is bound read-only, so its aarch64 standard library (`make check-arm`) is
+# added here, to the machine's toolchain, as a new machine's `rustup target add` would.
+rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu ||
+  rustup target add aarch64-unknown-linux-gnu
 bind "$rustup_home" /opt/rustup ro
 bind "$cargo_bin" /opt/cargo-bin ro
 

@@ -83,10 +83,18 @@ impl Daemon {
     /// Like [`Daemon::start`], with `wrapper` (a program and its arguments) in front of the
     /// daemon's command line: for example `unshare` to give it a mount namespace of its own.
     pub fn start_wrapped(config: &str, wrapper: &[String]) -> Daemon {
+        let mut command = wrapper.to_vec();
+        command.push(fourcastd().to_string_lossy().into_owned());
+        Daemon::start_command(config, &command)
+    }
+
+    /// Like [`Daemon::start`], with `command` (a program and its arguments) as the daemon:
+    /// for example another architecture's build under `qemu-aarch64-static`.
+    pub fn start_command(config: &str, command: &[String]) -> Daemon {
         let data = TempDir::new("box");
         let f = data.0.join("fourcast.toml");
         std::fs::write(&f, config).expect("write config");
-        Daemon::spawn(data, free_port(), Some(f), true, None, wrapper, &[])
+        Daemon::spawn(data, free_port(), Some(f), true, None, command, &[])
     }
 
     /// Like [`Daemon::start`], with more arguments after `run` (for example where RAUC is).
@@ -132,13 +140,13 @@ impl Daemon {
         config_file: Option<PathBuf>,
         use_config: bool,
         credentials: Option<(String, String)>,
-        wrapper: &[String],
+        command: &[String],
         extra: &[String],
     ) -> Daemon {
-        let mut cmd = match wrapper.split_first() {
+        let mut cmd = match command.split_first() {
             Some((program, args)) => {
                 let mut c = Command::new(program);
-                c.args(args).arg(fourcastd());
+                c.args(args);
                 c
             }
             None => Command::new(fourcastd()),

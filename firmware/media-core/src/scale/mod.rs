@@ -15,10 +15,14 @@
 //! `tests/bench/bench.py` (`psnr_db` per rung).
 //!
 //! Sample positions are pixel centres, so a scaled picture does not drift by half a pixel.
-//! The halving filter has an AVX2 form (`scale/avx2.rs`), chosen at run time.
+//! The halving filter has an AVX2 form (`scale/avx2.rs`) and a NEON form (`scale/neon.rs`),
+//! chosen at run time; the residual filters are the portable code, compiled for AVX2 where
+//! the CPU has it and with NEON (aarch64's baseline) on ARM.
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(target_arch = "aarch64")]
+mod neon;
 
 /// One 8-bit plane to read.
 #[derive(Clone, Copy)]
@@ -402,6 +406,15 @@ fn half(src: Plane, dst: &mut PlaneMut, scratch: &mut Scratch) {
         };
         return;
     }
+    #[cfg(target_arch = "aarch64")]
+    if std::arch::is_aarch64_feature_detected!("neon") && !scratch.portable {
+        #[allow(unsafe_code)]
+        // SAFETY: `neon::half` only needs NEON, which the CPU was just found to have.
+        unsafe {
+            neon::half(src, dst, &mut scratch.row)
+        };
+        return;
+    }
     let (w, h) = (src.width, src.height);
     let Scratch {
         taps, even, odd, ..
@@ -685,17 +698,49 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_avx2_halving_is_bit_identical_to_the_portable_one() {
-        if !std::arch::is_x86_feature_detected!("avx2") {
-            eprintln!("no AVX2 here: only the portable halving runs");
-            return;
+    /// The CPU's own halving (AVX2 on x86-64, NEON on aarch64), if it has one.
+    fn simd() -> Option<&'static str> {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            return Some("AVX2");
         }
-        for &(sw, sh) in &[(1920, 1080), (1281, 37), (70, 9), (6, 6), (97, 64)] {
+        #[cfg(target_arch = "aarch64")]
+        if std::arch::is_aarch64_feature_detected!("neon") {
+            return Some("NEON");
+        }
+        None
+    }
+
+    #[test]
+    fn the_simd_halving_is_bit_identical_to_the_portable_one() {
+        let Some(simd) = simd() else {
+            eprintln!("no AVX2 or NEON here: only the portable halving runs");
+            return;
+        };
+        // Noise (a linear congruential generator), and a 0/255 checkerboard whose sums
+        // overshoot both ends of the clamp.
+        let mut seed = 0x2545_f491_u32;
+        let mut noise = move || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 24) as u8
+        };
+        let sizes = [
+            (1920, 1080),
+            (1281, 37),
+            (70, 9),
+            (6, 6),
+            (97, 64),
+            (66, 34),
+        ];
+        for (k, &(sw, sh)) in sizes.iter().enumerate() {
             let (dw, dh) = (sw / 2, sh / 2);
-            let src: Vec<u8> = (0..sw * sh)
-                .map(|i| ((i * 7919 + i / 7) % 256) as u8)
-                .collect();
+            let src: Vec<u8> = if k == sizes.len() - 1 {
+                (0..sw * sh)
+                    .map(|i| if (i % sw + i / sw) % 2 == 0 { 0 } else { 255 })
+                    .collect()
+            } else {
+                (0..sw * sh).map(|_| noise()).collect()
+            };
             let run = |portable: bool| {
                 let mut out = vec![0u8; dw * dh];
                 let mut scratch = Scratch {
@@ -721,7 +766,7 @@ mod tests {
             };
             assert!(
                 run(false) == run(true),
-                "{sw}x{sh}: AVX2 and portable differ"
+                "{sw}x{sh}: {simd} and portable differ"
             );
         }
     }
