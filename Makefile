@@ -23,10 +23,12 @@ APT_PACKAGES := build-essential pkg-config libclang-dev \
 # playwright-core from npm), an MQTT 5 broker and its clients (mosquitto, the fleet tests),
 # a TLS terminator in front of nginx-rtmp (stunnel4, the RTMPS test), RAUC on a private
 # D-Bus with squashfs bundles (the OTA tests), and the virtual board: QEMU, busybox and kmod
-# for its initramfs, v4l-utils, alsa-utils, i2c-tools and GStreamer's ALSA elements inside.
+# for its initramfs, v4l-utils, alsa-utils, i2c-tools and GStreamer's ALSA elements inside;
+# python3-venv for the Yocto layer's linter (oelint-adv from PyPI).
 TEST_PACKAGES := srt-tools nginx libnginx-mod-rtmp iproute2 python3 curl chromium \
 	mosquitto mosquitto-clients stunnel4 rauc squashfs-tools dbus libglib2.0-bin openssl \
-	qemu-system-x86 busybox-static kmod xz-utils v4l-utils alsa-utils i2c-tools gstreamer1.0-alsa
+	qemu-system-x86 busybox-static kmod xz-utils v4l-utils alsa-utils i2c-tools gstreamer1.0-alsa \
+	python3-venv
 # Node.js and npm build the web UI; skipped when a node and npm are already on the PATH
 # (a machine with NodeSource's nodejs, whose npm is built in).
 NODE_PACKAGES := nodejs npm
@@ -34,7 +36,7 @@ CARGO ?= cargo
 WEB_SOURCES := $(shell find web-ui/src -type f) web-ui/build.mjs web-ui/package-lock.json
 
 .PHONY: deps test-deps web run test test-fresh lint build bench fuzz sbom audit deny soak \
-	fleet-outage fleet-scale ota-rollout check-arm
+	fleet-outage fleet-scale ota-rollout check-arm check-layer
 
 ## Installs the system packages and Rust components the build and the box use.
 deps:
@@ -80,7 +82,7 @@ run: build
 
 ## Lints, then every test: unit, store crash loop, engine, and end to end against the
 ## daemon. The end-to-end tests run the release daemon, as users do (`make run`).
-test: test-deps lint deny build check-arm
+test: test-deps lint deny build check-arm check-layer
 	$(CARGO) test --locked --workspace --exclude fourcast-e2e
 	# End-to-end tests run one at a time: each runs the box live on this machine's cores.
 	$(CARGO) test --locked -p fourcast-e2e --tests -- --test-threads=1
@@ -112,6 +114,22 @@ check-arm: deps web
 	$(ARM_ENV) $(CARGO) clippy --locked --target $(ARM_TARGET) -p fourcast-media-core --all-targets -- -D warnings
 	$(ARM_ENV) $(CARGO) test --locked --target $(ARM_TARGET) -p fourcast-media-core
 	$(CARGO) test --locked --release -p fourcast-e2e --test arm64 -- --nocapture
+
+## The Yocto layer (yocto/meta-fourcast) without a build: its crate list against Cargo.lock
+## and oelint-adv (from PyPI, into target/tools/oelint) over its recipes, for Yocto 6.0
+## "wrynose". Suppressions are in place, each with its reason; the one on the command line:
+## HOMEPAGE is not pinged (the build machines reach only the package registries). The rest
+## of yocto-check-layer's build-free rules is tests/tests/yocto.rs.
+OELINT_VERSION := 9.11.2
+check-layer: test-deps
+	@test -x target/tools/oelint/bin/oelint-adv || { \
+		python3 -m venv target/tools/oelint && \
+		target/tools/oelint/bin/pip install --quiet oelint-adv==$(OELINT_VERSION); }
+	python3 yocto/meta-fourcast/scripts/crates.py --check
+	cd yocto/meta-fourcast && ../../target/tools/oelint/bin/oelint-adv --release wrynose --quiet \
+		--relpaths --constantmods=+scripts/oelint-constants.json \
+		--suppress oelint.vars.homepageping \
+		$$(find . -name '*.bb' -o -name '*.bbappend' -o -path './conf/*.conf' | sort)
 
 ## `make test` in a brand-new minimal Debian 12 root (what CI runs): a package the lists
 ## above forget fails here as on a new machine. Runs the committed HEAD. Needs root.

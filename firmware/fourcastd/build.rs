@@ -7,7 +7,12 @@ use std::path::{Path, PathBuf};
 
 fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
-    let dist = manifest.join("../../web-ui/dist");
+    // A build system that makes the web UI apart (the Yocto layer's `fourcast-web-ui`) says
+    // where it is; otherwise the workspace's own `web-ui/dist`.
+    println!("cargo:rerun-if-env-changed=FOURCAST_WEB_UI_DIST");
+    let dist = std::env::var_os("FOURCAST_WEB_UI_DIST")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest.join("../../web-ui/dist"));
     println!("cargo:rerun-if-changed={}", dist.display());
     let mut files = Vec::new();
     if dist.join("index.html").exists() {
