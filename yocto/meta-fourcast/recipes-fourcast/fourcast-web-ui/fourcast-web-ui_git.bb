@@ -13,10 +13,14 @@ LIC_FILES_CHKSUM += "file://web-ui/node_modules/hls.js/LICENSE;md5=8c22b1b3074f8
 DEPENDS += "nodejs-native"
 
 # hls.js at the version web-ui/package-lock.json pins (a test in the repository holds the
-# two together), fetched by bitbake's npm fetcher: nothing is fetched after do_fetch.
+# two together): its registry tarball, fetched and checked like any source (wrynose has
+# disabled bitbake's npm fetcher), unpacked where npm would put it. Nothing is fetched
+# after do_fetch.
 HLSJS_VERSION = "1.6.19"
+# (The tarball is named by hls.js's own version, not this recipe's PV.)
+# nooelint: oelint.vars.downloadfilename
 SRC_URI = "${FOURCAST_GIT_URI};name=fourcast;destsuffix=${BP} \
-           npm://registry.npmjs.org/;package=hls.js;version=${HLSJS_VERSION};name=hlsjs;destsuffix=${BP}/web-ui/node_modules/hls.js \
+           https://registry.npmjs.org/hls.js/-/hls.js-${HLSJS_VERSION}.tgz;name=hlsjs;subdir=${BP}/web-ui/node_modules/hls.js;striplevel=1 \
            "
 SRC_URI[hlsjs.sha256sum] = "a35046767c8dff431fb02b565451d1214378ffc48928355f3622d4702ec2aca0"
 
