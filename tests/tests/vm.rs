@@ -1103,3 +1103,78 @@ fn a_sound_only_input_is_mixed_into_the_program_and_never_shown() {
     assert!(!shown.contains("desk"), "the desk is never a tile: {shown}");
     assert!(shown.contains("cam1"), "{shown}");
 }
+
+#[test]
+fn the_go_live_button_starts_and_stops_the_uplink_to_a_real_receiver() {
+    use fourcast_e2e::peers::{Capture, free_udp_port, srt_listener};
+    // The cloud's SRT receiver on the host; the guest reaches the host as 10.0.2.2.
+    let port = free_udp_port();
+    let dir = fourcast_e2e::TempDir::new("golive");
+    let capture = dir.0.join("cloud.ts");
+    let mut receiver = srt_listener(port, "", &capture, None);
+    let mut vm = Vm::boot(BOARD);
+    let config = format!(
+        "{}\n[[outputs.srt]]\nname = \"cloud\"\nenabled = false\nmode = \"caller\"\n\
+         host = \"10.0.2.2\"\nport = {port}\nrung = \"180p\"\n",
+        panel_config()
+    );
+    vm.start_daemon(&config);
+    let uinput = env!("CARGO_BIN_EXE_fourcast-uinput");
+    vm.run(&format!(
+        "touch /run/keys; (tail -f /run/keys | {uinput} fourcast-panel 59 60 61 62 \
+         > /run/out/uinput.log 2>&1 &)"
+    ));
+    vm.wait_until(
+        "the panel's parts all working",
+        Duration::from_secs(60),
+        |vm| {
+            let parts = vm.json("/api/v1/panel")["parts"].clone();
+            parts
+                .as_array()
+                .is_some_and(|p| p.len() == 2 && p.iter().all(|part| part["ok"] == true))
+        },
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(receiver.captured(), 0, "nothing goes out before Go live");
+    assert_eq!(vm.json("/api/v1/panel")["lamps"]["live"], false);
+    // Go live: the uplink starts and the receiver gets the program.
+    let pressed = Instant::now();
+    let action = press(&mut vm, 59);
+    vm.wait_until(
+        "the receiver's first bytes",
+        Duration::from_secs(30),
+        |_| receiver.captured() > 0,
+    );
+    let reached = pressed.elapsed();
+    vm.wait_until(
+        "about 10 s of program at the receiver",
+        Duration::from_secs(90),
+        |_| receiver.captured() > 360_000,
+    );
+    let live_lamp = vm.json("/api/v1/panel")["lamps"]["live"].clone();
+    // Go live again: it stops, and nothing more arrives.
+    let action_off = press(&mut vm, 59);
+    std::thread::sleep(Duration::from_secs(2));
+    let after_stop = receiver.captured();
+    std::thread::sleep(Duration::from_secs(4));
+    let later = receiver.captured();
+    receiver.interrupt();
+    let got = Capture::probe(&capture);
+    eprintln!(
+        "virtual board, Go live button → first bytes at the host's SRT receiver {:.2} s after \
+         the press ({} in all, {:.1} s of program, largest gap {:.2} s); {action} then \
+         {action_off}; after the second press {} bytes more",
+        reached.as_secs_f64(),
+        later,
+        got.duration(),
+        got.largest_gap(),
+        later - after_stop
+    );
+    assert_eq!(live_lamp, true, "the LIVE lamp is on while the uplink runs");
+    assert_eq!(later, after_stop, "the second press stopped the uplink");
+    assert_eq!(vm.json("/api/v1/panel")["lamps"]["live"], false);
+    // Emulation stalls the guest now and then (up to about a second when the host is busy);
+    // the uplink's own continuity is judged on the host by tests/tests/uplinks.rs.
+    got.assert_good("the uplink's program", 320, 180, 1.5);
+    let _ = receiver.log_text();
+}
