@@ -312,6 +312,26 @@ fn tallies(vm: &Vm) -> Vec<String> {
         .collect()
 }
 
+/// The panel's buttons as a uinput device (keys F1–F4, as `vboard` names them), fed from
+/// /run/keys; returns once the daemon has the display and the buttons working.
+fn panel_buttons(vm: &mut Vm) {
+    let uinput = env!("CARGO_BIN_EXE_fourcast-uinput");
+    vm.run(&format!(
+        "touch /run/keys; (tail -f /run/keys | {uinput} fourcast-panel 59 60 61 62 \
+         > /run/out/uinput.log 2>&1 &)"
+    ));
+    vm.wait_until(
+        "the panel's parts all working",
+        Duration::from_secs(60),
+        |vm| {
+            let parts = vm.json("/api/v1/panel")["parts"].clone();
+            parts
+                .as_array()
+                .is_some_and(|p| p.len() == 2 && p.iter().all(|part| part["ok"] == true))
+        },
+    );
+}
+
 /// Presses key `code` on the panel's uinput device and waits for the daemon to count it.
 fn press(vm: &mut Vm, code: u16) -> serde_json::Value {
     let before = vm.json("/api/v1/panel")["presses"].as_u64().unwrap_or(0);
@@ -336,21 +356,7 @@ fn the_front_panel_shows_the_box_on_its_display_and_its_buttons_drive_it() {
     );
     let start = Instant::now();
     vm.start_daemon(&panel_config());
-    let uinput = env!("CARGO_BIN_EXE_fourcast-uinput");
-    vm.run(&format!(
-        "touch /run/keys; (tail -f /run/keys | {uinput} fourcast-panel 59 60 61 62 \
-         > /run/out/uinput.log 2>&1 &)"
-    ));
-    vm.wait_until(
-        "the panel's parts all working",
-        Duration::from_secs(30),
-        |vm| {
-            let parts = vm.json("/api/v1/panel")["parts"].clone();
-            parts
-                .as_array()
-                .is_some_and(|p| p.len() == 2 && p.iter().all(|part| part["ok"] == true))
-        },
-    );
+    panel_buttons(&mut vm);
 
     // The display: the last whole picture on the bus is the screen the API describes.
     let mut matched = None;
@@ -1119,21 +1125,7 @@ fn the_go_live_button_starts_and_stops_the_uplink_to_a_real_receiver() {
         panel_config()
     );
     vm.start_daemon(&config);
-    let uinput = env!("CARGO_BIN_EXE_fourcast-uinput");
-    vm.run(&format!(
-        "touch /run/keys; (tail -f /run/keys | {uinput} fourcast-panel 59 60 61 62 \
-         > /run/out/uinput.log 2>&1 &)"
-    ));
-    vm.wait_until(
-        "the panel's parts all working",
-        Duration::from_secs(60),
-        |vm| {
-            let parts = vm.json("/api/v1/panel")["parts"].clone();
-            parts
-                .as_array()
-                .is_some_and(|p| p.len() == 2 && p.iter().all(|part| part["ok"] == true))
-        },
-    );
+    panel_buttons(&mut vm);
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(receiver.captured(), 0, "nothing goes out before Go live");
     assert_eq!(vm.json("/api/v1/panel")["lamps"]["live"], false);

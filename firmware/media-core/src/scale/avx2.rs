@@ -40,27 +40,17 @@ fn pair(lo: i16, hi: i16) -> __m256i {
 /// Halves `src` into `dst` (sizes as the portable `half` wants them). `padded` is scratch.
 #[target_feature(enable = "avx2")]
 pub(crate) fn half(src: Plane, dst: &mut PlaneMut, padded: &mut Vec<u8>) {
-    let (w, h) = (src.width, src.height);
+    let w = src.width;
     let dw = dst.width;
     let [t0, t1, t2] = HALF_TAPS;
     // One vertically filtered row, with two copies of its first sample before it and
     // four of its last after it: samples -2 … w + 3 clamped, as the portable pass reads.
     padded.clear();
     padded.resize(w + 6, 0);
-    let row = |y: isize| &src.data[y.clamp(0, h as isize - 1) as usize * src.stride..][..w];
     let round = _mm256_set1_epi16(32);
     let (near_w, mid_w, far_w) = (pair(t0, t0), pair(t1, t1), pair(t2, t2));
     for y in 0..dst.height {
-        let c = 2 * y as isize;
-        // far, mid, near, near, mid, far
-        let rows = [
-            row(c - 2),
-            row(c - 1),
-            row(c),
-            row(c + 1),
-            row(c + 2),
-            row(c + 3),
-        ];
+        let rows = super::half_rows(&src, y);
         let line = &mut padded[2..2 + w];
         let mut x = 0;
         while x + 32 <= w {
@@ -85,14 +75,7 @@ pub(crate) fn half(src: Plane, dst: &mut PlaneMut, padded: &mut Vec<u8>) {
             store((&mut line[x..x + 32]).try_into().expect("32 bytes"), out);
             x += 32;
         }
-        for (x, o) in line.iter_mut().enumerate().skip(x) {
-            let s = |k: usize| i16::from(rows[k][x]);
-            let sum = (s(2) + s(3)) * t0 + (s(1) + s(4)) * t1 + (s(0) + s(5)) * t2;
-            *o = ((sum + 32) >> 6).clamp(0, 255) as u8;
-        }
-        let (first, last) = (padded[2], padded[w + 1]);
-        padded[..2].fill(first);
-        padded[w + 2..].fill(last);
+        super::half_column_tail(&rows, padded, x);
         // Output x reads samples 2x-2 … 2x+3, that is padded[2x … 2x+5]: three byte pairs,
         // weighted (t2, t1), (t0, t0) and (t1, t2).
         let (outer_l, centre, outer_r) = (pair(t2, t1), pair(t0, t0), pair(t1, t2));
@@ -120,10 +103,6 @@ pub(crate) fn half(src: Plane, dst: &mut PlaneMut, padded: &mut Vec<u8>) {
             store((&mut out[x..x + 32]).try_into().expect("32 bytes"), ordered);
             x += 32;
         }
-        for (x, o) in out.iter_mut().enumerate().skip(x) {
-            let s = |k: usize| i16::from(padded[2 * x + k]);
-            let sum = (s(2) + s(3)) * t0 + (s(1) + s(4)) * t1 + (s(0) + s(5)) * t2;
-            *o = ((sum + 32) >> 6).clamp(0, 255) as u8;
-        }
+        super::half_row_tail(padded, out, x);
     }
 }

@@ -391,6 +391,51 @@ fn box_row(
     }
 }
 
+/// The six source rows output row `y` of a halving reads, clamped at the picture's edges:
+/// far, mid, near, near, mid, far. (For the SIMD forms, which keep one padded row.)
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[inline(always)]
+fn half_rows<'a>(src: &Plane<'a>, y: usize) -> [&'a [u8]; 6] {
+    let (w, h) = (src.width, src.height as isize);
+    let data = src.data;
+    let stride = src.stride;
+    let row = move |y: isize| &data[y.clamp(0, h - 1) as usize * stride..][..w];
+    let c = 2 * y as isize;
+    [c - 2, c - 1, c, c + 1, c + 2, c + 3].map(row)
+}
+
+/// `(near·t0 + mid·t1 + far·t2 + 32) >> 6` clamped, from six samples in `half_rows` order.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[inline(always)]
+fn half_tap(s: impl Fn(usize) -> i16) -> u8 {
+    let [t0, t1, t2] = HALF_TAPS;
+    let sum = (s(2) + s(3)) * t0 + (s(1) + s(4)) * t1 + (s(0) + s(5)) * t2;
+    ((sum + 32) >> 6).clamp(0, 255) as u8
+}
+
+/// The vertical pass from sample `from` to the row's end (what the SIMD loop left), into
+/// `padded` (the row at 2…w+1), then the row's edge samples repeated into its padding.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[inline(always)]
+fn half_column_tail(rows: &[&[u8]; 6], padded: &mut [u8], from: usize) {
+    let w = rows[0].len();
+    for (x, o) in padded[2..2 + w].iter_mut().enumerate().skip(from) {
+        *o = half_tap(|k| i16::from(rows[k][x]));
+    }
+    let (first, last) = (padded[2], padded[w + 1]);
+    padded[..2].fill(first);
+    padded[w + 2..].fill(last);
+}
+
+/// The horizontal pass from output `from` to the row's end (what the SIMD loop left).
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[inline(always)]
+fn half_row_tail(padded: &[u8], out: &mut [u8], from: usize) {
+    for (x, o) in out.iter_mut().enumerate().skip(from) {
+        *o = half_tap(|k| i16::from(padded[2 * x + k]));
+    }
+}
+
 /// Halves `src` into `dst` with [`HALF_TAPS`]. The vertical pass makes one row of samples;
 /// it is split into its even and odd samples (two samples of edge padding each side), so
 /// the horizontal pass reads six contiguous, shifted slices and vectorises like the

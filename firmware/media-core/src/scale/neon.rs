@@ -61,25 +61,14 @@ fn weigh(near: uint16x8_t, mid: uint16x8_t, far: uint16x8_t) -> uint8x8_t {
 /// Halves `src` into `dst` (sizes as the portable `half` wants them). `padded` is scratch.
 #[target_feature(enable = "neon")]
 pub(crate) fn half(src: Plane, dst: &mut PlaneMut, padded: &mut Vec<u8>) {
-    let (w, h) = (src.width, src.height);
+    let w = src.width;
     let dw = dst.width;
-    let [t0, t1, t2] = HALF_TAPS;
     // One vertically filtered row, with two copies of its first sample before it and
     // four of its last after it: samples -2 … w + 3 clamped, as the portable pass reads.
     padded.clear();
     padded.resize(w + 6, 0);
-    let row = |y: isize| &src.data[y.clamp(0, h as isize - 1) as usize * src.stride..][..w];
     for y in 0..dst.height {
-        let c = 2 * y as isize;
-        // far, mid, near, near, mid, far
-        let rows = [
-            row(c - 2),
-            row(c - 1),
-            row(c),
-            row(c + 1),
-            row(c + 2),
-            row(c + 3),
-        ];
+        let rows = super::half_rows(&src, y);
         let line = &mut padded[2..2 + w];
         let mut x = 0;
         while x + 16 <= w {
@@ -96,14 +85,7 @@ pub(crate) fn half(src: Plane, dst: &mut PlaneMut, padded: &mut Vec<u8>) {
             store((&mut line[x..x + 16]).try_into().expect("16 bytes"), out);
             x += 16;
         }
-        for (x, o) in line.iter_mut().enumerate().skip(x) {
-            let s = |k: usize| i16::from(rows[k][x]);
-            let sum = (s(2) + s(3)) * t0 + (s(1) + s(4)) * t1 + (s(0) + s(5)) * t2;
-            *o = ((sum + 32) >> 6).clamp(0, 255) as u8;
-        }
-        let (first, last) = (padded[2], padded[w + 1]);
-        padded[..2].fill(first);
-        padded[w + 2..].fill(last);
+        super::half_column_tail(&rows, padded, x);
         // Output x reads samples 2x-2 … 2x+3, that is padded[2x … 2x+5]: read as even and
         // odd bytes from 2x, 2x+2 and 2x+4, the pairs are (even, odd) of the middle load
         // (near), odd of the first and even of the last (mid), even of the first and odd of
@@ -137,10 +119,6 @@ pub(crate) fn half(src: Plane, dst: &mut PlaneMut, padded: &mut Vec<u8>) {
             );
             x += 16;
         }
-        for (x, o) in out.iter_mut().enumerate().skip(x) {
-            let s = |k: usize| i16::from(padded[2 * x + k]);
-            let sum = (s(2) + s(3)) * t0 + (s(1) + s(4)) * t1 + (s(0) + s(5)) * t2;
-            *o = ((sum + 32) >> 6).clamp(0, 255) as u8;
-        }
+        super::half_row_tail(padded, out, x);
     }
 }
