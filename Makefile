@@ -94,10 +94,10 @@ test: test-deps lint deny build check-arm check-layer
 ## itself (virtual board, HLS judged by ffprobe: tests/tests/arm64.rs) under qemu-user.
 ARM_TARGET := aarch64-unknown-linux-gnu
 ARM_ROOT := $(CURDIR)/target/arm64/root
-ARM_PACKAGES := gcc-aarch64-linux-gnu qemu-user-static mmdebstrap file
+ARM_PACKAGES := gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static mmdebstrap file
 ARM_ENV := PKG_CONFIG_ALLOW_CROSS=1 PKG_CONFIG_SYSROOT_DIR=$(ARM_ROOT) \
 	PKG_CONFIG_LIBDIR=$(ARM_ROOT)/usr/lib/aarch64-linux-gnu/pkgconfig:$(ARM_ROOT)/usr/share/pkgconfig \
-	CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc \
+	CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc CFLAGS_aarch64_unknown_linux_gnu=--sysroot=$(ARM_ROOT) \
 	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
 	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C link-arg=--sysroot=$(ARM_ROOT)" \
 	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64-static -L $(ARM_ROOT)"

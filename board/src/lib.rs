@@ -18,6 +18,7 @@ const PROFILES: &[(&str, &str)] = &[
     ("imx8mp", include_str!("../profiles/imx8mp.toml")),
     ("jetson", include_str!("../profiles/jetson.toml")),
     ("x86-vaapi", include_str!("../profiles/x86-vaapi.toml")),
+    ("rpi5", include_str!("../profiles/rpi5.toml")),
     ("vboard", include_str!("../profiles/vboard.toml")),
 ];
 
@@ -57,6 +58,10 @@ pub struct Capture {
     pub name: String,
     pub label: String,
     pub device: String,
+    /// Where its signal is read: `node` (the default), `subdev:NAME` (a bridge chip's own
+    /// node, by its sysfs name) or `frames` (grabbers that report nothing).
+    #[serde(default)]
+    pub signal: Option<String>,
 }
 
 impl Capture {

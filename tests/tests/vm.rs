@@ -97,6 +97,7 @@ fn capture_config() -> String {
                 device: format!("/dev/video{i}").into(),
                 audio: None,
                 format: Default::default(),
+                signal: Default::default(),
             });
         }
     })
@@ -576,6 +577,7 @@ fn a_source_that_changes_resolution_is_followed_and_the_program_never_stops() {
             device: "/dev/video2".into(),
             audio: None,
             format: Default::default(),
+            signal: Default::default(),
         });
     }));
     vm.wait_until("cam3 live at 640×480", Duration::from_secs(60), |vm| {
@@ -647,6 +649,7 @@ fn one_camera(audio: Option<&str>) -> String {
             device: "/dev/video0".into(),
             audio: audio.map(String::from),
             format: fourcast_config::CaptureFormat::Auto,
+            signal: Default::default(),
         });
         c.scenes.clear();
     })
@@ -1169,4 +1172,70 @@ fn the_go_live_button_starts_and_stops_the_uplink_to_a_real_receiver() {
     // the uplink's own continuity is judged on the host by tests/tests/uplinks.rs.
     got.assert_good("the uplink's program", 320, 180, 1.5);
     let _ = receiver.log_text();
+}
+
+#[test]
+fn a_bridge_chips_signal_is_read_from_its_own_node_and_a_grabbers_not_at_all() {
+    // Two vivid HDMI inputs. cam1 captures video0 but reads its signal from the node named
+    // like video1's (as a TC358743's timings are on its subdevice, not the CSI receiver's
+    // video node); cam2 captures video1 and reads nothing but frames (a USB grabber).
+    let mut vm =
+        Vm::boot(&["vivid n_devs=2 node_types=0x1,0x1 num_inputs=1,1 input_types=0x3,0x3"]);
+    for i in 0..2 {
+        vm.run(&format!(
+            "v4l2-ctl -d /dev/video{i} --set-dv-bt-timings index=0"
+        ));
+    }
+    let name = vm
+        .run("cat /sys/class/video4linux/video1/name")
+        .trim()
+        .to_string();
+    assert!(!name.is_empty(), "video1 has a sysfs name");
+    vm.start_daemon(&default_config(|c| {
+        *c = fourcast_config::Config::from_toml(&small_config()).unwrap();
+        c.inputs.truncate(2);
+        for (i, signal) in [
+            fourcast_config::SignalSource::Subdev(name.clone()),
+            fourcast_config::SignalSource::Frames,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            c.inputs[i].source = fourcast_config::Source::V4l2(fourcast_config::CaptureInput {
+                device: format!("/dev/video{i}").into(),
+                audio: None,
+                format: fourcast_config::CaptureFormat::Auto,
+                signal,
+            });
+        }
+        c.scenes.clear();
+    }));
+    vm.wait_until("both cameras live", Duration::from_secs(90), |vm| {
+        input_state(vm, "cam1") == "live" && input_state(vm, "cam2") == "live"
+    });
+    let config = vm.json("/api/v1/config");
+    assert_eq!(
+        config["config"]["inputs"][0]["signal"],
+        format!("subdev:{name}"),
+        "{config}"
+    );
+    // No signal on video1: cam1 (reading video1's node) says so, cam2 (frames only) cannot.
+    vm.run("v4l2-ctl -d /dev/video1 -c dv_timings_signal_mode=1");
+    let held = vm.wait_until("cam1 without signal", Duration::from_secs(10), |vm| {
+        input_state(vm, "cam1") == "no-signal"
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let grabber = input_state(&vm, "cam2");
+    vm.run("v4l2-ctl -d /dev/video1 -c dv_timings_signal_mode=0");
+    let back = vm.wait_until("cam1 back", Duration::from_secs(10), |vm| {
+        input_state(vm, "cam1") == "live"
+    });
+    eprintln!(
+        "virtual board, signal read from another node by its name ({name}): no-signal after \
+         {:.2} s, back after {:.2} s; the frames-only input stayed {grabber}",
+        held.as_secs_f64(),
+        back.as_secs_f64()
+    );
+    assert_eq!(grabber, "live", "a frames-only input reads no timings");
+    assert_eq!(input_state(&vm, "cam2"), "live");
 }

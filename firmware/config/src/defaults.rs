@@ -2,7 +2,7 @@ use fourcast_board::{BoardError, Profile};
 
 use crate::{
     Audio, CaptureInput, Config, Http, Input, Ladder, Layout, Outputs, Pattern, Pip, Program, Rung,
-    Scene, Source, Storage,
+    Scene, SignalSource, Source, Storage,
 };
 
 /// Tones for the virtual cameras: distinct, easy to tell apart by ear and by FFT.
@@ -32,6 +32,13 @@ fn from_profile(p: &Profile) -> Config {
                     device: c.device.clone().into(),
                     audio: None,
                     format: Default::default(),
+                    // A profile's word is checked by the tests (every profile's default
+                    // config is valid); an unknown one reads as the node itself.
+                    signal: c
+                        .signal
+                        .as_deref()
+                        .and_then(|s| SignalSource::parse(s).ok())
+                        .unwrap_or_default(),
                 }),
                 pattern => Source::Test {
                     pattern: pattern

@@ -64,6 +64,59 @@ pub struct CaptureInput {
     pub audio: Option<String>,
     /// Raw pictures or MJPEG (USB cameras; an HDMI receiver sends what its source sends).
     pub format: CaptureFormat,
+    /// Where its signal is read (`signal` in the config).
+    pub signal: SignalSource,
+}
+
+/// Where a capture input's signal (no signal, no lock, out of range, the incoming timings)
+/// is read from.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum SignalSource {
+    /// The capture node itself (`"node"`): HDMI receivers with their own video node, such
+    /// as RK3588's `rk_hdmirx` (which also reports the source's 5 V there).
+    #[default]
+    Node,
+    /// A bridge chip's own node, found by its name in sysfs (`"subdev:tc358743"`): the
+    /// Raspberry Pi's TC358743 HDMI-to-CSI bridge reports timings on its subdevice, not on
+    /// the CSI receiver's video node.
+    Subdev(String),
+    /// Nothing but frames (`"frames"`): USB HDMI grabbers that report no timings and send
+    /// their own "no signal" picture; only a camera that stops sending shows.
+    Frames,
+}
+
+impl SignalSource {
+    /// The config's word for it.
+    pub fn nick(&self) -> String {
+        match self {
+            SignalSource::Node => "node".into(),
+            SignalSource::Subdev(name) => format!("subdev:{name}"),
+            SignalSource::Frames => "frames".into(),
+        }
+    }
+
+    /// Reads the config's word; the error says what is allowed.
+    pub fn parse(text: &str) -> Result<SignalSource, String> {
+        match text {
+            "node" => Ok(SignalSource::Node),
+            "frames" => Ok(SignalSource::Frames),
+            _ => match text.strip_prefix("subdev:") {
+                Some(name)
+                    if !name.is_empty()
+                        && name.len() <= 32
+                        && name
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || " -_.".contains(c)) =>
+                {
+                    Ok(SignalSource::Subdev(name.to_string()))
+                }
+                _ => Err(format!(
+                    "{text:?}: use \"node\", \"frames\" or \"subdev:NAME\" (the bridge's name \
+                     in sysfs, e.g. subdev:tc358743)"
+                )),
+            },
+        }
+    }
 }
 
 /// Which of a USB camera's formats to take.
@@ -273,6 +326,8 @@ struct InputDoc {
     audio: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     format: Option<CaptureFormat>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    signal: Option<String>,
     #[serde(default, skip_serializing_if = "is_zero")]
     gain_db: f64,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -316,6 +371,7 @@ impl TryFrom<InputDoc> for Input {
         }
         foreign("audio", d.audio.is_some(), InputKind::V4l2)?;
         foreign("format", d.format.is_some(), InputKind::V4l2)?;
+        foreign("signal", d.signal.is_some(), InputKind::V4l2)?;
         let needs = |field: &'static str| FieldShape {
             field,
             message: format!("a{} {} input needs a {field}", an(kind), kind.nick()),
@@ -343,6 +399,13 @@ impl TryFrom<InputDoc> for Input {
                 device: d.device.ok_or_else(|| needs("device"))?,
                 audio: d.audio,
                 format: d.format.unwrap_or_default(),
+                signal: match d.signal.as_deref() {
+                    None => SignalSource::Node,
+                    Some(text) => SignalSource::parse(text).map_err(|message| FieldShape {
+                        field: "signal",
+                        message,
+                    })?,
+                },
             }),
             InputKind::Alsa => Source::Alsa {
                 device: d
@@ -388,6 +451,7 @@ impl From<Input> for InputDoc {
             device: None,
             audio: None,
             format: None,
+            signal: None,
             gain_db: i.gain_db,
             mute: i.mute,
         };
@@ -412,6 +476,7 @@ impl From<Input> for InputDoc {
                 d.device = Some(c.device);
                 d.audio = c.audio;
                 d.format = (c.format != CaptureFormat::Auto).then_some(c.format);
+                d.signal = (c.signal != SignalSource::Node).then(|| c.signal.nick());
             }
             Source::Alsa { device } => d.device = Some(device.into()),
         }

@@ -25,7 +25,8 @@ pub use defaults::default_for_board;
 pub use error::{ConfigErrors, FieldError};
 pub use fleet::{Broker, Fleet};
 pub use input::{
-    CaptureFormat, CaptureInput, DEFAULT_TONE_HZ, Input, InputKind, Pattern, Source, SrtInput,
+    CaptureFormat, CaptureInput, DEFAULT_TONE_HZ, Input, InputKind, Pattern, SignalSource, Source,
+    SrtInput,
 };
 pub use ota::{Install, Ota};
 pub use overlay::{Clock, ClockMode, Logo, LowerThird, OVERLAY_NAMES, Overlays, parse_color};

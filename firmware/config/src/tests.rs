@@ -642,6 +642,7 @@ fn a_capture_input_can_insist_on_raw_or_mjpeg() {
         device: "/dev/video0".into(),
         audio: None,
         format: CaptureFormat::Mjpeg,
+        signal: SignalSource::Node,
     });
     let back = Config::from_toml(&c.to_toml()).unwrap();
     assert_eq!(back.inputs[0].source, c.inputs[0].source);
@@ -649,6 +650,7 @@ fn a_capture_input_can_insist_on_raw_or_mjpeg() {
         device: "/dev/video0".into(),
         audio: None,
         format: CaptureFormat::Auto,
+        signal: SignalSource::Node,
     });
     assert!(!c.to_toml().contains("format"));
     // Only capture inputs have a format.
@@ -711,4 +713,45 @@ fn a_sound_only_input_names_its_alsa_device_and_is_never_a_tile() {
     };
     let e = shot.check(&c, "program");
     assert!(e[0].message.contains("sound-only"), "{e:?}");
+}
+
+#[test]
+fn where_a_capture_reads_its_signal_is_a_word_every_profile_spells_right() {
+    assert_eq!(SignalSource::parse("node"), Ok(SignalSource::Node));
+    assert_eq!(SignalSource::parse("frames"), Ok(SignalSource::Frames));
+    assert_eq!(
+        SignalSource::parse("subdev:tc358743"),
+        Ok(SignalSource::Subdev("tc358743".into()))
+    );
+    for bad in ["subdev:", "subdev:../../x", "edid", ""] {
+        let e = SignalSource::parse(bad).unwrap_err();
+        assert!(e.contains("subdev:NAME"), "{bad}: {e}");
+    }
+    for board in fourcast_board::names() {
+        for c in fourcast_board::profile(board).unwrap().capture {
+            if let Some(word) = &c.signal {
+                assert!(
+                    SignalSource::parse(word).is_ok(),
+                    "{board}: {}: {word}",
+                    c.name
+                );
+            }
+        }
+    }
+    let pi = default_for_board("rpi5").unwrap();
+    let Source::V4l2(hdmi) = &pi.inputs[0].source else {
+        panic!("the Pi's HDMI bridge is a capture input");
+    };
+    assert_eq!(hdmi.signal, SignalSource::Subdev("tc358743".into()));
+    // A config that names it keeps it through a round trip; only capture inputs have it.
+    let back = Config::from_toml(&pi.to_toml()).unwrap();
+    assert_eq!(back.inputs[0].source, pi.inputs[0].source);
+    let e = errors_of(|doc: &mut Table| {
+        let cam = at(doc, &["inputs", "0"]).as_table_mut().unwrap();
+        cam.insert("signal".into(), "frames".into());
+    });
+    assert!(
+        e[0].message.contains("only v4l2 inputs have signal"),
+        "{e:?}"
+    );
 }

@@ -138,6 +138,7 @@ fn add_input(
                 device: d.stable.clone().into(),
                 audio: None,
                 format: Default::default(),
+                signal: Default::default(),
             }),
         )
     });

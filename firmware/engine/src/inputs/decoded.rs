@@ -117,6 +117,7 @@ enum Origin {
         device: std::path::PathBuf,
         audio: Option<String>,
         ask: crate::inputs::capture::Ask,
+        signal: fourcast_config::SignalSource,
     },
     /// Sound only, from an ALSA device.
     Alsa(String),
@@ -224,6 +225,7 @@ impl Feed {
                         .map(|p| p.jpeg_decoders)
                         .unwrap_or_default(),
                 },
+                signal: c.signal.clone(),
             },
             Source::Alsa { device } => Origin::Alsa(device.clone()),
             Source::Test { .. } => return Err(EngineError::Link("a test input is not a feed")),
@@ -320,8 +322,9 @@ fn supervise(
         let outcome = match built {
             Ok((pipeline, ingest_src)) => {
                 let outcome = match origin {
-                    Origin::V4l2 { device, .. } => {
-                        capture(&pipeline, device, sinks, &mut monitor, stop, health)
+                    Origin::V4l2 { device, signal, .. } => {
+                        let node = (device.as_path(), signal);
+                        capture(&pipeline, node, sinks, &mut monitor, stop, health)
                     }
                     _ => run(&pipeline, origin, stop, health, || {
                         backoff.connected(now_ms())
@@ -475,18 +478,14 @@ const PROBE_MS: u64 = 250;
 /// size is never pinned in caps).
 fn capture(
     pipeline: &gst::Pipeline,
-    device: &std::path::Path,
+    (device, signal): (&std::path::Path, &fourcast_config::SignalSource),
     sinks: &Sinks,
     monitor: &mut Monitor,
     stop: &AtomicBool,
     health: &Health,
 ) -> Outcome {
     let look = |monitor: &mut Monitor| {
-        let probe = match super::v4l2::Device::open(device) {
-            Ok(d) => d.probe(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Probe::Gone,
-            Err(e) => Probe::from_errno(e.raw_os_error().unwrap_or(0)),
-        };
+        let probe = super::v4l2::look(device, signal);
         (probe, monitor.probe(probe))
     };
     // Built for what the receiver sees now.

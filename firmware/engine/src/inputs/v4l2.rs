@@ -1,14 +1,28 @@
 //! Asking a capture device's driver about its signal: `VIDIOC_QUERY_DV_TIMINGS` on a file
 //! descriptor of our own (GStreamer 1.22's `v4l2src` keeps streaming the receiver's noise
 //! picture on no-signal and says nothing on no-lock or out-of-range). What the answer means
-//! is `fourcast_media_core::signal`'s to decide.
+//! is `fourcast_media_core::signal`'s to decide. Where it is asked follows the input's
+//! `signal`: the capture node, a bridge chip's own node found by name, or nowhere.
 #![allow(unsafe_code)]
 
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use fourcast_config::SignalSource;
 use fourcast_media_core::signal::Probe;
+
+/// `V4L2_CID_DV_RX_POWER_PRESENT`: the source's 5 V on each input (bit 0: the first).
+const CID_DV_RX_POWER_PRESENT: u32 = 0x00a0_0964;
+
+/// `struct v4l2_control`.
+#[repr(C)]
+struct Control {
+    id: u32,
+    value: i32,
+}
+
+nix::ioctl_readwrite!(g_ctrl, b'V', 27, Control);
 
 /// `struct v4l2_dv_timings` (linux/videodev2.h): a type and a 128-byte union whose
 /// `v4l2_bt_timings` is what HDMI receivers fill. Packed, 132 bytes.
@@ -36,8 +50,25 @@ impl Device {
         Ok(Device { file })
     }
 
+    /// Whether the source's 5 V reaches the receiver, if its driver says (RK3588's
+    /// `rk_hdmirx` does): none means no cable or a source switched off.
+    fn power_present(&self) -> Option<bool> {
+        let mut c = Control {
+            id: CID_DV_RX_POWER_PRESENT,
+            value: 0,
+        };
+        // SAFETY: as in `probe`: an open descriptor and a live `struct v4l2_control` of the
+        // size the request encodes.
+        unsafe { g_ctrl(self.file.as_raw_fd(), &mut c) }
+            .ok()
+            .map(|_| c.value & 1 != 0)
+    }
+
     /// What the receiver sees on its cable now.
     pub(crate) fn probe(&self) -> Probe {
+        if self.power_present() == Some(false) {
+            return Probe::NoLink;
+        }
         let mut t = DvTimings {
             kind: 0,
             bt: [0; 128],
@@ -50,6 +81,42 @@ impl Device {
             Ok(_) => parse(&t.bt),
             Err(e) => Probe::from_errno(e as i32),
         }
+    }
+}
+
+/// The device node whose sysfs name holds `name` (`tc358743 10-000f`), under /dev.
+fn named_node(name: &str) -> Option<PathBuf> {
+    let mut entries: Vec<_> = std::fs::read_dir("/sys/class/video4linux")
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    entries.iter().find_map(|entry| {
+        let node_name = std::fs::read_to_string(entry.join("name")).ok()?;
+        let file = entry.file_name()?;
+        node_name
+            .contains(name)
+            .then(|| Path::new("/dev").join(file))
+    })
+}
+
+/// What a capture's signal is now: the capture node's state (gone, when unplugged) and the
+/// signal read where `from` says.
+pub(crate) fn look(device: &Path, from: &SignalSource) -> Probe {
+    let node = match Device::open(device) {
+        Ok(d) => d.probe(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Probe::Gone,
+        Err(e) => Probe::from_errno(e.raw_os_error().unwrap_or(0)),
+    };
+    match (from, node) {
+        (_, Probe::Gone) | (SignalSource::Node, _) => node,
+        // A grabber that reports nothing: only whether it is there.
+        (SignalSource::Frames, _) => Probe::Unsupported,
+        // The bridge's own node; a bridge not found says nothing (frames alone tell).
+        (SignalSource::Subdev(name), _) => named_node(name)
+            .and_then(|p| Device::open(&p).ok())
+            .map_or(Probe::Unsupported, |d| d.probe()),
     }
 }
 
