@@ -16,6 +16,10 @@ IMAGE_INSTALL:append = " \
     rauc \
     v4l-utils \
 "
+# (tegra is the SoC override meta-tegra's machines set; its libv4l2-minimal takes the
+# v4l-utils name and ships no tools, so v4l2-ctl is not in a Jetson image.)
+# nooelint: oelint.vars.specific
+IMAGE_INSTALL:remove:tegra = "v4l-utils"
 # Emulation has no HDMI receiver: vivid and the ALSA loopback stand in, as on the
 # repository's virtual board.
 IMAGE_INSTALL:append:qemuall = " kernel-module-snd-aloop kernel-module-vivid"
