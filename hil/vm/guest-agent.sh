@@ -21,6 +21,8 @@ if [ -f /run/out/modules ]; then
   while read -r line; do [ -n "$line" ] && modprobe $line; done < /run/out/modules
 fi
 mkdir -p /run/out/ctl
+# The HIL board boots as a box does (hil/vm/board-boot.sh: slots, data, RAUC, the daemon).
+if [ -f /run/out/boot ]; then setsid bash "$(cat /run/out/boot)" > /run/out/boot.log 2>&1 < /dev/null & fi
 echo "$(cut -d' ' -f1 /proc/uptime)" > /run/out/ready
 while true; do
   for req in /run/out/ctl/*.sh; do

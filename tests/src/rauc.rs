@@ -423,7 +423,7 @@ fn set_mode(p: &Path, mode: u32) {
 }
 
 /// `<name>.pem` (a CA) and `<name>-signer.{pem,key}` (a signing certificate it issued).
-fn make_ca(dir: &Path, name: &str) {
+pub fn make_ca(dir: &Path, name: &str) {
     let p = |f: &str| dir.join(f).display().to_string();
     run(Command::new("openssl").args([
         "req",

@@ -29,6 +29,107 @@ fn vm_dir() -> PathBuf {
         .join("vm")
 }
 
+/// Builds the kernel and initramfs once (`hil/vm/build.sh`); the folder they are in.
+pub fn kernel() -> PathBuf {
+    crate::peers::require("qemu-system-x86_64", "qemu-system-x86");
+    let dir = vm_dir();
+    let build = Command::new("bash")
+        .arg(root().join("hil/vm/build.sh"))
+        .arg(&dir)
+        .output()
+        .expect("hil/vm/build.sh runs");
+    assert!(
+        build.status.success(),
+        "hil/vm/build.sh failed:\n{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    dir
+}
+
+/// Writes what the guest agent reads at boot into the shared folder: the kernel's version
+/// and modules, and the board's devices (one `modprobe` line each, e.g. `vivid n_devs=4 …`).
+pub fn prepare_share(share: &Path, modules: &[&str]) {
+    let dir = kernel();
+    let version = std::fs::read_to_string(dir.join("kernel-version")).unwrap();
+    std::fs::write(share.join("kernel-version"), version.trim()).unwrap();
+    std::fs::write(share.join("kpkg"), dir.join("kpkg").display().to_string()).unwrap();
+    std::fs::write(share.join("modules"), modules.join("\n") + "\n").unwrap();
+}
+
+/// QEMU for the board, its console in `share/console.log`: the guest's 8080 forwarded to
+/// the host's `port`, `append` added to the kernel's command line, `extra` to QEMU's.
+pub fn qemu(share: &Path, port: u16, append: &str, extra: &[String]) -> Command {
+    let dir = vm_dir();
+    let console = std::fs::File::create(share.join("console.log")).unwrap();
+    let mut cmd = Command::new("qemu-system-x86_64");
+    cmd.args([
+        "-accel",
+        "tcg,thread=multi",
+        "-cpu",
+        "max",
+        "-m",
+        "2G",
+        "-smp",
+        "2",
+    ])
+    .args(["-nographic", "-no-reboot"])
+    .arg("-kernel")
+    .arg(dir.join("vmlinux"))
+    .arg("-initrd")
+    .arg(dir.join("initrd.img"))
+    .arg("-append")
+    .arg(format!(
+        "console=ttyS0 quiet panic=-1 root=hostroot \
+         rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=loose init={} {append}",
+        root().join("hil/vm/guest-agent.sh").display()
+    ))
+    .arg("-virtfs")
+    .arg("local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap")
+    .arg("-virtfs")
+    .arg(format!(
+        "local,path={},mount_tag=vbout,security_model=none",
+        share.display()
+    ))
+    .arg("-netdev")
+    .arg(format!("user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:8080"))
+    .args(["-device", "virtio-net-pci,netdev=n0"])
+    .args(extra)
+    .stdin(Stdio::null())
+    .stdout(console.try_clone().unwrap())
+    .stderr(console);
+    cmd
+}
+
+/// Request `n` to the guest agent through the shared folder: `script` runs in the guest
+/// (bash, as root); its exit code and output. `alive` says whether the machine still runs.
+pub fn guest_sh(
+    share: &Path,
+    n: u32,
+    script: &str,
+    mut alive: impl FnMut() -> Result<(), String>,
+) -> Result<(i32, String), String> {
+    let ctl = share.join("ctl");
+    let base = ctl.join(format!("{n:05}"));
+    let tmp = ctl.join(format!("{n:05}.part"));
+    std::fs::write(&tmp, script).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, base.with_extension("sh")).map_err(|e| e.to_string())?;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let rc = base.with_extension("rc");
+    while !rc.exists() {
+        if Instant::now() > deadline {
+            return Err(format!("the guest did not run {script:?} in 120 s"));
+        }
+        alive()?;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = std::fs::read_to_string(base.with_extension("out")).unwrap_or_default();
+    let code = std::fs::read_to_string(&rc)
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(-1);
+    Ok((code, out))
+}
+
 pub struct Vm {
     qemu: Child,
     pub share: TempDir,
@@ -44,61 +145,11 @@ pub struct Vm {
 impl Vm {
     /// Boots the board with `modules` (one `modprobe` line each, e.g. `vivid n_devs=4 …`).
     pub fn boot(modules: &[&str]) -> Vm {
-        crate::peers::require("qemu-system-x86_64", "qemu-system-x86");
-        let dir = vm_dir();
-        let build = Command::new("bash")
-            .arg(root().join("hil/vm/build.sh"))
-            .arg(&dir)
-            .output()
-            .expect("hil/vm/build.sh runs");
-        assert!(
-            build.status.success(),
-            "hil/vm/build.sh failed:\n{}",
-            String::from_utf8_lossy(&build.stderr)
-        );
         let share = TempDir::new("vm");
-        let version = std::fs::read_to_string(dir.join("kernel-version")).unwrap();
-        std::fs::write(share.0.join("kernel-version"), version.trim()).unwrap();
-        std::fs::write(share.0.join("kpkg"), dir.join("kpkg").display().to_string()).unwrap();
-        std::fs::write(share.0.join("modules"), modules.join("\n") + "\n").unwrap();
+        prepare_share(&share.0, modules);
         let port = free_port();
-        let console = std::fs::File::create(share.0.join("console.log")).unwrap();
         let started = Instant::now();
-        let qemu = Command::new("qemu-system-x86_64")
-            .args([
-                "-accel",
-                "tcg,thread=multi",
-                "-cpu",
-                "max",
-                "-m",
-                "2G",
-                "-smp",
-                "2",
-            ])
-            .args(["-nographic", "-no-reboot"])
-            .arg("-kernel")
-            .arg(dir.join("vmlinux"))
-            .arg("-initrd")
-            .arg(dir.join("initrd.img"))
-            .arg("-append")
-            .arg(format!(
-                "console=ttyS0 quiet panic=-1 root=hostroot \
-                 rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=loose init={}",
-                root().join("hil/vm/guest-agent.sh").display()
-            ))
-            .arg("-virtfs")
-            .arg("local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap")
-            .arg("-virtfs")
-            .arg(format!(
-                "local,path={},mount_tag=vbout,security_model=none",
-                share.0.display()
-            ))
-            .arg("-netdev")
-            .arg(format!("user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:8080"))
-            .args(["-device", "virtio-net-pci,netdev=n0"])
-            .stdin(Stdio::null())
-            .stdout(console.try_clone().unwrap())
-            .stderr(console)
+        let qemu = qemu(&share.0, port, "", &[])
             .spawn()
             .expect("qemu-system-x86_64 starts");
         let mut vm = Vm {
@@ -132,30 +183,12 @@ impl Vm {
     /// Runs `script` in the guest (bash, as root); its exit code and output.
     pub fn sh(&mut self, script: &str) -> (i32, String) {
         self.next += 1;
-        let ctl = self.share.0.join("ctl");
-        let base = ctl.join(format!("{:05}", self.next));
-        let tmp = ctl.join(format!("{:05}.part", self.next));
-        std::fs::write(&tmp, script).unwrap();
-        std::fs::rename(&tmp, base.with_extension("sh")).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(120);
-        let rc = base.with_extension("rc");
-        while !rc.exists() {
-            assert!(
-                Instant::now() < deadline,
-                "the guest did not run {script:?} in 120 s:\n{}",
-                self.console()
-            );
-            if let Ok(Some(status)) = self.qemu.try_wait() {
-                panic!("the VM stopped ({status}):\n{}", self.console());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let out = std::fs::read_to_string(base.with_extension("out")).unwrap_or_default();
-        let code = std::fs::read_to_string(&rc)
-            .ok()
-            .and_then(|t| t.trim().parse().ok())
-            .unwrap_or(-1);
-        (code, out)
+        let qemu = &mut self.qemu;
+        guest_sh(&self.share.0, self.next, script, || match qemu.try_wait() {
+            Ok(Some(status)) => Err(format!("the VM stopped ({status})")),
+            _ => Ok(()),
+        })
+        .unwrap_or_else(|e| panic!("{e}:\n{}", self.console()))
     }
 
     /// Like [`Vm::sh`], and the script must succeed.

@@ -1,0 +1,592 @@
+//! Runs a scenario's steps against a target and measures, from outside, what the steps'
+//! judgements ask for. A step that fails ends the run with its reason; the figures
+//! measured before it are kept.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use fourcast_e2e::peers::{Capture, Peer, srt_listener};
+
+use crate::report::Outcome;
+use crate::scenario::Step;
+use crate::target::Target;
+use crate::watch::Watch;
+
+/// The first value of `recording.split_seconds`; config writes count up from it.
+const FIRST_SPLIT: u64 = 600;
+
+pub(crate) struct Session<'a> {
+    pub(crate) target: &'a mut dyn Target,
+    pub(crate) token: String,
+    pub(crate) srt_port: u16,
+    pub(crate) work: PathBuf,
+    rung: String,
+    receiver: Option<Peer>,
+    receivers: u32,
+    watch: Option<Watch>,
+    writes: Option<(
+        Arc<AtomicBool>,
+        Arc<Mutex<Vec<u64>>>,
+        std::thread::JoinHandle<()>,
+    )>,
+    written: Vec<u64>,
+    recording_since: Option<Instant>,
+    cut_at: Option<Instant>,
+    /// The slot booted before the last update, and the one it went to.
+    slots: Option<(String, String)>,
+    mark: Option<Instant>,
+    rss_first: Option<f64>,
+    /// How far into the receiver's capture `check_srt` has judged.
+    srt_judged: u64,
+}
+
+type Step_ = Result<(), String>;
+
+impl<'a> Session<'a> {
+    pub(crate) fn new(
+        target: &'a mut dyn Target,
+        token: String,
+        srt_port: u16,
+        work: PathBuf,
+    ) -> Self {
+        Session {
+            target,
+            token,
+            srt_port,
+            work,
+            rung: String::new(),
+            receiver: None,
+            receivers: 0,
+            watch: None,
+            writes: None,
+            written: vec![FIRST_SPLIT],
+            recording_since: None,
+            cut_at: None,
+            slots: None,
+            mark: None,
+            rss_first: None,
+            srt_judged: 0,
+        }
+    }
+
+    fn get(&mut self, path: &str) -> Result<fourcast_e2e::Response, String> {
+        self.send("GET", path, b"")
+    }
+
+    fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> Result<fourcast_e2e::Response, String> {
+        let bearer = format!("Bearer {}", self.token);
+        fourcast_e2e::http_send(
+            self.target.port(),
+            method,
+            path,
+            &[("Authorization", &bearer)],
+            body,
+        )
+        .map_err(|e| format!("{method} {path}: {e}"))
+    }
+
+    fn json(&mut self, path: &str) -> Result<serde_json::Value, String> {
+        let r = self.get(path)?;
+        if r.status != 200 {
+            return Err(format!("GET {path}: {} {}", r.status, r.text()));
+        }
+        serde_json::from_slice(&r.body).map_err(|e| format!("GET {path}: {e}"))
+    }
+
+    /// Polls `check` (every 200 ms, the target ticking between) for up to `within_s`;
+    /// the seconds it took.
+    fn until(
+        &mut self,
+        what: &str,
+        within_s: f64,
+        mut check: impl FnMut(&mut Self) -> Result<bool, String>,
+    ) -> Result<f64, String> {
+        let start = Instant::now();
+        loop {
+            self.target.tick()?;
+            // A box that is rebooting answers nothing: that is not yet, not a failure.
+            if check(self).unwrap_or(false) {
+                return Ok(start.elapsed().as_secs_f64());
+            }
+            if start.elapsed().as_secs_f64() > within_s {
+                return Err(format!("{what}: not within {within_s} s"));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn newest_segment(&mut self) -> Option<u64> {
+        let rung = self.rung.clone();
+        let r = self.get(&format!("/hls/{rung}/index.m3u8")).ok()?;
+        if r.status != 200 {
+            return None;
+        }
+        crate::watch::segment_numbers(&r.text())?.last().copied()
+    }
+
+    fn measure(out: &mut Outcome, figure: &Option<String>, value: f64) {
+        if let Some(name) = figure {
+            out.figure(name, value);
+        }
+    }
+
+    pub(crate) fn step(&mut self, step: &Step, out: &mut Outcome) -> Step_ {
+        match step {
+            Step::PowerOn => self.power_on(),
+            Step::PowerCut => self.power_cut(),
+            Step::PowerCutRandom { within_s } => {
+                std::thread::sleep(Duration::from_secs_f64(within_s * random_fraction()));
+                self.power_cut()
+            }
+            Step::Wait { seconds } => {
+                let end = Instant::now() + Duration::from_secs_f64(*seconds);
+                while Instant::now() < end {
+                    self.target.tick()?;
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Ok(())
+            }
+            Step::ExpectHls { within_s, figure } => {
+                let since = self.mark.unwrap_or_else(Instant::now);
+                let before = self.newest_segment();
+                self.until("a new HLS segment", *within_s, |s| {
+                    Ok(s.newest_segment()
+                        .is_some_and(|n| Some(n) > before || before.is_none()))
+                })?;
+                Self::measure(out, figure, since.elapsed().as_secs_f64());
+                Ok(())
+            }
+            Step::ExpectSrt { within_s, figure } => {
+                let since = self.mark.unwrap_or_else(Instant::now);
+                let before = self.receiver.as_ref().map_or(0, Peer::captured);
+                self.until("the SRT receiver's bytes", *within_s, |s| {
+                    Ok(s.receiver
+                        .as_ref()
+                        .is_some_and(|r| r.captured() > before + 20_000))
+                })?;
+                Self::measure(out, figure, since.elapsed().as_secs_f64());
+                Ok(())
+            }
+            Step::PullInput { input } | Step::PlugInput { input } => {
+                let plugged = matches!(step, Step::PlugInput { .. });
+                let device = self.device_of(input)?;
+                self.mark = Some(Instant::now());
+                self.target.cable(&device, plugged)
+            }
+            Step::ExpectInput {
+                input,
+                state,
+                within_s,
+                figure,
+            } => {
+                let since = self.mark.unwrap_or_else(Instant::now);
+                self.until(&format!("{input} {state}"), *within_s, |s| {
+                    let inputs = s.json("/api/v1/inputs")?;
+                    Ok(find_input(&inputs, input).is_some_and(|i| i["state"] == state.as_str()))
+                })?;
+                Self::measure(out, figure, since.elapsed().as_secs_f64());
+                Ok(())
+            }
+            Step::StartReceiver => self.start_receiver(),
+            Step::KillReceiver => {
+                if let Some(mut r) = self.receiver.take() {
+                    r.kill();
+                }
+                self.mark = Some(Instant::now());
+                Ok(())
+            }
+            Step::StartRecording => self.start_recording(),
+            Step::ConfigWrites => {
+                self.start_writes();
+                Ok(())
+            }
+            Step::CheckConfig => self.check_config(out),
+            Step::CheckRecordings { max_loss_s } => self.check_recordings(*max_loss_s, out),
+            Step::WatchHls => {
+                self.watch = Some(Watch::start(self.target.port(), &self.token, &self.rung));
+                Ok(())
+            }
+            Step::CheckHls { max_stall_s } => {
+                let watch = self.watch.take().ok_or("check_hls without watch_hls")?;
+                let (stall, missing, seen, watched) = watch.finish();
+                out.figure("hls_longest_stall_s", stall);
+                out.figure("hls_segments_seen", seen as f64);
+                if !missing.is_empty() {
+                    return Err(format!(
+                        "HLS: segments {missing:?} were never listed ({seen} seen over {watched:.0} s)"
+                    ));
+                }
+                if stall > *max_stall_s {
+                    return Err(format!("HLS stalled {stall:.1} s (at most {max_stall_s})"));
+                }
+                Ok(())
+            }
+            Step::OtaUpload { firmware } => self.ota_upload(*firmware),
+            Step::ExpectOta {
+                phase,
+                within_s,
+                figure,
+                message,
+            } => self.expect_ota(phase, *within_s, message.as_deref(), figure, out),
+            Step::ExpectSlot { slot } => self.expect_slot(slot),
+            Step::CapNetwork { kbps } => {
+                let tester = self.target.tester();
+                self.target.sh(&format!(
+                    "dev=$(ip route get {tester} | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p'); \
+                     tc qdisc replace dev $dev root tbf rate {kbps}kbit burst 16kbit latency 300ms"
+                ))?;
+                self.mark = Some(Instant::now());
+                Ok(())
+            }
+            Step::UncapNetwork => {
+                let tester = self.target.tester();
+                self.target
+                    .sh(&format!(
+                        "dev=$(ip route get {tester} | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p'); \
+                         tc qdisc del dev $dev root"
+                    ))
+                    .map(|_| ())
+            }
+            Step::ExpectAdapted {
+                uplink,
+                below_kbps,
+                within_s,
+                figure,
+            } => {
+                let since = self.mark.unwrap_or_else(Instant::now);
+                self.until(
+                    &format!("{uplink} under {below_kbps} kbit/s"),
+                    *within_s,
+                    |s| {
+                        let status = s.json("/api/v1/status")?;
+                        Ok(status["destinations"].as_array().is_some_and(|a| {
+                            a.iter().any(|d| {
+                                d["name"] == uplink.as_str()
+                                    && d["target_kbps"]
+                                        .as_u64()
+                                        .is_some_and(|k| k < u64::from(*below_kbps))
+                            })
+                        }))
+                    },
+                )?;
+                Self::measure(out, figure, since.elapsed().as_secs_f64());
+                Ok(())
+            }
+            Step::CheckSrt { max_gap_s } => self.check_srt(*max_gap_s, out),
+            Step::CheckMemory { max_growth_mib } => {
+                let rss = self.target.sh(
+                    "for p in $(pidof fourcastd fourcastd.real); do grep VmRSS /proc/$p/status; done | awk '{s+=$2} END {print s}'",
+                )?;
+                let mib = rss
+                    .trim()
+                    .parse::<f64>()
+                    .map_err(|_| format!("VmRSS: {rss:?}"))?
+                    / 1024.0;
+                let first = *self.rss_first.get_or_insert(mib);
+                out.figure("rss_mib", mib);
+                if mib - first > *max_growth_mib {
+                    return Err(format!("the daemon grew from {first:.0} to {mib:.0} MiB"));
+                }
+                Ok(())
+            }
+            Step::ExpectBoots { at_least } => {
+                let boots = self.target.boots();
+                out.figure("boots", f64::from(boots));
+                if boots < *at_least {
+                    return Err(format!("{boots} boots, at least {at_least} expected"));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn power_on(&mut self) -> Step_ {
+        let start = Instant::now();
+        self.target.power_on()?;
+        if self.mark.is_none() || self.cut_at.is_some() || self.token.is_empty() {
+            self.mark = Some(start);
+        }
+        if self.token.is_empty() {
+            let code = self.target.sh("cat /data/fourcast/setup-code")?;
+            self.token = fourcast_e2e::claim(self.target.port(), code.trim(), "hil-board-password");
+            self.target.sh("touch /data/fourcast/seeded && sync")?;
+        }
+        if self.rung.is_empty() {
+            let status = self.json("/api/v1/status")?;
+            self.rung = status["rungs"][0]["name"]
+                .as_str()
+                .ok_or_else(|| format!("status names no rung: {status}"))?
+                .to_string();
+        }
+        Ok(())
+    }
+
+    fn power_cut(&mut self) -> Step_ {
+        self.target.power_cut()?;
+        self.cut_at = Some(Instant::now());
+        if let Some((stop, written, thread)) = self.writes.take() {
+            stop.store(true, Ordering::Relaxed);
+            let _ = thread.join();
+            self.written = written.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        }
+        Ok(())
+    }
+
+    fn device_of(&mut self, input: &str) -> Result<String, String> {
+        let config = self.json("/api/v1/config")?;
+        let inputs = config["config"]["inputs"]
+            .as_array()
+            .or_else(|| config["inputs"].as_array())
+            .cloned()
+            .unwrap_or_default();
+        inputs
+            .iter()
+            .find(|i| i["name"] == input)
+            .and_then(|i| i["device"].as_str().map(String::from))
+            .ok_or_else(|| format!("no capture input {input:?} in the box's config"))
+    }
+
+    fn start_receiver(&mut self) -> Step_ {
+        if let Some(r) = self.receiver.as_mut()
+            && matches!(r.child.try_wait(), Ok(None))
+        {
+            return Ok(());
+        }
+        self.receivers += 1;
+        self.srt_judged = 0;
+        let capture = self.work.join(format!("srt-{}.ts", self.receivers));
+        self.receiver = Some(srt_listener(self.srt_port, "", &capture, None));
+        self.mark = Some(Instant::now());
+        Ok(())
+    }
+
+    fn start_recording(&mut self) -> Step_ {
+        let r = self.send("POST", "/api/v1/recording/start", b"")?;
+        if r.status != 200 {
+            return Err(format!("recording start: {} {}", r.status, r.text()));
+        }
+        self.recording_since = Some(Instant::now());
+        self.until("the recording's first bytes", 30.0, |s| {
+            let list = s.json("/api/v1/recordings")?;
+            Ok(list.as_array().is_some_and(|l| {
+                l.iter()
+                    .any(|e| e["state"] == "recording" && e["bytes"].as_u64().unwrap_or(0) > 0)
+            }))
+        })?;
+        Ok(())
+    }
+
+    fn start_writes(&mut self) {
+        let stop = Arc::new(AtomicBool::new(false));
+        let written = Arc::new(Mutex::new(self.written.clone()));
+        let (port, bearer) = (self.target.port(), format!("Bearer {}", self.token));
+        let (s, w) = (stop.clone(), written.clone());
+        let mut next = self.written.iter().max().copied().unwrap_or(FIRST_SPLIT) + 1;
+        let thread = std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                let body = format!("{{\"recording\":{{\"split_seconds\":{next}}}}}");
+                // Sent: it may be stored even if the answer never comes (the cut).
+                w.lock().unwrap_or_else(|e| e.into_inner()).push(next);
+                let _ = fourcast_e2e::http_send(
+                    port,
+                    "PATCH",
+                    "/api/v1/config",
+                    &[
+                        ("Authorization", &bearer),
+                        ("Content-Type", "application/merge-patch+json"),
+                    ],
+                    body.as_bytes(),
+                );
+                next += 1;
+            }
+        });
+        self.writes = Some((stop, written, thread));
+    }
+
+    fn check_config(&mut self, out: &mut Outcome) -> Step_ {
+        let config = self.json("/api/v1/config")?;
+        let split = config["config"]["recording"]["split_seconds"]
+            .as_u64()
+            .or_else(|| config["recording"]["split_seconds"].as_u64())
+            .ok_or_else(|| format!("the box's config has no recording.split_seconds: {config}"))?;
+        if !self.written.contains(&split) {
+            return Err(format!(
+                "the stored config holds split_seconds {split}, never written (wrote {:?}…)",
+                &self.written[self.written.len().saturating_sub(3)..]
+            ));
+        }
+        out.figure("config_writes", self.written.len() as f64);
+        let history = self.get("/api/v1/config/history")?;
+        if history.status != 200 {
+            return Err(format!("config history: {}", history.status));
+        }
+        Ok(())
+    }
+
+    fn check_recordings(&mut self, max_loss_s: f64, out: &mut Outcome) -> Step_ {
+        let (Some(since), Some(cut)) = (self.recording_since, self.cut_at) else {
+            return Err("check_recordings needs a recording and a power cut before it".into());
+        };
+        let list = self.json("/api/v1/recordings")?;
+        let files: Vec<String> = list
+            .as_array()
+            .map(|l| {
+                l.iter()
+                    .filter_map(|e| e["file"].as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let newest = files
+            .last()
+            .ok_or("no recording listed after the cut")?
+            .clone();
+        let local = self.work.join("cut.rec");
+        self.target.fetch(&newest, &local)?;
+        let capture = Capture::probe(&local);
+        if !capture.decode_errors.is_empty() {
+            return Err(format!(
+                "{newest}: decode errors: {}",
+                capture.decode_errors
+            ));
+        }
+        let recorded = (cut - since).as_secs_f64();
+        let loss = recorded - capture.duration();
+        out.figure("recording_loss_s", loss);
+        if loss > max_loss_s {
+            return Err(format!(
+                "{newest} plays {:.1} s of the {recorded:.1} s before the cut: {loss:.1} s lost",
+                capture.duration()
+            ));
+        }
+        self.recording_since = None;
+        Ok(())
+    }
+
+    fn check_srt(&mut self, max_gap_s: f64, out: &mut Outcome) -> Step_ {
+        let receiver = self
+            .receiver
+            .as_ref()
+            .ok_or("check_srt without a receiver")?;
+        let bytes = std::fs::read(&receiver.capture).map_err(|e| e.to_string())?;
+        // Whole TS packets since the last check.
+        let from = (self.srt_judged as usize / 188) * 188;
+        let part = &bytes[from.min(bytes.len())..];
+        if part.len() < 188 * 100 {
+            return Err(format!(
+                "the receiver got {} bytes since the last check",
+                part.len()
+            ));
+        }
+        let file = self.work.join("srt-part.ts");
+        std::fs::write(&file, part).map_err(|e| e.to_string())?;
+        self.srt_judged = bytes.len() as u64;
+        let capture = Capture::probe(&file);
+        out.figure("srt_largest_gap_s", capture.largest_gap());
+        if !capture.decode_errors.is_empty() {
+            return Err(format!(
+                "the SRT capture: decode errors: {}",
+                capture.decode_errors
+            ));
+        }
+        if capture.largest_gap() > max_gap_s {
+            return Err(format!(
+                "the SRT capture has a {:.2} s gap between frames (at most {max_gap_s})",
+                capture.largest_gap()
+            ));
+        }
+        Ok(())
+    }
+
+    fn ota_upload(&mut self, firmware: crate::scenario::Firmware) -> Step_ {
+        let bundle = self.target.bundle(firmware)?;
+        let bytes = std::fs::read(&bundle).map_err(|e| format!("{}: {e}", bundle.display()))?;
+        let booted = self.booted_slot()?;
+        let r = self.send("POST", "/api/v1/ota/bundle?install=now", &bytes)?;
+        if !(200..300).contains(&r.status) {
+            return Err(format!("bundle upload: {} {}", r.status, r.text()));
+        }
+        let other = if booted == "A" { "B" } else { "A" };
+        self.slots = Some((booted, other.to_string()));
+        Ok(())
+    }
+
+    fn expect_ota(
+        &mut self,
+        phase: &str,
+        within_s: f64,
+        message: Option<&str>,
+        figure: &Option<String>,
+        out: &mut Outcome,
+    ) -> Step_ {
+        let took = self.until(&format!("OTA job {phase}"), within_s, |s| {
+            let ota = s.json("/api/v1/ota")?;
+            let now = ota["job"]["phase"].as_str().unwrap_or("").to_string();
+            if now != phase && ["failed", "succeeded", "rolled_back"].contains(&now.as_str()) {
+                return Err(format!("the job ended {now}: {}", ota["job"]));
+            }
+            Ok(now == phase)
+        });
+        let took = match took {
+            Ok(t) => t,
+            Err(e) => {
+                let job = self
+                    .json("/api/v1/ota")
+                    .map(|o| o["job"].clone())
+                    .unwrap_or_default();
+                return Err(format!("{e}; the job: {job}"));
+            }
+        };
+        Self::measure(out, figure, took);
+        if let Some(words) = message {
+            let job = self.json("/api/v1/ota")?["job"].clone();
+            if !job.to_string().contains(words) {
+                return Err(format!("the job does not say {words:?}: {job}"));
+            }
+        }
+        Ok(())
+    }
+
+    fn booted_slot(&mut self) -> Result<String, String> {
+        let ota = self.json("/api/v1/ota")?;
+        let slots = ota["slots"].as_array().cloned().unwrap_or_default();
+        slots
+            .iter()
+            .find(|s| s["booted"] == true)
+            .and_then(|s| s["bootname"].as_str().map(String::from))
+            .ok_or_else(|| format!("no booted slot in {ota}"))
+    }
+
+    fn expect_slot(&mut self, which: &str) -> Step_ {
+        let (old, new) = self.slots.clone().ok_or("expect_slot before any update")?;
+        let want = if which == "new" { new } else { old };
+        let booted = self.booted_slot()?;
+        if booted != want {
+            return Err(format!("booted slot {booted}, expected {which} ({want})"));
+        }
+        Ok(())
+    }
+}
+
+fn find_input<'v>(inputs: &'v serde_json::Value, name: &str) -> Option<&'v serde_json::Value> {
+    inputs
+        .as_array()
+        .or_else(|| inputs["inputs"].as_array())?
+        .iter()
+        .find(|i| i["name"] == name)
+}
+
+/// A fraction in [0.2, 1): when in a window a power cut lands (never right at its start).
+fn random_fraction() -> f64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    0.2 + 0.8 * f64::from(nanos % 1000) / 1000.0
+}
