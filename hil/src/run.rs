@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use fourcast_e2e::peers::{Capture, Peer, srt_listener};
+use fourcast_e2e::peers::{Capture, Peer};
 
 use crate::report::Outcome;
 use crate::scenario::Step;
@@ -362,7 +362,19 @@ impl<'a> Session<'a> {
         self.receivers += 1;
         self.srt_judged = 0;
         let capture = self.work.join(format!("srt-{}.ts", self.receivers));
-        self.receiver = Some(srt_listener(self.srt_port, "", &capture, None));
+        // A cloud origin: it takes the box again after each disconnect (a reboot, a cut).
+        let mut cmd = std::process::Command::new("srt-live-transmit");
+        cmd.args([
+            "-q",
+            &format!("srt://:{}?mode=listener", self.srt_port),
+            "file://con",
+        ]);
+        self.receiver = Some(Peer::spawn(
+            cmd,
+            &capture,
+            &capture.with_extension("log"),
+            true,
+        ));
         self.mark = Some(Instant::now());
         Ok(())
     }
@@ -525,27 +537,28 @@ impl<'a> Session<'a> {
         figure: &Option<String>,
         out: &mut Outcome,
     ) -> Step_ {
+        // Waits for the phase asked for or an end (a job that ended otherwise fails now).
+        let mut ended = String::new();
         let took = self.until(&format!("OTA job {phase}"), within_s, |s| {
-            let ota = s.json("/api/v1/ota")?;
-            let now = ota["job"]["phase"].as_str().unwrap_or("").to_string();
-            if now != phase && ["failed", "succeeded", "rolled_back"].contains(&now.as_str()) {
-                return Err(format!("the job ended {now}: {}", ota["job"]));
-            }
-            Ok(now == phase)
+            let now = s.json("/api/v1/ota")?["job"]["phase"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            let done =
+                now == phase || ["failed", "succeeded", "rolled_back"].contains(&now.as_str());
+            ended = now;
+            Ok(done)
         });
-        let took = match took {
-            Ok(t) => t,
-            Err(e) => {
-                let job = self
-                    .json("/api/v1/ota")
-                    .map(|o| o["job"].clone())
-                    .unwrap_or_default();
-                return Err(format!("{e}; the job: {job}"));
-            }
-        };
+        let job = self
+            .json("/api/v1/ota")
+            .map(|o| o["job"].clone())
+            .unwrap_or_default();
+        let took = took.map_err(|e| format!("{e}; the job: {job}"))?;
+        if ended != phase {
+            return Err(format!("the job ended {ended}, not {phase}: {job}"));
+        }
         Self::measure(out, figure, took);
         if let Some(words) = message {
-            let job = self.json("/api/v1/ota")?["job"].clone();
             if !job.to_string().contains(words) {
                 return Err(format!("the job does not say {words:?}: {job}"));
             }
@@ -558,18 +571,21 @@ impl<'a> Session<'a> {
         let slots = ota["slots"].as_array().cloned().unwrap_or_default();
         slots
             .iter()
-            .find(|s| s["booted"] == true)
+            .find(|s| s["state"] == "booted")
             .and_then(|s| s["bootname"].as_str().map(String::from))
             .ok_or_else(|| format!("no booted slot in {ota}"))
     }
 
+    /// Waits (a rollback reboots after it is reported) for the box to run `which` slot.
     fn expect_slot(&mut self, which: &str) -> Step_ {
         let (old, new) = self.slots.clone().ok_or("expect_slot before any update")?;
         let want = if which == "new" { new } else { old };
-        let booted = self.booted_slot()?;
-        if booted != want {
-            return Err(format!("booted slot {booted}, expected {which} ({want})"));
-        }
+        let mut booted = String::new();
+        self.until(&format!("the {which} slot ({want}) booted"), 180.0, |s| {
+            booted = s.booted_slot()?;
+            Ok(booted == want)
+        })
+        .map_err(|e| format!("{e}: slot {booted} runs"))?;
         Ok(())
     }
 }
