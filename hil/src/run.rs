@@ -33,11 +33,14 @@ pub(crate) struct Session<'a> {
     )>,
     written: Vec<u64>,
     recording_since: Option<Instant>,
+    recording_file: Option<String>,
     cut_at: Option<Instant>,
     /// The slot booted before the last update, and the one it went to.
     slots: Option<(String, String)>,
     mark: Option<Instant>,
     rss_first: Option<f64>,
+    /// Whether the power is on.
+    on: bool,
     /// How far into the receiver's capture `check_srt` has judged.
     srt_judged: u64,
 }
@@ -63,10 +66,12 @@ impl<'a> Session<'a> {
             writes: None,
             written: vec![FIRST_SPLIT],
             recording_since: None,
+            recording_file: None,
             cut_at: None,
             slots: None,
             mark: None,
             rss_first: None,
+            on: false,
             srt_judged: 0,
         }
     }
@@ -100,15 +105,15 @@ impl<'a> Session<'a> {
         serde_json::from_slice(&r.body).map_err(|e| format!("GET {path}: {e}"))
     }
 
-    /// Polls `check` (every 200 ms, the target ticking between) for up to `within_s`;
-    /// the seconds it took.
+    /// Polls `check` (every 100 ms, the target ticking between) until `within_s` after
+    /// `start`; the seconds from `start` it took.
     fn until(
         &mut self,
         what: &str,
+        start: Instant,
         within_s: f64,
         mut check: impl FnMut(&mut Self) -> Result<bool, String>,
     ) -> Result<f64, String> {
-        let start = Instant::now();
         loop {
             self.target.tick()?;
             // A box that is rebooting answers nothing: that is not yet, not a failure.
@@ -118,7 +123,16 @@ impl<'a> Session<'a> {
             if start.elapsed().as_secs_f64() > within_s {
                 return Err(format!("{what}: not within {within_s} s"));
             }
-            std::thread::sleep(Duration::from_millis(200));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Where a step's time counts from: with a figure, the last event (the power on, a
+    /// cable, a receiver, a cap); without one, now.
+    fn since(&self, figure: &Option<String>) -> Instant {
+        match (figure, self.mark) {
+            (Some(_), Some(mark)) => mark,
+            _ => Instant::now(),
         }
     }
 
@@ -154,24 +168,24 @@ impl<'a> Session<'a> {
                 Ok(())
             }
             Step::ExpectHls { within_s, figure } => {
-                let since = self.mark.unwrap_or_else(Instant::now);
+                let since = self.since(figure);
                 let before = self.newest_segment();
-                self.until("a new HLS segment", *within_s, |s| {
+                let took = self.until("a new HLS segment", since, *within_s, |s| {
                     Ok(s.newest_segment()
                         .is_some_and(|n| Some(n) > before || before.is_none()))
                 })?;
-                Self::measure(out, figure, since.elapsed().as_secs_f64());
+                Self::measure(out, figure, took);
                 Ok(())
             }
             Step::ExpectSrt { within_s, figure } => {
-                let since = self.mark.unwrap_or_else(Instant::now);
+                let since = self.since(figure);
                 let before = self.receiver.as_ref().map_or(0, Peer::captured);
-                self.until("the SRT receiver's bytes", *within_s, |s| {
+                let took = self.until("the SRT receiver's bytes", since, *within_s, |s| {
                     Ok(s.receiver
                         .as_ref()
                         .is_some_and(|r| r.captured() > before + 20_000))
                 })?;
-                Self::measure(out, figure, since.elapsed().as_secs_f64());
+                Self::measure(out, figure, took);
                 Ok(())
             }
             Step::PullInput { input } | Step::PlugInput { input } => {
@@ -186,12 +200,12 @@ impl<'a> Session<'a> {
                 within_s,
                 figure,
             } => {
-                let since = self.mark.unwrap_or_else(Instant::now);
-                self.until(&format!("{input} {state}"), *within_s, |s| {
+                let since = self.since(figure);
+                let took = self.until(&format!("{input} {state}"), since, *within_s, |s| {
                     let inputs = s.json("/api/v1/inputs")?;
                     Ok(find_input(&inputs, input).is_some_and(|i| i["state"] == state.as_str()))
                 })?;
-                Self::measure(out, figure, since.elapsed().as_secs_f64());
+                Self::measure(out, figure, took);
                 Ok(())
             }
             Step::StartReceiver => self.start_receiver(),
@@ -260,9 +274,10 @@ impl<'a> Session<'a> {
                 within_s,
                 figure,
             } => {
-                let since = self.mark.unwrap_or_else(Instant::now);
-                self.until(
+                let since = self.since(figure);
+                let took = self.until(
                     &format!("{uplink} under {below_kbps} kbit/s"),
+                    since,
                     *within_s,
                     |s| {
                         let status = s.json("/api/v1/status")?;
@@ -276,7 +291,7 @@ impl<'a> Session<'a> {
                         }))
                     },
                 )?;
-                Self::measure(out, figure, since.elapsed().as_secs_f64());
+                Self::measure(out, figure, took);
                 Ok(())
             }
             Step::CheckSrt { max_gap_s } => self.check_srt(*max_gap_s, out),
@@ -310,8 +325,10 @@ impl<'a> Session<'a> {
     fn power_on(&mut self) -> Step_ {
         let start = Instant::now();
         self.target.power_on()?;
-        if self.mark.is_none() || self.cut_at.is_some() || self.token.is_empty() {
+        // Boot times count from the power coming on, not from a box already on.
+        if !self.on {
             self.mark = Some(start);
+            self.on = true;
         }
         if self.token.is_empty() {
             let code = self.target.sh("cat /data/fourcast/setup-code")?;
@@ -330,6 +347,7 @@ impl<'a> Session<'a> {
 
     fn power_cut(&mut self) -> Step_ {
         self.target.power_cut()?;
+        self.on = false;
         self.cut_at = Some(Instant::now());
         if let Some((stop, written, thread)) = self.writes.take() {
             stop.store(true, Ordering::Relaxed);
@@ -384,14 +402,20 @@ impl<'a> Session<'a> {
         if r.status != 200 {
             return Err(format!("recording start: {} {}", r.status, r.text()));
         }
-        self.recording_since = Some(Instant::now());
-        self.until("the recording's first bytes", 30.0, |s| {
-            let list = s.json("/api/v1/recordings")?;
-            Ok(list.as_array().is_some_and(|l| {
-                l.iter()
-                    .any(|e| e["state"] == "recording" && e["bytes"].as_u64().unwrap_or(0) > 0)
-            }))
+        let mut seen = None;
+        self.until("the recording's first bytes", Instant::now(), 30.0, |s| {
+            let r = s.json("/api/v1/status")?["recording"].clone();
+            let ok = r["state"] == "recording" && r["file_bytes"].as_u64().unwrap_or(0) > 0;
+            if ok {
+                seen = Some((Instant::now(), r));
+            }
+            Ok(ok)
         })?;
+        // The file holds from its first frame: its start is its duration before now.
+        let (at, r) = seen.ok_or("no recording status")?;
+        let held = Duration::from_secs_f64(r["file_duration_s"].as_f64().unwrap_or(0.0).max(0.0));
+        self.recording_since = Some(at - held);
+        self.recording_file = r["file"].as_str().map(String::from);
         Ok(())
     }
 
@@ -434,7 +458,9 @@ impl<'a> Session<'a> {
                 &self.written[self.written.len().saturating_sub(3)..]
             ));
         }
-        out.figure("config_writes", self.written.len() as f64);
+        if self.written.len() > 1 {
+            out.figure("config_writes", self.written.len() as f64);
+        }
         let history = self.get("/api/v1/config/history")?;
         if history.status != 200 {
             return Err(format!("config history: {}", history.status));
@@ -446,34 +472,36 @@ impl<'a> Session<'a> {
         let (Some(since), Some(cut)) = (self.recording_since, self.cut_at) else {
             return Err("check_recordings needs a recording and a power cut before it".into());
         };
+        let file = self
+            .recording_file
+            .clone()
+            .ok_or("no recording file was named")?;
         let list = self.json("/api/v1/recordings")?;
-        let files: Vec<String> = list
+        let entry = list
             .as_array()
-            .map(|l| {
-                l.iter()
-                    .filter_map(|e| e["file"].as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let newest = files
-            .last()
-            .ok_or("no recording listed after the cut")?
-            .clone();
-        let local = self.work.join("cut.rec");
-        self.target.fetch(&newest, &local)?;
+            .and_then(|l| l.iter().find(|e| e["file"] == file.as_str()).cloned())
+            .ok_or_else(|| format!("{file} is not listed after the cut: {list}"))?;
+        if entry["state"] == "recording" {
+            return Err(format!(
+                "{file} is still listed as recording after the cut: {entry}"
+            ));
+        }
+        let local = self.work.join("cut.ts");
+        self.target.fetch(&file, &local)?;
+        let size = std::fs::metadata(&local).map(|m| m.len()).unwrap_or(0);
+        if size < 188 * 10 {
+            return Err(format!("{file} holds {size} bytes after the cut: {entry}"));
+        }
         let capture = Capture::probe(&local);
         if !capture.decode_errors.is_empty() {
-            return Err(format!(
-                "{newest}: decode errors: {}",
-                capture.decode_errors
-            ));
+            return Err(format!("{file}: decode errors: {}", capture.decode_errors));
         }
         let recorded = (cut - since).as_secs_f64();
         let loss = recorded - capture.duration();
         out.figure("recording_loss_s", loss);
         if loss > max_loss_s {
             return Err(format!(
-                "{newest} plays {:.1} s of the {recorded:.1} s before the cut: {loss:.1} s lost",
+                "{file} plays {:.1} s of the {recorded:.1} s before the cut: {loss:.1} s lost ({entry})",
                 capture.duration()
             ));
         }
@@ -539,7 +567,7 @@ impl<'a> Session<'a> {
     ) -> Step_ {
         // Waits for the phase asked for or an end (a job that ended otherwise fails now).
         let mut ended = String::new();
-        let took = self.until(&format!("OTA job {phase}"), within_s, |s| {
+        let took = self.until(&format!("OTA job {phase}"), Instant::now(), within_s, |s| {
             let now = s.json("/api/v1/ota")?["job"]["phase"]
                 .as_str()
                 .unwrap_or("")
@@ -581,10 +609,15 @@ impl<'a> Session<'a> {
         let (old, new) = self.slots.clone().ok_or("expect_slot before any update")?;
         let want = if which == "new" { new } else { old };
         let mut booted = String::new();
-        self.until(&format!("the {which} slot ({want}) booted"), 180.0, |s| {
-            booted = s.booted_slot()?;
-            Ok(booted == want)
-        })
+        self.until(
+            &format!("the {which} slot ({want}) booted"),
+            Instant::now(),
+            180.0,
+            |s| {
+                booted = s.booted_slot()?;
+                Ok(booted == want)
+            },
+        )
         .map_err(|e| format!("{e}: slot {booted} runs"))?;
         Ok(())
     }

@@ -6,9 +6,11 @@
 //! tap ─▶ appsrc(AAC) ─ aacparse ────┴─ mpegtsmux ─ appsink ─▶ FileWriter ─▶ 20261121-173045.ts …
 //! ```
 //! MPEG-TS is written front to back with no index to finish, so a power cut leaves a file
-//! that plays up to its last whole packet. The writer puts every muxed buffer straight into
-//! the file (the kernel has it the moment `write` returns, so `kill -9` loses only what is
-//! still in the pipeline) and starts a new file on a keyframe once the split time or size
+//! that plays up to its last whole packet on the disk. The writer puts every muxed buffer
+//! straight into the file (the kernel has it the moment `write` returns, so `kill -9` loses
+//! only what is still in the pipeline) and syncs the file's data every [`SYNC_EVERY`], so a
+//! power cut loses at most that much (without it, ext4's delayed allocation lost the whole
+//! file: found by the HIL power-cut scenario). It starts a new file on a keyframe once the split time or size
 //! is reached, opening it with the latest PAT and PMT so it plays on its own.
 //! (`splitmuxsink` is not used: it holds a whole GOP before writing, up to 2 s lost.) The recorder is its own pipeline fed through a
 //! bounded outlet: a full or pulled disk stops the recorder with an event, never the
@@ -225,6 +227,9 @@ fn build(
     Ok((pipeline, outlet))
 }
 
+/// How often the open file's data is synced to the disk: what a power cut may lose.
+pub const SYNC_EVERY: Duration = Duration::from_secs(1);
+
 /// Writes the muxed stream into files, splitting on keyframes.
 pub(crate) struct FileWriter {
     dir: PathBuf,
@@ -241,6 +246,7 @@ struct OpenFile {
     path: PathBuf,
     opened: Instant,
     bytes: u64,
+    synced: Instant,
 }
 
 impl FileWriter {
@@ -286,6 +292,12 @@ impl FileWriter {
             }
             Err(e) => self.error = Some(format!("{}: {e}", f.path.display())),
         }
+        if f.synced.elapsed() >= SYNC_EVERY {
+            f.synced = Instant::now();
+            if let Err(e) = f.file.sync_data() {
+                self.error = Some(format!("{}: {e}", f.path.display()));
+            }
+        }
     }
 
     fn open(&mut self) -> Result<(), String> {
@@ -307,6 +319,10 @@ impl FileWriter {
                 .map_err(|e| format!("{}: {e}", path.display()))?;
             bytes += table.len() as u64;
         }
+        // The new name must survive a power cut too.
+        if let Err(e) = std::fs::File::open(&self.dir).and_then(|d| d.sync_all()) {
+            tracing::warn!(dir = %self.dir.display(), "recording folder not synced: {e}");
+        }
         tracing::info!(file = %path.display(), "recording file opened");
         (self.events)(EngineEvent::RecordingFileOpened {
             path: path.display().to_string(),
@@ -318,6 +334,7 @@ impl FileWriter {
             path,
             opened: Instant::now(),
             bytes,
+            synced: Instant::now(),
         });
         Ok(())
     }
