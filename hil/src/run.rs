@@ -118,7 +118,12 @@ impl<'a> Session<'a> {
             self.target.tick()?;
             // A box that is rebooting answers nothing: that is not yet, not a failure.
             if check(self).unwrap_or(false) {
-                return Ok(start.elapsed().as_secs_f64());
+                // Judged when the answer arrived: an upper bound of when it became true.
+                let took = start.elapsed().as_secs_f64();
+                if took > within_s {
+                    return Err(format!("{what}: took {took:.2} s (at most {within_s})"));
+                }
+                return Ok(took);
             }
             if start.elapsed().as_secs_f64() > within_s {
                 return Err(format!("{what}: not within {within_s} s"));

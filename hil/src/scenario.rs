@@ -45,6 +45,9 @@ fn all_targets() -> Vec<String> {
 pub(crate) enum Firmware {
     /// A newer version of this firmware.
     Good,
+    /// The same, padded to the size of a real root filesystem (96 MiB): its install takes
+    /// long enough to cut (on a real box, `good` is that size already).
+    Large,
     /// Boots and runs, but not as the version its bundle claims: fails the health check.
     Unhealthy,
     /// Its daemon cannot start: only the bootloader's boot count can save the box.
