@@ -259,7 +259,7 @@ impl<'a> Session<'a> {
                 let tester = self.target.tester();
                 self.target.sh(&format!(
                     "dev=$(ip route get {tester} | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p'); \
-                     tc qdisc replace dev $dev root tbf rate {kbps}kbit burst 16kbit latency 300ms"
+                     tc qdisc replace dev $dev root tbf rate {kbps}kbit burst 32kbit latency 300ms"
                 ))?;
                 self.mark = Some(Instant::now());
                 Ok(())
@@ -295,7 +295,11 @@ impl<'a> Session<'a> {
                             })
                         }))
                     },
-                )?;
+                );
+                let took = took.map_err(|e| {
+                    let now = self.json("/api/v1/status").unwrap_or_default();
+                    format!("{e}: {}", now["destinations"])
+                })?;
                 Self::measure(out, figure, took);
                 Ok(())
             }
