@@ -24,11 +24,12 @@ APT_PACKAGES := build-essential pkg-config libclang-dev \
 # a TLS terminator in front of nginx-rtmp (stunnel4, the RTMPS test), RAUC on a private
 # D-Bus with squashfs bundles (the OTA tests), and the virtual board: QEMU, busybox and kmod
 # for its initramfs, v4l-utils, alsa-utils, i2c-tools and GStreamer's ALSA elements inside;
-# python3-venv for the Yocto layer's linter (oelint-adv from PyPI).
+# python3-venv for the Yocto layer's linter (oelint-adv from PyPI); e2fsprogs for the HIL
+# board's data disk.
 TEST_PACKAGES := srt-tools nginx libnginx-mod-rtmp iproute2 python3 curl chromium \
 	mosquitto mosquitto-clients stunnel4 rauc squashfs-tools dbus libglib2.0-bin openssl \
 	qemu-system-x86 busybox-static kmod xz-utils v4l-utils alsa-utils i2c-tools gstreamer1.0-alsa \
-	python3-venv
+	python3-venv e2fsprogs
 # Node.js and npm build the web UI; skipped when a node and npm are already on the PATH
 # (a machine with NodeSource's nodejs, whose npm is built in).
 NODE_PACKAGES := nodejs npm
@@ -36,7 +37,7 @@ CARGO ?= cargo
 WEB_SOURCES := $(shell find web-ui/src -type f) web-ui/build.mjs web-ui/package-lock.json
 
 .PHONY: deps test-deps web run test test-fresh lint build bench fuzz sbom audit deny soak \
-	fleet-outage fleet-scale ota-rollout check-arm check-layer
+	fleet-outage fleet-scale ota-rollout check-arm check-layer hil
 
 ## Installs the system packages and Rust components the build and the box use.
 deps:
@@ -86,6 +87,8 @@ test: test-deps lint deny build check-arm check-layer
 	$(CARGO) test --locked --workspace --exclude fourcast-e2e
 	# End-to-end tests run one at a time: each runs the box live on this machine's cores.
 	$(CARGO) test --locked -p fourcast-e2e --tests -- --test-threads=1
+	# The HIL scenarios' short set on the virtual board (hil/scenarios, `ci = true`).
+	$(CARGO) run --locked -p fourcast-hil -- --ci
 
 ## The firmware for ARM: cross-compiles every binary of the workspace (and so every crate
 ## they use) for aarch64 against Debian 12's own arm64 GStreamer, unpacked once into
@@ -113,7 +116,7 @@ check-arm: deps web
 	$(ARM_ENV) $(CARGO) build --locked --target $(ARM_TARGET) --workspace --bins
 	$(ARM_ENV) $(CARGO) clippy --locked --target $(ARM_TARGET) -p fourcast-media-core --all-targets -- -D warnings
 	$(ARM_ENV) $(CARGO) test --locked --target $(ARM_TARGET) -p fourcast-media-core
-	$(CARGO) test --locked --release -p fourcast-e2e --test arm64 -- --nocapture
+	$(CARGO) test --locked -p fourcast-e2e --test arm64 -- --nocapture
 
 ## The Yocto layer (yocto/meta-fourcast) without a build: its crate list against Cargo.lock
 ## and oelint-adv (from PyPI, into target/tools/oelint) over its recipes, for Yocto 6.0
@@ -130,6 +133,15 @@ check-layer: test-deps
 		--relpaths --constantmods=+scripts/oelint-constants.json \
 		--suppress oelint.vars.homepageping \
 		$$(find . -name '*.bb' -o -name '*.bbappend' -o -path './conf/*.conf' | sort)
+
+## Every HIL scenario (hil/scenarios/*.toml), each its `repeat` times, on the virtual board
+## (A/B slots, RAUC, real reboots and power cuts under QEMU): about two hours with the
+## hour-long soak. A real box: make hil HIL_ARGS="--target ssh://root@BOX --tester ADDRESS
+## --token TOKEN --bundle good=… --bundle unhealthy=… --bundle broken=…" (README: Testing a
+## real box). HIL_ARGS="--only NAME --repeat N" picks.
+HIL_ARGS ?=
+hil: test-deps build
+	$(CARGO) run --locked --release -p fourcast-hil -- $(HIL_ARGS)
 
 ## `make test` in a brand-new minimal Debian 12 root (what CI runs): a package the lists
 ## above forget fails here as on a new machine. Runs the committed HEAD. Needs root.

@@ -124,14 +124,16 @@ fn config(name: &str, tester: &str, srt_port: u16) -> Result<String, String> {
         .replace("{srt_port}", &srt_port.to_string()))
 }
 
+/// The target, the API token (empty: the harness sets up a new box) and, for a real box,
+/// the config to apply.
 fn target_for(
     args: &Args,
     scenario: &Scenario,
     srt_port: u16,
-) -> Result<(Box<dyn Target>, String), String> {
+) -> Result<(Box<dyn Target>, String, Option<String>), String> {
     if args.target == "vm" {
         let text = config(&scenario.config, "10.0.2.2", srt_port)?;
-        return Ok((Box::new(vm::VmBoard::flash(&text)?), String::new()));
+        return Ok((Box::new(vm::VmBoard::flash(&text)?), String::new(), None));
     }
     let tester = args
         .tester
@@ -145,7 +147,8 @@ fn target_for(
     b.power_cut = args.power_cut.clone();
     b.cable = args.cable.clone();
     b.bundles = bundles(&args.bundle)?;
-    Ok((Box::new(b), token))
+    let text = config(&scenario.config, &b.tester, srt_port)?;
+    Ok((Box::new(b), token, Some(text)))
 }
 
 fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
@@ -166,7 +169,7 @@ fn play(args: &Args, scenario: &Scenario, runs: u32) -> Outcome {
     };
     let srt_port = fourcast_e2e::peers::free_udp_port();
     let made = std::panic::catch_unwind(|| target_for(args, scenario, srt_port));
-    let (mut target, token) = match made.unwrap_or_else(|p| Err(panic_text(&*p))) {
+    let (mut target, token, factory) = match made.unwrap_or_else(|p| Err(panic_text(&*p))) {
         Ok(t) => t,
         Err(e) => {
             out.failure = Some(e);
@@ -175,6 +178,7 @@ fn play(args: &Args, scenario: &Scenario, runs: u32) -> Outcome {
     };
     let work = fourcast_e2e::TempDir::new("hil-work");
     let mut session = run::Session::new(target.as_mut(), token, srt_port, work.0.clone());
+    session.factory = factory;
     'runs: for n in 1..=runs {
         for (i, step) in scenario.steps.iter().enumerate() {
             eprintln!(

@@ -21,6 +21,8 @@ pub(crate) struct Session<'a> {
     pub(crate) target: &'a mut dyn Target,
     pub(crate) token: String,
     pub(crate) srt_port: u16,
+    /// A real box's scenario config, applied at its first power on.
+    pub(crate) factory: Option<String>,
     pub(crate) work: PathBuf,
     rung: String,
     receiver: Option<Peer>,
@@ -28,10 +30,15 @@ pub(crate) struct Session<'a> {
     watch: Option<Watch>,
     writes: Option<(
         Arc<AtomicBool>,
-        Arc<Mutex<Vec<u64>>>,
+        Arc<Mutex<Writes>>,
         std::thread::JoinHandle<()>,
     )>,
-    written: Vec<u64>,
+    /// Config values sent and acknowledged, over every run; the last run's count and the
+    /// last refusal.
+    sent: Vec<u64>,
+    acked: Vec<u64>,
+    last_writes: Option<usize>,
+    refused: Option<String>,
     recording_since: Option<Instant>,
     recording_file: Option<String>,
     cut_at: Option<Instant>,
@@ -47,6 +54,13 @@ pub(crate) struct Session<'a> {
 
 type Step_ = Result<(), String>;
 
+#[derive(Default)]
+struct Writes {
+    sent: Vec<u64>,
+    acked: Vec<u64>,
+    refused: Option<String>,
+}
+
 impl<'a> Session<'a> {
     pub(crate) fn new(
         target: &'a mut dyn Target,
@@ -59,12 +73,16 @@ impl<'a> Session<'a> {
             token,
             srt_port,
             work,
+            factory: None,
             rung: String::new(),
             receiver: None,
             receivers: 0,
             watch: None,
             writes: None,
-            written: vec![FIRST_SPLIT],
+            sent: Vec::new(),
+            acked: Vec::new(),
+            last_writes: None,
+            refused: None,
             recording_since: None,
             recording_file: None,
             cut_at: None,
@@ -344,6 +362,9 @@ impl<'a> Session<'a> {
             self.token = fourcast_e2e::claim(self.target.port(), code.trim(), "hil-board-password");
             self.target.sh("touch /data/fourcast/seeded && sync")?;
         }
+        if let Some(text) = self.factory.take() {
+            self.apply_outputs(&text)?;
+        }
         if self.rung.is_empty() {
             let status = self.json("/api/v1/status")?;
             self.rung = status["rungs"][0]["name"]
@@ -354,14 +375,45 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
+    /// A real box keeps its own board, inputs and ladder: the scenario's config gives only
+    /// its outputs (the uplink to the tester), recording and update policy.
+    fn apply_outputs(&mut self, text: &str) -> Step_ {
+        let config: toml::Table =
+            toml::from_str(text).map_err(|e| format!("the scenario's config: {e}"))?;
+        let mut patch = serde_json::Map::new();
+        for key in ["outputs", "recording", "ota"] {
+            if let Some(v) = config.get(key) {
+                patch.insert(
+                    key.into(),
+                    serde_json::to_value(v).map_err(|e| e.to_string())?,
+                );
+            }
+        }
+        let revision = self.json("/api/v1/config")?["revision"].clone();
+        let body = serde_json::json!({ "base_revision": revision, "patch": patch });
+        let r = self.send("PATCH", "/api/v1/config", body.to_string().as_bytes())?;
+        if r.status != 200 {
+            return Err(format!(
+                "applying the scenario's outputs: {} {}",
+                r.status,
+                r.text()
+            ));
+        }
+        Ok(())
+    }
+
     fn power_cut(&mut self) -> Step_ {
         self.target.power_cut()?;
         self.on = false;
         self.cut_at = Some(Instant::now());
-        if let Some((stop, written, thread)) = self.writes.take() {
+        if let Some((stop, log, thread)) = self.writes.take() {
             stop.store(true, Ordering::Relaxed);
             let _ = thread.join();
-            self.written = written.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let log = std::mem::take(&mut *log.lock().unwrap_or_else(|e| e.into_inner()));
+            self.sent.extend(log.sent);
+            self.last_writes = Some(log.acked.len());
+            self.acked.extend(log.acked);
+            self.refused = log.refused;
         }
         Ok(())
     }
@@ -428,47 +480,99 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
+    /// A thread writes `recording.split_seconds` by revision (PATCH with
+    /// `base_revision`), one value after another, noting each value before it is sent
+    /// and each one the box acknowledged.
     fn start_writes(&mut self) {
         let stop = Arc::new(AtomicBool::new(false));
-        let written = Arc::new(Mutex::new(self.written.clone()));
+        let log = Arc::new(Mutex::new(Writes::default()));
         let (port, bearer) = (self.target.port(), format!("Bearer {}", self.token));
-        let (s, w) = (stop.clone(), written.clone());
-        let mut next = self.written.iter().max().copied().unwrap_or(FIRST_SPLIT) + 1;
+        let (s, w) = (stop.clone(), log.clone());
+        let mut next = self.sent.iter().max().copied().unwrap_or(FIRST_SPLIT) + 1;
         let thread = std::thread::spawn(move || {
+            let headers = [
+                ("Authorization", bearer.as_str()),
+                ("Content-Type", "application/json"),
+            ];
+            let mut revision = None;
             while !s.load(Ordering::Relaxed) {
-                let body = format!("{{\"recording\":{{\"split_seconds\":{next}}}}}");
+                let base = match revision {
+                    Some(r) => r,
+                    None => {
+                        let r =
+                            fourcast_e2e::http_send(port, "GET", "/api/v1/config", &headers, b"");
+                        let rev = r.ok().and_then(|r| {
+                            serde_json::from_slice::<serde_json::Value>(&r.body).ok()?["revision"]
+                                .as_u64()
+                        });
+                        match rev {
+                            Some(r) => r,
+                            None => {
+                                std::thread::sleep(Duration::from_millis(100));
+                                continue;
+                            }
+                        }
+                    }
+                };
+                let body = serde_json::json!({
+                    "base_revision": base,
+                    "patch": { "recording": { "split_seconds": next } },
+                });
                 // Sent: it may be stored even if the answer never comes (the cut).
-                w.lock().unwrap_or_else(|e| e.into_inner()).push(next);
-                let _ = fourcast_e2e::http_send(
+                w.lock().unwrap_or_else(|e| e.into_inner()).sent.push(next);
+                let r = fourcast_e2e::http_send(
                     port,
                     "PATCH",
                     "/api/v1/config",
-                    &[
-                        ("Authorization", &bearer),
-                        ("Content-Type", "application/merge-patch+json"),
-                    ],
-                    body.as_bytes(),
+                    &headers,
+                    body.to_string().as_bytes(),
                 );
+                revision = None;
+                let mut log = w.lock().unwrap_or_else(|e| e.into_inner());
+                match r {
+                    Ok(r) if r.status == 200 => {
+                        log.acked.push(next);
+                        revision = serde_json::from_slice::<serde_json::Value>(&r.body)
+                            .ok()
+                            .and_then(|v| v["revision"].as_u64());
+                    }
+                    Ok(r) => log.refused = Some(format!("{} {}", r.status, r.text())),
+                    Err(e) => log.refused = Some(e.to_string()),
+                }
                 next += 1;
             }
         });
-        self.writes = Some((stop, written, thread));
+        self.writes = Some((stop, log, thread));
     }
 
+    /// After a cut: the stored value is one the harness sent, and no older than the last
+    /// one the box acknowledged (an acknowledged write is never lost).
     fn check_config(&mut self, out: &mut Outcome) -> Step_ {
         let config = self.json("/api/v1/config")?;
         let split = config["config"]["recording"]["split_seconds"]
             .as_u64()
-            .or_else(|| config["recording"]["split_seconds"].as_u64())
             .ok_or_else(|| format!("the box's config has no recording.split_seconds: {config}"))?;
-        if !self.written.contains(&split) {
+        let last_acked = self.acked.last().copied().unwrap_or(FIRST_SPLIT);
+        if !self.sent.contains(&split) && split != FIRST_SPLIT {
             return Err(format!(
-                "the stored config holds split_seconds {split}, never written (wrote {:?}…)",
-                &self.written[self.written.len().saturating_sub(3)..]
+                "the stored config holds split_seconds {split}, never sent (sent up to {:?})",
+                self.sent.last()
             ));
         }
-        if self.written.len() > 1 {
-            out.figure("config_writes", self.written.len() as f64);
+        if split < last_acked {
+            return Err(format!(
+                "the box acknowledged split_seconds {last_acked} but came back with {split}: \
+                 an acknowledged write was lost"
+            ));
+        }
+        if let Some(writes) = self.last_writes.take() {
+            out.figure("config_writes_acked", writes as f64);
+            if writes == 0 {
+                return Err(format!(
+                    "no config write was acknowledged before the cut: {}",
+                    self.refused.take().unwrap_or_default()
+                ));
+            }
         }
         let history = self.get("/api/v1/config/history")?;
         if history.status != 200 {
