@@ -126,11 +126,9 @@ fn config(name: &str, tester: &str, srt_port: u16) -> Result<String, String> {
 
 /// The target, the API token (empty: the harness sets up a new box) and, for a real box,
 /// the config to apply.
-fn target_for(
-    args: &Args,
-    scenario: &Scenario,
-    srt_port: u16,
-) -> Result<(Box<dyn Target>, String, Option<String>), String> {
+type Made = (Box<dyn Target>, String, Option<String>);
+
+fn target_for(args: &Args, scenario: &Scenario, srt_port: u16) -> Result<Made, String> {
     if args.target == "vm" {
         let text = config(&scenario.config, "10.0.2.2", srt_port)?;
         return Ok((Box::new(vm::VmBoard::flash(&text)?), String::new(), None));

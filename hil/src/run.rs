@@ -28,11 +28,7 @@ pub(crate) struct Session<'a> {
     receiver: Option<Peer>,
     receivers: u32,
     watch: Option<Watch>,
-    writes: Option<(
-        Arc<AtomicBool>,
-        Arc<Mutex<Writes>>,
-        std::thread::JoinHandle<()>,
-    )>,
+    writes: Option<Writer>,
     /// Config values sent and acknowledged, over every run; the last run's count and the
     /// last refusal.
     sent: Vec<u64>,
@@ -53,6 +49,13 @@ pub(crate) struct Session<'a> {
 }
 
 type Step_ = Result<(), String>;
+
+/// The config writer thread: its stop flag, its log, its handle.
+type Writer = (
+    Arc<AtomicBool>,
+    Arc<Mutex<Writes>>,
+    std::thread::JoinHandle<()>,
+);
 
 #[derive(Default)]
 struct Writes {
@@ -174,6 +177,7 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// One step: an action on the box or the tester's side, or a judgement.
     pub(crate) fn step(&mut self, step: &Step, out: &mut Outcome) -> Step_ {
         match step {
             Step::PowerOn => self.power_on(),
@@ -190,6 +194,45 @@ impl<'a> Session<'a> {
                 }
                 Ok(())
             }
+            Step::PullInput { input } | Step::PlugInput { input } => {
+                let plugged = matches!(step, Step::PlugInput { .. });
+                let device = self.device_of(input)?;
+                self.mark = Some(Instant::now());
+                self.target.cable(&device, plugged)
+            }
+            Step::StartReceiver => self.start_receiver(),
+            Step::KillReceiver => {
+                if let Some(mut r) = self.receiver.take() {
+                    r.kill();
+                }
+                self.mark = Some(Instant::now());
+                Ok(())
+            }
+            Step::StartRecording => self.start_recording(),
+            Step::ConfigWrites => {
+                self.start_writes();
+                Ok(())
+            }
+            Step::WatchHls => {
+                self.watch = Some(Watch::start(self.target.port(), &self.token, &self.rung));
+                Ok(())
+            }
+            Step::OtaUpload { firmware } => self.ota_upload(*firmware),
+            Step::CapNetwork { kbps } => {
+                self.shape(&format!(
+                    "replace dev $dev root tbf rate {kbps}kbit burst 32kbit latency 300ms"
+                ))?;
+                self.mark = Some(Instant::now());
+                Ok(())
+            }
+            Step::UncapNetwork => self.shape("del dev $dev root"),
+            _ => self.judge(step, out),
+        }
+    }
+
+    /// The steps that measure and judge.
+    fn judge(&mut self, step: &Step, out: &mut Outcome) -> Step_ {
+        match step {
             Step::ExpectHls { within_s, figure } => {
                 let since = self.since(figure);
                 let before = self.newest_segment();
@@ -211,12 +254,6 @@ impl<'a> Session<'a> {
                 Self::measure(out, figure, took);
                 Ok(())
             }
-            Step::PullInput { input } | Step::PlugInput { input } => {
-                let plugged = matches!(step, Step::PlugInput { .. });
-                let device = self.device_of(input)?;
-                self.mark = Some(Instant::now());
-                self.target.cable(&device, plugged)
-            }
             Step::ExpectInput {
                 input,
                 state,
@@ -231,41 +268,9 @@ impl<'a> Session<'a> {
                 Self::measure(out, figure, took);
                 Ok(())
             }
-            Step::StartReceiver => self.start_receiver(),
-            Step::KillReceiver => {
-                if let Some(mut r) = self.receiver.take() {
-                    r.kill();
-                }
-                self.mark = Some(Instant::now());
-                Ok(())
-            }
-            Step::StartRecording => self.start_recording(),
-            Step::ConfigWrites => {
-                self.start_writes();
-                Ok(())
-            }
             Step::CheckConfig => self.check_config(out),
             Step::CheckRecordings { max_loss_s } => self.check_recordings(*max_loss_s, out),
-            Step::WatchHls => {
-                self.watch = Some(Watch::start(self.target.port(), &self.token, &self.rung));
-                Ok(())
-            }
-            Step::CheckHls { max_stall_s } => {
-                let watch = self.watch.take().ok_or("check_hls without watch_hls")?;
-                let (stall, missing, seen, watched) = watch.finish();
-                out.figure("hls_longest_stall_s", stall);
-                out.figure("hls_segments_seen", seen as f64);
-                if !missing.is_empty() {
-                    return Err(format!(
-                        "HLS: segments {missing:?} were never listed ({seen} seen over {watched:.0} s)"
-                    ));
-                }
-                if stall > *max_stall_s {
-                    return Err(format!("HLS stalled {stall:.1} s (at most {max_stall_s})"));
-                }
-                Ok(())
-            }
-            Step::OtaUpload { firmware } => self.ota_upload(*firmware),
+            Step::CheckHls { max_stall_s } => self.check_hls(*max_stall_s, out),
             Step::ExpectOta {
                 phase,
                 within_s,
@@ -273,71 +278,18 @@ impl<'a> Session<'a> {
                 message,
             } => self.expect_ota(phase, *within_s, message.as_deref(), figure, out),
             Step::ExpectSlot { slot } => self.expect_slot(slot),
-            Step::CapNetwork { kbps } => {
-                let tester = self.target.tester();
-                self.target.sh(&format!(
-                    "dev=$(ip route get {tester} | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p'); \
-                     tc qdisc replace dev $dev root tbf rate {kbps}kbit burst 32kbit latency 300ms"
-                ))?;
-                self.mark = Some(Instant::now());
-                Ok(())
-            }
-            Step::UncapNetwork => {
-                let tester = self.target.tester();
-                self.target
-                    .sh(&format!(
-                        "dev=$(ip route get {tester} | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p'); \
-                         tc qdisc del dev $dev root"
-                    ))
-                    .map(|_| ())
-            }
             Step::ExpectAdapted {
                 uplink,
                 below_kbps,
                 within_s,
                 figure,
             } => {
-                let since = self.since(figure);
-                let took = self.until(
-                    &format!("{uplink} under {below_kbps} kbit/s"),
-                    since,
-                    *within_s,
-                    |s| {
-                        let status = s.json("/api/v1/status")?;
-                        Ok(status["destinations"].as_array().is_some_and(|a| {
-                            a.iter().any(|d| {
-                                d["name"] == uplink.as_str()
-                                    && d["target_kbps"]
-                                        .as_u64()
-                                        .is_some_and(|k| k < u64::from(*below_kbps))
-                            })
-                        }))
-                    },
-                );
-                let took = took.map_err(|e| {
-                    let now = self.json("/api/v1/status").unwrap_or_default();
-                    format!("{e}: {}", now["destinations"])
-                })?;
+                let took = self.expect_adapted(uplink, *below_kbps, *within_s, figure)?;
                 Self::measure(out, figure, took);
                 Ok(())
             }
             Step::CheckSrt { max_gap_s } => self.check_srt(*max_gap_s, out),
-            Step::CheckMemory { max_growth_mib } => {
-                let rss = self.target.sh(
-                    "for p in $(pidof fourcastd fourcastd.real); do grep VmRSS /proc/$p/status; done | awk '{s+=$2} END {print s}'",
-                )?;
-                let mib = rss
-                    .trim()
-                    .parse::<f64>()
-                    .map_err(|_| format!("VmRSS: {rss:?}"))?
-                    / 1024.0;
-                let first = *self.rss_first.get_or_insert(mib);
-                out.figure("rss_mib", mib);
-                if mib - first > *max_growth_mib {
-                    return Err(format!("the daemon grew from {first:.0} to {mib:.0} MiB"));
-                }
-                Ok(())
-            }
+            Step::CheckMemory { max_growth_mib } => self.check_memory(*max_growth_mib, out),
             Step::ExpectBoots { at_least } => {
                 let boots = self.target.boots();
                 out.figure("boots", f64::from(boots));
@@ -346,7 +298,78 @@ impl<'a> Session<'a> {
                 }
                 Ok(())
             }
+            other => Err(format!("{other:?} is not a judgement")),
         }
+    }
+
+    /// `tc qdisc ARGS` on the box's interface towards the tester (`$dev`).
+    fn shape(&mut self, args: &str) -> Step_ {
+        let tester = self.target.tester();
+        self.target
+            .sh(&format!(
+                "dev=$(ip route get {tester} | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p'); tc qdisc {args}"
+            ))
+            .map(|_| ())
+    }
+
+    fn expect_adapted(
+        &mut self,
+        uplink: &str,
+        below_kbps: u32,
+        within_s: f64,
+        figure: &Option<String>,
+    ) -> Result<f64, String> {
+        let since = self.since(figure);
+        let what = format!("{uplink} under {below_kbps} kbit/s");
+        let took = self.until(&what, since, within_s, |s| {
+            let status = s.json("/api/v1/status")?;
+            Ok(status["destinations"].as_array().is_some_and(|a| {
+                a.iter().any(|d| {
+                    d["name"] == uplink
+                        && d["target_kbps"]
+                            .as_u64()
+                            .is_some_and(|k| k < u64::from(below_kbps))
+                })
+            }))
+        });
+        took.map_err(|e| {
+            let now = self.json("/api/v1/status").unwrap_or_default();
+            format!("{e}: {}", now["destinations"])
+        })
+    }
+
+    fn check_hls(&mut self, max_stall_s: f64, out: &mut Outcome) -> Step_ {
+        let watch = self.watch.take().ok_or("check_hls without watch_hls")?;
+        let (stall, missing, seen, watched) = watch.finish();
+        out.figure("hls_longest_stall_s", stall);
+        out.figure("hls_segments_seen", seen as f64);
+        if !missing.is_empty() {
+            return Err(format!(
+                "HLS: segments {missing:?} were never listed ({seen} seen over {watched:.0} s)"
+            ));
+        }
+        if stall > max_stall_s {
+            return Err(format!("HLS stalled {stall:.1} s (at most {max_stall_s})"));
+        }
+        Ok(())
+    }
+
+    fn check_memory(&mut self, max_growth_mib: f64, out: &mut Outcome) -> Step_ {
+        let rss = self.target.sh(
+            "for p in $(pidof fourcastd fourcastd.real); do grep VmRSS /proc/$p/status; done \
+             | awk '{s+=$2} END {print s}'",
+        )?;
+        let mib = rss
+            .trim()
+            .parse::<f64>()
+            .map_err(|_| format!("VmRSS: {rss:?}"))?
+            / 1024.0;
+        let first = *self.rss_first.get_or_insert(mib);
+        out.figure("rss_mib", mib);
+        if mib - first > max_growth_mib {
+            return Err(format!("the daemon grew from {first:.0} to {mib:.0} MiB"));
+        }
+        Ok(())
     }
 
     fn power_on(&mut self) -> Step_ {
@@ -699,10 +722,10 @@ impl<'a> Session<'a> {
             return Err(format!("the job ended {ended}, not {phase}: {job}"));
         }
         Self::measure(out, figure, took);
-        if let Some(words) = message {
-            if !job.to_string().contains(words) {
-                return Err(format!("the job does not say {words:?}: {job}"));
-            }
+        if let Some(words) = message
+            && !job.to_string().contains(words)
+        {
+            return Err(format!("the job does not say {words:?}: {job}"));
         }
         Ok(())
     }
