@@ -168,14 +168,8 @@ impl VmBoard {
             std::fs::copy(&daemon, bin.join("fourcastd")).map_err(|e| e.to_string())?;
         }
         if kind == Firmware::Large {
-            let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-            let mut pad = Vec::with_capacity(96 << 20);
-            while pad.len() < 96 << 20 {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                pad.extend_from_slice(&x.to_le_bytes());
-            }
+            // Incompressible, as a real root filesystem mostly is to squashfs.
+            let pad = fourcast_e2e::rauc::big_image("padding", 96 << 20);
             let share = root.join("usr/share/fourcast");
             std::fs::create_dir_all(&share).map_err(|e| e.to_string())?;
             std::fs::write(share.join("padding"), pad).map_err(|e| e.to_string())?;
