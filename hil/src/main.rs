@@ -115,22 +115,25 @@ fn bundles(args: &[String]) -> Result<Vec<(Firmware, PathBuf)>, String> {
         .collect()
 }
 
-/// The factory config for `name`, with the tester's address and the receiver's port.
-fn config(name: &str, tester: &str, srt_port: u16) -> Result<String, String> {
+/// The factory config for `name`, with the tester's address and its receiver's and
+/// broker's ports.
+fn config(name: &str, tester: &str, srt_port: u16, broker_port: u16) -> Result<String, String> {
     let path = repo().join("hil/configs").join(format!("{name}.toml"));
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(text
         .replace("{tester}", tester)
-        .replace("{srt_port}", &srt_port.to_string()))
+        .replace("{srt_port}", &srt_port.to_string())
+        .replace("{broker_port}", &broker_port.to_string()))
 }
 
 /// The target, the API token (empty: the harness sets up a new box) and, for a real box,
 /// the config to apply.
 type Made = (Box<dyn Target>, String, Option<String>);
 
-fn target_for(args: &Args, scenario: &Scenario, srt_port: u16) -> Result<Made, String> {
+fn target_for(args: &Args, scenario: &Scenario, ports: (u16, u16)) -> Result<Made, String> {
+    let (srt_port, broker_port) = ports;
     if args.target == "vm" {
-        let text = config(&scenario.config, "10.0.2.2", srt_port)?;
+        let text = config(&scenario.config, "10.0.2.2", srt_port, broker_port)?;
         return Ok((Box::new(vm::VmBoard::flash(&text)?), String::new(), None));
     }
     let tester = args
@@ -145,7 +148,7 @@ fn target_for(args: &Args, scenario: &Scenario, srt_port: u16) -> Result<Made, S
     b.power_cut = args.power_cut.clone();
     b.cable = args.cable.clone();
     b.bundles = bundles(&args.bundle)?;
-    let text = config(&scenario.config, &b.tester, srt_port)?;
+    let text = config(&scenario.config, &b.tester, srt_port, broker_port)?;
     Ok((Box::new(b), token, Some(text)))
 }
 
@@ -166,7 +169,8 @@ fn play(args: &Args, scenario: &Scenario, runs: u32) -> Outcome {
         ..Outcome::default()
     };
     let srt_port = fourcast_e2e::peers::free_udp_port();
-    let made = std::panic::catch_unwind(|| target_for(args, scenario, srt_port));
+    let broker_port = fourcast_e2e::free_port();
+    let made = std::panic::catch_unwind(|| target_for(args, scenario, (srt_port, broker_port)));
     let (mut target, token, factory) = match made.unwrap_or_else(|p| Err(panic_text(&*p))) {
         Ok(t) => t,
         Err(e) => {
@@ -177,6 +181,7 @@ fn play(args: &Args, scenario: &Scenario, runs: u32) -> Outcome {
     let work = fourcast_e2e::TempDir::new("hil-work");
     let mut session = run::Session::new(target.as_mut(), token, srt_port, work.0.clone());
     session.factory = factory;
+    session.broker_port = broker_port;
     'runs: for n in 1..=runs {
         for (i, step) in scenario.steps.iter().enumerate() {
             eprintln!(

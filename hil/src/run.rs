@@ -21,6 +21,9 @@ pub(crate) struct Session<'a> {
     pub(crate) target: &'a mut dyn Target,
     pub(crate) token: String,
     pub(crate) srt_port: u16,
+    /// The port the fleet's broker listens on (the box's config names it).
+    pub(crate) broker_port: u16,
+    fleet: Option<Fleet>,
     /// A real box's scenario config, applied at its first power on.
     pub(crate) factory: Option<String>,
     pub(crate) work: PathBuf,
@@ -50,6 +53,15 @@ pub(crate) struct Session<'a> {
 
 type Step_ = Result<(), String>;
 
+/// The box's id in the fleet (its certificate's CN, `hil/configs/fleet.toml`).
+const BOX_ID: &str = "hil-box";
+
+/// The tester's fleet side: the broker and the fleet manager following the box's events.
+struct Fleet {
+    broker: fourcast_e2e::broker::Mosquitto,
+    follower: Option<std::process::Child>,
+}
+
 /// The config writer thread: its stop flag, its log, its handle.
 type Writer = (
     Arc<AtomicBool>,
@@ -77,6 +89,8 @@ impl<'a> Session<'a> {
             srt_port,
             work,
             factory: None,
+            broker_port: 0,
+            fleet: None,
             rung: String::new(),
             receiver: None,
             receivers: 0,
@@ -226,6 +240,15 @@ impl<'a> Session<'a> {
                 Ok(())
             }
             Step::UncapNetwork => self.shape("del dev $dev root"),
+            Step::StartBroker => self.start_broker(),
+            Step::KillBroker => {
+                if let Some(b) = self.fleet.as_mut() {
+                    b.broker.kill();
+                }
+                self.mark = Some(Instant::now());
+                Ok(())
+            }
+            Step::ResumeBroker => self.resume_broker(),
             _ => self.judge(step, out),
         }
     }
@@ -290,6 +313,21 @@ impl<'a> Session<'a> {
             }
             Step::CheckSrt { max_gap_s } => self.check_srt(*max_gap_s, out),
             Step::CheckMemory { max_growth_mib } => self.check_memory(*max_growth_mib, out),
+            Step::ExpectFleet {
+                state,
+                within_s,
+                figure,
+            } => {
+                let since = self.since(figure);
+                let took = self.until(&format!("fleet link {state}"), since, *within_s, |s| {
+                    Ok(s.json("/api/v1/device")?["fleet"]["state"] == state.as_str())
+                })?;
+                Self::measure(out, figure, took);
+                Ok(())
+            }
+            Step::CheckFleetEvents { kinds, within_s } => {
+                self.check_fleet_events(kinds, *within_s, out)
+            }
             Step::ExpectBoots { at_least } => {
                 let boots = self.target.boots();
                 out.figure("boots", f64::from(boots));
@@ -336,6 +374,92 @@ impl<'a> Session<'a> {
             let now = self.json("/api/v1/status").unwrap_or_default();
             format!("{e}: {}", now["destinations"])
         })
+    }
+
+    fn start_broker(&mut self) -> Step_ {
+        use fourcast_e2e::broker::{Mosquitto, Pki};
+        let dir = self.work.join("fleet");
+        let pki = Pki::new(&dir.join("pki"), "fleet-ca");
+        let tester = self.target.tester();
+        let broker = Mosquitto::start_on(
+            &dir,
+            &pki,
+            self.broker_port,
+            &[tester.as_str(), "127.0.0.1"],
+        );
+        let id = pki.issue(BOX_ID, false);
+        for (name, file) in [
+            ("box.crt", &id.cert),
+            ("box.key", &id.key),
+            ("ca.crt", &broker.ca),
+        ] {
+            let bytes = std::fs::read(file).map_err(|e| e.to_string())?;
+            self.target.put(&format!("fleet/{name}"), &bytes)?;
+        }
+        self.fleet = Some(Fleet {
+            broker,
+            follower: None,
+        });
+        Ok(())
+    }
+
+    fn resume_broker(&mut self) -> Step_ {
+        let fleet = self
+            .fleet
+            .as_mut()
+            .ok_or("resume_broker without start_broker")?;
+        fleet.broker.resume();
+        self.mark = Some(Instant::now());
+        let events = self.work.join("fleet-events.jsonl");
+        let file = std::fs::File::create(&events).map_err(|e| e.to_string())?;
+        let child = fleet
+            .broker
+            .tool_command(&["events", "--device", BOX_ID, "--follow"])
+            .stdout(file)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("fourcast-fleet events: {e}"))?;
+        fleet.follower = Some(child);
+        Ok(())
+    }
+
+    fn check_fleet_events(&mut self, kinds: &[String], within_s: f64, out: &mut Outcome) -> Step_ {
+        let since = self.mark.unwrap_or_else(Instant::now);
+        let drained = self.until("the box's event queue drained", since, within_s, |s| {
+            let fleet = s.json("/api/v1/device")?["fleet"].clone();
+            Ok(fleet["state"] == "connected" && fleet["queued"] == 0)
+        })?;
+        out.figure("fleet_drained_s", drained);
+        std::thread::sleep(Duration::from_secs(2));
+        let fleet = self
+            .fleet
+            .as_mut()
+            .ok_or("check_fleet_events without a broker")?;
+        if let Some(mut f) = fleet.follower.take() {
+            let _ = f.kill();
+            let _ = f.wait();
+        }
+        let text =
+            std::fs::read_to_string(self.work.join("fleet-events.jsonl")).unwrap_or_default();
+        let events: Vec<serde_json::Value> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .map(|v| v["event"].clone())
+            .collect();
+        let seqs: Vec<u64> = events.iter().filter_map(|e| e["seq"].as_u64()).collect();
+        let got: Vec<&str> = events.iter().filter_map(|e| e["kind"].as_str()).collect();
+        out.figure("fleet_events_delivered", events.len() as f64);
+        if seqs.len() != events.len() || !seqs.windows(2).all(|w| w[1] == w[0] + 1) {
+            return Err(format!("events out of order or missing: seq {seqs:?}"));
+        }
+        for kind in kinds {
+            if !got.contains(&kind.as_str()) {
+                return Err(format!(
+                    "no {kind} event reached the fleet manager: {got:?}"
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn check_hls(&mut self, max_stall_s: f64, out: &mut Outcome) -> Step_ {

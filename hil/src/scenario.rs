@@ -158,6 +158,25 @@ pub(crate) enum Step {
     CheckMemory {
         max_growth_mib: f64,
     },
+    /// The fleet's MQTT broker on the tester's side (mosquitto, TLS with client
+    /// certificates; the box's identity is put on the box before it boots).
+    StartBroker,
+    KillBroker,
+    /// The broker back, and the fleet manager following the box's events.
+    ResumeBroker,
+    /// The box's fleet link is in `state` (`connected`, …).
+    ExpectFleet {
+        state: String,
+        within_s: f64,
+        #[serde(default)]
+        figure: Option<String>,
+    },
+    /// The box's queue drains within `within_s` of the broker's return, the events reach
+    /// the fleet manager in order with none missing, and they include `kinds`.
+    CheckFleetEvents {
+        kinds: Vec<String>,
+        within_s: f64,
+    },
     /// How many boots the bootloader made since the last `power_on` (a real reboot
     /// counts one, a fallback several).
     ExpectBoots {
@@ -181,10 +200,12 @@ impl Scenario {
             }
         }
         // Only the tester's side may be set up before the power comes on.
-        let first_box_step = s
-            .steps
-            .iter()
-            .find(|st| !matches!(st, Step::StartReceiver | Step::Wait { .. }));
+        let first_box_step = s.steps.iter().find(|st| {
+            !matches!(
+                st,
+                Step::StartReceiver | Step::StartBroker | Step::Wait { .. }
+            )
+        });
         if !matches!(first_box_step, Some(Step::PowerOn)) {
             return Err(format!("{name}: power_on comes before any step on the box"));
         }

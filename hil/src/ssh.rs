@@ -210,6 +210,12 @@ impl Target for SshBox {
         }
     }
 
+    fn put(&mut self, name: &str, _bytes: &[u8]) -> Result<(), String> {
+        Err(format!(
+            "{name}: a real box keeps its own fleet identity; the fleet scenarios run on vm"
+        ))
+    }
+
     fn fetch(&mut self, remote: &str, local: &Path) -> Result<(), String> {
         let ok = Command::new("scp")
             .args(["-q", "-o", "BatchMode=yes", "-P"])

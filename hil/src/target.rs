@@ -26,6 +26,9 @@ pub(crate) trait Target {
     fn bundle(&mut self, firmware: Firmware) -> Result<PathBuf, String>;
     /// The cable of `input` (its device on the box) comes out or goes back in.
     fn cable(&mut self, device: &str, plugged: bool) -> Result<(), String>;
+    /// Puts a file on the box before it boots, at `/run/out/NAME` (the virtual board's
+    /// shared folder).
+    fn put(&mut self, name: &str, bytes: &[u8]) -> Result<(), String>;
     /// Copies a file from the box to this machine.
     fn fetch(&mut self, remote: &str, local: &std::path::Path) -> Result<(), String>;
     /// Logs worth reading when a scenario fails.

@@ -386,6 +386,21 @@ impl Target for VmBoard {
         .map(|_| ())
     }
 
+    fn put(&mut self, name: &str, bytes: &[u8]) -> Result<(), String> {
+        let path = self.share.join(name);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        }
+        std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        // A private key is readable by its owner only, as on a box.
+        if name.ends_with(".key") {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
     fn fetch(&mut self, remote: &str, local: &Path) -> Result<(), String> {
         self.sh(&format!("cp '{remote}' /run/out/fetched"))?;
         std::fs::rename(self.share.join("fetched"), local).map_err(|e| e.to_string())

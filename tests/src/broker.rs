@@ -120,11 +120,17 @@ impl Mosquitto {
     /// Starts a broker whose CA is `pki`'s; boxes may use only `fourcast/v1/acme/<CN>/#`
     /// and the fleet tools' response topics.
     pub fn start(dir: &Path, pki: &Pki) -> Mosquitto {
-        let server = pki.issue("broker", true);
+        Mosquitto::start_on(dir, pki, crate::free_port(), &["localhost", "127.0.0.1"])
+    }
+
+    /// Like [`Mosquitto::start`], on `port`, its certificate valid for `hosts` (a VM
+    /// reaches this machine's loopback as 10.0.2.2).
+    pub fn start_on(dir: &Path, pki: &Pki, port: u16, hosts: &[&str]) -> Mosquitto {
+        let server = pki.issue_for("broker", hosts);
         let tool = pki.issue("fleet-tool", false);
         let mut m = Mosquitto {
             peer: None,
-            port: crate::free_port(),
+            port,
             dir: dir.to_path_buf(),
             ca: pki.ca_file(),
             tool,
