@@ -75,6 +75,19 @@ pub fn judge(
     }
 }
 
+/// Every boot proves itself, update or not: once the program and every rung make frames
+/// and HLS has advanced past `baseline` (the first segment number seen after the start),
+/// the booted slot is marked good. A bootloader's boot counter (U-Boot's `BOOT_x_LEFT`,
+/// GRUB's) counts down on every boot; without this, three power cuts in a row would fall
+/// back to the other slot (found by the HIL power-cut scenario). Uplinks and the fleet link
+/// are not asked: a venue's network being down is no reason to leave a firmware.
+pub fn boot_is_healthy(baseline: Option<u64>, now: &Observation) -> bool {
+    now.program_fps >= 1.0
+        && !now.rungs.is_empty()
+        && now.rungs.iter().all(|(_, fps)| *fps >= 1.0)
+        && matches!((baseline, now.hls_sequence), (Some(a), Some(b)) if b > a)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,6 +120,19 @@ mod tests {
             v,
             Verdict::Unhealthy("rung 360p makes no frames; uplink origin is not live".into())
         );
+    }
+
+    #[test]
+    fn a_boot_is_healthy_when_it_makes_pictures_and_hls_moves_whatever_the_network() {
+        let mut offline = good(7);
+        offline.uplinks[0].1 = false;
+        offline.fleet_connected = Some(false);
+        assert!(boot_is_healthy(Some(5), &offline));
+        assert!(!boot_is_healthy(Some(7), &offline), "HLS has not moved");
+        assert!(!boot_is_healthy(None, &offline), "no segment seen before");
+        let mut dark = good(9);
+        dark.rungs[0].1 = 0.0;
+        assert!(!boot_is_healthy(Some(5), &dark));
     }
 
     #[test]

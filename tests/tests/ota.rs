@@ -21,6 +21,19 @@ fn ota(d: &Daemon) -> serde_json::Value {
     d.json("/api/v1/ota")
 }
 
+/// The update status once the agent has reached RAUC after a (re)start: HTTP may answer
+/// before it does.
+fn ota_ready(d: &Daemon) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let o = ota(d);
+        if !o["booted_slot"].is_null() || std::time::Instant::now() > deadline {
+            return o;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn phase(d: &Daemon) -> String {
     ota(d)["job"]["phase"].as_str().unwrap_or("").to_string()
 }
@@ -246,7 +259,7 @@ fn firmware_that_fails_its_health_check_is_rolled_back() {
     );
     assert_eq!(rig.reboot(), "A", "the old slot boots");
     let d = Daemon::restart_args(d, &rig.daemon_args());
-    let o = ota(&d);
+    let o = ota_ready(&d);
     assert_eq!(o["job"]["phase"], "rolled_back", "{o}");
     let reason = o["job"]["reason"].as_str().unwrap_or_default();
     assert!(reason.contains("runs 0.1.0 instead of 0.2.0"), "{reason}");
@@ -282,7 +295,7 @@ fn firmware_whose_daemon_cannot_start_falls_back_and_the_job_says_so() {
     }
     assert_eq!(rig.fall_back(), "A");
     let d = Daemon::restart_args(d, &rig.daemon_args());
-    let o = ota(&d);
+    let o = ota_ready(&d);
     assert_eq!(o["job"]["phase"], "failed", "{o}");
     let reason = o["job"]["reason"].as_str().unwrap_or_default();
     assert!(

@@ -81,9 +81,13 @@ pub(crate) async fn run(
             update(|s| s.problem = Some(e));
         }
     }
+    let mut boot = BootCheck::default();
     loop {
         tokio::select! {
             _ = stop.changed() => return,
+            _ = tokio::time::sleep(Duration::from_secs(2)), if !boot.marked => {
+                agent.prove_boot(&mut boot).await;
+            }
             ask = asks.recv() => match ask {
                 None => return,
                 Some(Ask::Start(new, reply)) => match agent.begin(new) {
@@ -101,6 +105,14 @@ pub(crate) async fn run(
             }
         }
     }
+}
+
+/// The check that marks a healthy boot good (`fourcast_ota::health::boot_is_healthy`).
+#[derive(Default)]
+struct BootCheck {
+    /// The first HLS segment number seen since the start.
+    baseline: Option<u64>,
+    marked: bool,
 }
 
 fn refuse(ask: Ask, why: &str) {
@@ -535,6 +547,28 @@ impl Agent {
                     return false;
                 }
             }
+        }
+    }
+
+    /// Marks the booted slot good once this boot is healthy, so the bootloader's boot
+    /// counter is filled again.
+    async fn prove_boot(&mut self, boot: &mut BootCheck) {
+        let version = self.version.clone().unwrap_or_default();
+        let now = super::health::observe(&self.device.controller, &version);
+        if boot.baseline.is_none() {
+            boot.baseline = now.hls_sequence;
+            return;
+        }
+        if !fourcast_ota::health::boot_is_healthy(boot.baseline, &now) {
+            return;
+        }
+        match self.rauc.mark("good", "booted").await {
+            Ok(_) => {
+                boot.marked = true;
+                tracing::info!(slot = %self.booted, "this boot is healthy: slot marked good");
+                self.refresh_slots().await;
+            }
+            Err(e) => tracing::warn!("updates: marking the booted slot good: {e}"),
         }
     }
 
