@@ -76,8 +76,9 @@ pub fn judge(
 }
 
 /// Every boot proves itself, update or not: once the program and every rung make frames
-/// and HLS has advanced past `baseline` (the first segment number seen after the start),
-/// the booted slot is marked good. A bootloader's boot counter (U-Boot's `BOOT_x_LEFT`,
+/// and HLS has advanced past `baseline` (the newest segment number when the agent started;
+/// `None`: there was none, so the first segment is the advance), the booted slot is marked
+/// good. A bootloader's boot counter (U-Boot's `BOOT_x_LEFT`,
 /// GRUB's) counts down on every boot; without this, three power cuts in a row would fall
 /// back to the other slot (found by the HIL power-cut scenario). Uplinks and the fleet link
 /// are not asked: a venue's network being down is no reason to leave a firmware.
@@ -85,7 +86,11 @@ pub fn boot_is_healthy(baseline: Option<u64>, now: &Observation) -> bool {
     now.program_fps >= 1.0
         && !now.rungs.is_empty()
         && now.rungs.iter().all(|(_, fps)| *fps >= 1.0)
-        && matches!((baseline, now.hls_sequence), (Some(a), Some(b)) if b > a)
+        && match (baseline, now.hls_sequence) {
+            (Some(a), Some(b)) => b > a,
+            (None, Some(_)) => true,
+            (_, None) => false,
+        }
 }
 
 #[cfg(test)]
@@ -129,7 +134,13 @@ mod tests {
         offline.fleet_connected = Some(false);
         assert!(boot_is_healthy(Some(5), &offline));
         assert!(!boot_is_healthy(Some(7), &offline), "HLS has not moved");
-        assert!(!boot_is_healthy(None, &offline), "no segment seen before");
+        assert!(
+            boot_is_healthy(None, &offline),
+            "the first segment after none"
+        );
+        let mut nothing_yet = good(0);
+        nothing_yet.hls_sequence = None;
+        assert!(!boot_is_healthy(None, &nothing_yet), "no segment yet");
         let mut dark = good(9);
         dark.rungs[0].1 = 0.0;
         assert!(!boot_is_healthy(Some(5), &dark));

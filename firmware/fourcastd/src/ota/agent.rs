@@ -85,7 +85,7 @@ pub(crate) async fn run(
     loop {
         tokio::select! {
             _ = stop.changed() => return,
-            _ = tokio::time::sleep(Duration::from_secs(2)), if !boot.marked => {
+            _ = tokio::time::sleep(Duration::from_secs(1)), if !boot.marked => {
                 agent.prove_boot(&mut boot).await;
             }
             ask = asks.recv() => match ask {
@@ -110,8 +110,9 @@ pub(crate) async fn run(
 /// The check that marks a healthy boot good (`fourcast_ota::health::boot_is_healthy`).
 #[derive(Default)]
 struct BootCheck {
-    /// The first HLS segment number seen since the start.
+    /// The newest HLS segment number when the check began.
     baseline: Option<u64>,
+    begun: bool,
     marked: bool,
 }
 
@@ -555,9 +556,9 @@ impl Agent {
     async fn prove_boot(&mut self, boot: &mut BootCheck) {
         let version = self.version.clone().unwrap_or_default();
         let now = super::health::observe(&self.device.controller, &version);
-        if boot.baseline.is_none() {
+        if !boot.begun {
+            boot.begun = true;
             boot.baseline = now.hls_sequence;
-            return;
         }
         if !fourcast_ota::health::boot_is_healthy(boot.baseline, &now) {
             return;
