@@ -51,6 +51,9 @@ pub(crate) fn parse_address(target: &str) -> Result<(String, u16), String> {
 impl SshBox {
     pub(crate) fn new(target: &str, tester: String) -> Result<SshBox, String> {
         let (host, ssh_port) = parse_address(target)?;
+        for program in ["ssh", "scp"] {
+            fourcast_e2e::peers::require(program, "openssh-client");
+        }
         Ok(SshBox {
             host,
             ssh_port,
