@@ -427,9 +427,18 @@ impl Agent {
             }),
             _ => false,
         };
+        // The cut came after RAUC made the new slot primary: the bootloader has booted it
+        // already. The health check decides (it checks the version the slot runs).
+        let booted_new =
+            primary.as_deref() == Some(self.booted.as_str()) && job.from_slot != self.booted;
         match (done, primary) {
             (true, Some(slot)) => {
                 let _ = job.rebooting(&slot, now_ms());
+                self.keep(job);
+            }
+            (false, Some(slot)) if booted_new => {
+                let _ = job.rebooting(&slot, now_ms());
+                let _ = job.booted(&slot, now_ms());
                 self.keep(job);
             }
             _ => self.fail(
