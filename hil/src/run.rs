@@ -301,6 +301,7 @@ impl<'a> Session<'a> {
                 message,
             } => self.expect_ota(phase, *within_s, message.as_deref(), figure, out),
             Step::ExpectSlot { slot } => self.expect_slot(slot),
+            Step::ExpectCutInstall { within_s } => self.expect_cut_install(*within_s, out),
             Step::ExpectAdapted {
                 uplink,
                 below_kbps,
@@ -852,6 +853,32 @@ impl<'a> Session<'a> {
             return Err(format!("the job does not say {words:?}: {job}"));
         }
         Ok(())
+    }
+
+    fn expect_cut_install(&mut self, within_s: f64, out: &mut Outcome) -> Step_ {
+        let mut phase = String::new();
+        self.until("the cut install's job ended", Instant::now(), within_s, |s| {
+            phase = s.json("/api/v1/ota")?["job"]["phase"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            Ok(["failed", "succeeded", "rolled_back"].contains(&phase.as_str()))
+        })?;
+        let job = self.json("/api/v1/ota")?["job"].clone();
+        match phase.as_str() {
+            "failed" if job.to_string().contains("cut short") => {
+                out.figure("install finished before the cut", 0.0);
+                self.expect_slot("old")
+            }
+            "succeeded" => {
+                out.figure("install finished before the cut", 1.0);
+                self.expect_slot("new")
+            }
+            _ => Err(format!(
+                "a cut install ends failed (cut short) on the old slot or succeeded on the \
+                 new one; the job: {job}"
+            )),
+        }
     }
 
     fn booted_slot(&mut self) -> Result<String, String> {

@@ -129,6 +129,13 @@ pub(crate) enum Step {
         #[serde(default)]
         message: Option<String>,
     },
+    /// After a power cut during an install, one of its two right ends: cut before RAUC
+    /// made the new slot primary, the job `failed` as cut short and the old slot runs; cut
+    /// after, the new slot booted, passed health and the job `succeeded`. Figure
+    /// `install finished before the cut` (1 or 0).
+    ExpectCutInstall {
+        within_s: f64,
+    },
     /// The slot the box booted, by the API: `new` (the one the last update went to) or
     /// `old`.
     ExpectSlot {
