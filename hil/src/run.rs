@@ -857,13 +857,18 @@ impl<'a> Session<'a> {
 
     fn expect_cut_install(&mut self, within_s: f64, out: &mut Outcome) -> Step_ {
         let mut phase = String::new();
-        self.until("the cut install's job ended", Instant::now(), within_s, |s| {
-            phase = s.json("/api/v1/ota")?["job"]["phase"]
-                .as_str()
-                .unwrap_or("")
-                .to_string();
-            Ok(["failed", "succeeded", "rolled_back"].contains(&phase.as_str()))
-        })?;
+        self.until(
+            "the cut install's job ended",
+            Instant::now(),
+            within_s,
+            |s| {
+                phase = s.json("/api/v1/ota")?["job"]["phase"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string();
+                Ok(["failed", "succeeded", "rolled_back"].contains(&phase.as_str()))
+            },
+        )?;
         let job = self.json("/api/v1/ota")?["job"].clone();
         match phase.as_str() {
             "failed" if job.to_string().contains("cut short") => {

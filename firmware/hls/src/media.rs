@@ -161,6 +161,29 @@ impl MediaPlaylist {
         (secs > 0.0).then(|| (self.total_bytes as f64 * 8.0 / secs).round() as u64)
     }
 
+    /// The listed segments, oldest first: (media sequence number, follows a
+    /// discontinuity, segment).
+    pub(crate) fn entries(&self) -> impl DoubleEndedIterator<Item = (u64, bool, &Segment)> {
+        self.segments
+            .iter()
+            .map(|e| (e.sequence, e.discontinuity, &e.segment))
+    }
+
+    /// `EXT-X-MEDIA-SEQUENCE`: the first listed segment's number.
+    pub(crate) fn first_sequence(&self) -> u64 {
+        self.segments
+            .front()
+            .map_or(self.next_sequence, |e| e.sequence)
+    }
+
+    pub(crate) fn discontinuity_sequence(&self) -> u64 {
+        self.discontinuity_sequence
+    }
+
+    pub(crate) fn is_ended(&self) -> bool {
+        self.ended
+    }
+
     fn max_playlist_duration(&self) -> Duration {
         Duration::from_secs(self.target_secs * self.window as u64)
     }
@@ -168,11 +191,7 @@ impl MediaPlaylist {
     /// The playlist text.
     pub fn render(&self) -> String {
         let mut s = String::with_capacity(128 + self.segments.len() * 96);
-        let first = self
-            .segments
-            .front()
-            .map(|e| e.sequence)
-            .unwrap_or(self.next_sequence);
+        let first = self.first_sequence();
         // Version 3: decimal EXTINF. PROGRAM-DATE-TIME and INDEPENDENT-SEGMENTS need no more.
         let _ = write!(
             s,
