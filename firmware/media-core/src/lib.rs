@@ -14,7 +14,8 @@
 //!   live audio end to end).
 //! - Keyframes: [`keyframes`] (when the ladder forces one; the gate outlets resume at).
 //! - Recording: [`recording`] (when a file splits, the TS tables each file opens with).
-//! - Counting and reading: [`stats`] (frames, bytes and gaps), [`ts_scan`] (MPEG-TS packets).
+//! - Counting and reading: [`stats`] (frames, bytes and gaps), [`ts_scan`] (MPEG-TS packets),
+//!   [`fmp4`] (fragmented MP4 cut into low-latency HLS parts and segments).
 
 pub mod adaptive;
 pub mod audio_mix;
@@ -23,6 +24,7 @@ pub mod compose;
 pub mod continuity;
 pub mod drift;
 pub mod flv;
+pub mod fmp4;
 pub mod keyframes;
 pub mod layout;
 pub mod link;
