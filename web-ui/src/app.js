@@ -189,9 +189,12 @@ async function startPreview() {
   // A signed URL plays whether the origin is open or signed-only.
   const grant = await api('POST', '/api/v1/hls/sign', {});
   if (!grant.ok || state.hls || video.src) return;
-  const url = grant.data.url;
+  // The low-latency variant where the box serves it: the program about as live as the multiview.
+  const lowLatency = Boolean(grant.data.low_latency_url);
+  const url = grant.data.low_latency_url || grant.data.url;
   if (window.Hls && window.Hls.isSupported()) {
-    const hls = new window.Hls({ liveSyncDurationCount: 2, maxBufferLength: 8, backBufferLength: 0 });
+    const tuning = lowLatency ? { lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.5 } : { liveSyncDurationCount: 2 };
+    const hls = new window.Hls({ ...tuning, maxBufferLength: 8, backBufferLength: 0 });
     hls.loadSource(url);
     hls.attachMedia(video);
     hls.on(window.Hls.Events.ERROR, (_, d) => {

@@ -241,6 +241,10 @@ pub struct Hls {
     pub segment_seconds: u32,
     /// Segments in each live playlist.
     pub window: u32,
+    /// Also serve low-latency HLS (CMAF parts, blocking reload) at `/hls/ll/master.m3u8`.
+    pub low_latency: bool,
+    /// Low-latency HLS part target, ms (100–1000, at most half a segment).
+    pub part_ms: u32,
 }
 
 impl Default for Hls {
@@ -248,6 +252,8 @@ impl Default for Hls {
         Self {
             segment_seconds: 2,
             window: 6,
+            low_latency: true,
+            part_ms: 400,
         }
     }
 }

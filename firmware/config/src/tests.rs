@@ -265,6 +265,18 @@ fn every_bad_document_names_its_field() {
             Box::new(set(&["outputs", "hls", "window"], Value::Integer(1))),
         ),
         (
+            "outputs.hls.part_ms",
+            Box::new(set(&["outputs", "hls", "part_ms"], Value::Integer(50))),
+        ),
+        (
+            // More than half of a 1-s segment.
+            "outputs.hls.part_ms",
+            Box::new(|doc: &mut Table| {
+                set(&["outputs", "hls", "segment_seconds"], Value::Integer(1))(doc);
+                set(&["outputs", "hls", "part_ms"], Value::Integer(600))(doc);
+            }),
+        ),
+        (
             "http.listen",
             Box::new(set(&["http", "listen"], Value::String("localhost".into()))),
         ),

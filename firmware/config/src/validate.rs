@@ -18,6 +18,7 @@ const PROGRAM_HEIGHT: std::ops::RangeInclusive<u32> = 180..=2160;
 const FPS: std::ops::RangeInclusive<u32> = 1..=60;
 const SEGMENT_SECONDS: std::ops::RangeInclusive<u32> = 1..=10;
 const WINDOW: std::ops::RangeInclusive<u32> = 3..=30;
+const PART_MS: std::ops::RangeInclusive<u32> = 100..=1000;
 const TONE_HZ: std::ops::RangeInclusive<u32> = 20..=20_000;
 const MIN_RUNG_SIDE: u32 = 64;
 const SRT_LATENCY_MS: std::ops::RangeInclusive<u32> = 20..=10_000;
@@ -465,6 +466,16 @@ fn outputs(c: &Config, errs: &mut Vec<FieldError>) {
         " s",
     );
     in_range(errs, "outputs.hls.window", h.window, &WINDOW, " segments");
+    in_range(errs, "outputs.hls.part_ms", h.part_ms, &PART_MS, " ms");
+    if h.part_ms * 2 > h.segment_seconds.saturating_mul(1000) && PART_MS.contains(&h.part_ms) {
+        errs.push(FieldError::new(
+            "outputs.hls.part_ms",
+            format!(
+                "{} ms: a part is at most half a segment ({} s)",
+                h.part_ms, h.segment_seconds
+            ),
+        ));
+    }
     let mut names = HashSet::new();
     for (i, o) in c.outputs.srt.iter().enumerate() {
         srt(c, &format!("outputs.srt[{i}]"), o, &mut names, errs);

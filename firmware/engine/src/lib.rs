@@ -40,6 +40,7 @@ pub(crate) use crate::gst_util::{
 };
 use crate::ladder::{Ladder, encoder};
 use crate::outputs::hls_origin::HlsOrigin;
+pub use crate::outputs::low_latency::LowLatencyOrigin;
 use crate::outputs::tap::TapHub;
 use crate::outputs::uplink::Uplink;
 use crate::outputs::{recorder, thumbs};
@@ -83,6 +84,7 @@ pub struct Engine {
     uplinks: Vec<Uplink>,
     recorder: Option<recorder::Recorder>,
     origin: Arc<HlsOrigin>,
+    low_latency: Arc<LowLatencyOrigin>,
     shared: Arc<Shared>,
     events: EventSink,
     ticker: Option<JoinHandle<()>>,
@@ -118,6 +120,7 @@ impl Engine {
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0);
         let origin = Arc::new(HlsOrigin::new(hls_dir, epoch_wall_ms)?);
+        let low_latency = Arc::new(LowLatencyOrigin::new(epoch_wall_ms));
         let taps = Arc::new(TapHub::default());
         let shared = Arc::new(Shared {
             program_frames: Arc::new(FrameCounter::default()),
@@ -140,6 +143,7 @@ impl Engine {
             uplinks: Vec::new(),
             recorder: None,
             origin,
+            low_latency,
             shared,
             events,
             ticker,
@@ -332,12 +336,13 @@ impl Engine {
             old.stop(DRAIN_TIMEOUT);
         }
         self.origin.configure(config)?;
+        self.low_latency.configure(config);
         let ladder = Ladder::build(
             config,
             venc,
             aenc,
             self.epoch,
-            self.origin.clone(),
+            (self.origin.clone(), self.low_latency.clone()),
             self.shared.taps.clone(),
             self.events.clone(),
         )?;
@@ -432,10 +437,16 @@ impl Engine {
             l.stop(DRAIN_TIMEOUT);
         }
         self.origin.finish();
+        self.low_latency.finish();
         self.shared.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.ticker.take() {
             let _ = t.join();
         }
+    }
+
+    /// The low-latency HLS origin (served from memory by the HTTP server).
+    pub fn low_latency(&self) -> Arc<LowLatencyOrigin> {
+        self.low_latency.clone()
     }
 
     pub fn hls_dir(&self) -> PathBuf {

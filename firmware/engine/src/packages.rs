@@ -37,6 +37,7 @@ pub const ELEMENTS: &[(&str, Source)] = &[
     ("hlssink2", Source::Debian("gstreamer1.0-plugins-bad")),
     ("jpegdec", Source::Debian("gstreamer1.0-plugins-good")),
     ("jpegenc", Source::Debian("gstreamer1.0-plugins-good")),
+    ("mp4mux", Source::Debian("gstreamer1.0-plugins-good")),
     ("mpegtsmux", Source::Debian("gstreamer1.0-plugins-bad")),
     (
         "mpph264enc",

@@ -58,15 +58,24 @@ pub enum Reload {
     Refuse(String),
 }
 
+/// A finished segment's pieces.
+#[derive(Debug, Clone)]
+struct Finished {
+    sequence: u64,
+    uri: String,
+    parts: Vec<Part>,
+    map: String,
+}
+
 /// One rung's low-latency playlist.
 #[derive(Debug, Clone)]
 pub struct LowLatencyPlaylist {
     segments: MediaPlaylist,
     part_target: Duration,
-    /// `EXT-X-MAP`: the CMAF header every segment and part follows.
+    /// `EXT-X-MAP`: the CMAF header the open segment's parts follow.
     map_uri: String,
-    /// Parts of the listed and retired segments: (sequence, segment URI, parts).
-    parts: VecDeque<(u64, String, Vec<Part>)>,
+    /// The listed and retired segments' parts and headers.
+    parts: VecDeque<Finished>,
     /// Parts of the segment being written.
     open: Vec<Part>,
     hint: Option<PreloadHint>,
@@ -106,6 +115,28 @@ impl LowLatencyPlaylist {
         self.segments.mark_discontinuity();
     }
 
+    /// A new header (the muxer restarted): the next segment follows it, after a
+    /// discontinuity. Finish the open segment first.
+    pub fn set_map(&mut self, map_uri: &str) {
+        if map_uri != self.map_uri {
+            self.segments.mark_discontinuity();
+            self.map_uri = map_uri.to_string();
+        }
+    }
+
+    /// Parts of the open segment so far.
+    pub fn open_parts(&self) -> &[Part] {
+        &self.open
+    }
+
+    /// The parts of a listed or retired segment, by its URI.
+    pub fn parts_of(&self, segment_uri: &str) -> Option<&[Part]> {
+        self.parts
+            .iter()
+            .find(|f| f.uri == segment_uri)
+            .map(|f| f.parts.as_slice())
+    }
+
     /// A part of the open segment is complete; `hint` is where the next one will be.
     pub fn push_part(&mut self, part: Part, hint: Option<PreloadHint>) {
         self.open.push(part);
@@ -115,8 +146,12 @@ impl LowLatencyPlaylist {
     /// The open segment is complete (its parts are its pieces, in order) at `now`.
     pub fn push_segment(&mut self, segment: Segment, hint: Option<PreloadHint>, now: Duration) {
         let sequence = self.segments.next_sequence();
-        let parts = std::mem::take(&mut self.open);
-        self.parts.push_back((sequence, segment.uri.clone(), parts));
+        self.parts.push_back(Finished {
+            sequence,
+            uri: segment.uri.clone(),
+            parts: std::mem::take(&mut self.open),
+            map: self.map_uri.clone(),
+        });
         self.segments.push(segment, now);
         self.hint = hint;
     }
@@ -131,11 +166,11 @@ impl LowLatencyPlaylist {
     pub fn expired(&mut self, now: Duration) -> Vec<String> {
         let mut out = Vec::new();
         for uri in self.segments.expired(now) {
-            while self.parts.front().is_some_and(|(_, u, _)| *u != uri) {
+            while self.parts.front().is_some_and(|f| f.uri != uri) {
                 self.parts.pop_front();
             }
-            if let Some((_, _, parts)) = self.parts.pop_front() {
-                for p in parts {
+            if let Some(finished) = self.parts.pop_front() {
+                for p in finished.parts {
                     if p.uri != uri && !out.contains(&p.uri) {
                         out.push(p.uri);
                     }
@@ -231,8 +266,8 @@ impl LowLatencyPlaylist {
         let had = self
             .parts
             .iter()
-            .find(|(seq, _, _)| *seq == msn)
-            .map_or(0, |(_, _, parts)| parts.len() as u64);
+            .find(|f| f.sequence == msn)
+            .map_or(0, |f| f.parts.len() as u64);
         if p < had || msn + 1 < open || !self.open.is_empty() {
             Reload::Ready
         } else {
@@ -262,7 +297,18 @@ impl LowLatencyPlaylist {
             let _ = writeln!(s, "#EXT-X-DISCONTINUITY-SEQUENCE:{discontinuities}");
         }
         s.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
-        let _ = writeln!(s, "#EXT-X-MAP:URI=\"{}\"", self.map_uri);
+        let map_of = |seq: u64| {
+            self.parts
+                .iter()
+                .find(|f| f.sequence == seq)
+                .map_or(self.map_uri.as_str(), |f| f.map.as_str())
+        };
+        let mut map = self
+            .segments
+            .entries()
+            .next()
+            .map_or(self.map_uri.as_str(), |(seq, _, _)| map_of(seq));
+        let _ = writeln!(s, "#EXT-X-MAP:URI=\"{map}\"");
         // Each listed segment's start, seconds before the end of the playlist.
         let open_secs: f64 = self.open.iter().map(|p| p.duration.as_secs_f64()).sum();
         let mut from_end = open_secs;
@@ -291,15 +337,19 @@ impl LowLatencyPlaylist {
             if discontinuity {
                 s.push_str("#EXT-X-DISCONTINUITY\n");
             }
+            if map_of(seq) != map {
+                map = map_of(seq);
+                let _ = writeln!(s, "#EXT-X-MAP:URI=\"{map}\"");
+            }
             let _ = writeln!(
                 s,
                 "#EXT-X-PROGRAM-DATE-TIME:{}",
                 iso8601_utc_ms(seg.program_date_time_ms)
             );
             if *start <= with_parts
-                && let Some((_, _, parts)) = self.parts.iter().find(|(q, _, _)| *q == seq)
+                && let Some(f) = self.parts.iter().find(|f| f.sequence == seq)
             {
-                parts.iter().for_each(|p| write_part(&mut s, p));
+                f.parts.iter().for_each(|p| write_part(&mut s, p));
             }
             let _ = write!(
                 s,
@@ -312,7 +362,21 @@ impl LowLatencyPlaylist {
             s.push_str("#EXT-X-ENDLIST\n");
             return s;
         }
-        self.open.iter().for_each(|p| write_part(&mut s, p));
+        self.render_open(&mut s, map, reports);
+        s
+    }
+
+    /// The open segment's parts, the preload hint and the other rungs' reports.
+    fn render_open(&self, s: &mut String, map: &str, reports: &[RenditionReport]) {
+        if !self.open.is_empty() {
+            if self.segments.discontinuity_pending() {
+                s.push_str("#EXT-X-DISCONTINUITY\n");
+            }
+            if self.map_uri != map {
+                let _ = writeln!(s, "#EXT-X-MAP:URI=\"{}\"", self.map_uri);
+            }
+        }
+        self.open.iter().for_each(|p| write_part(s, p));
         if let Some(hint) = &self.hint {
             let _ = write!(s, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"{}\"", hint.uri);
             if let Some(start) = hint.byte_range_start {
@@ -331,7 +395,6 @@ impl LowLatencyPlaylist {
             }
             s.push('\n');
         }
-        s
     }
 }
 
@@ -443,6 +506,36 @@ mod tests {
         );
         assert_eq!(p.render(false, &reports), expected);
         assert_eq!(p.last(), Some((2, Some(1))));
+    }
+
+    #[test]
+    fn a_new_header_follows_a_discontinuity_with_its_map() {
+        let mut p = playlist(6, 2, 0);
+        p.set_map("init2.mp4");
+        p.push_part(part(2, 0), hint(2, 1));
+        let text = p.render(false, &[]);
+        assert!(
+            text.contains(
+                "seg1.m4s\n#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI=\"init2.mp4\"\n\
+                 #EXT-X-PART:DURATION=0.500,URI=\"seg2.0.m4s\",INDEPENDENT=YES\n"
+            ),
+            "{text}"
+        );
+        for n in 1..4 {
+            p.push_part(part(2, n), None);
+        }
+        p.push_segment(segment(2), hint(3, 0), ms(6000));
+        let text = p.render(false, &[]);
+        assert!(text.starts_with("#EXTM3U\n") && text.contains("#EXT-X-MAP:URI=\"init.mp4\"\n"));
+        assert!(
+            text.contains(
+                "seg1.m4s\n#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI=\"init2.mp4\"\n\
+                 #EXT-X-PROGRAM-DATE-TIME:2026-11-21T16:51:04.000Z\n"
+            ),
+            "{text}"
+        );
+        assert_eq!(text.matches("#EXT-X-MAP").count(), 2, "{text}");
+        assert_eq!(p.parts_of("seg2.m4s").map(<[Part]>::len), Some(4));
     }
 
     #[test]

@@ -180,6 +180,11 @@ impl MediaPlaylist {
         self.discontinuity_sequence
     }
 
+    /// The next segment will follow a discontinuity.
+    pub(crate) fn discontinuity_pending(&self) -> bool {
+        self.discontinuity_pending
+    }
+
     pub(crate) fn is_ended(&self) -> bool {
         self.ended
     }

@@ -535,7 +535,10 @@ mod tests {
         // Parts of 3 fragments (999 ms ≥ 900): 0–2, 3–5 (independent: it starts with the
         // early keyframe, but in the same segment), then 6 alone before the keyframe at 7.
         let got = parts(&c.push(&b).unwrap());
-        assert_eq!(got, [(999, true, true), (999, true, false), (333, false, false)]);
+        assert_eq!(
+            got,
+            [(999, true, true), (999, true, false), (333, false, false)]
+        );
         let more = c.push(&fragment(1, 90_000, 10, 1000, Some(false))).unwrap();
         assert_eq!(parts(&more), [(999, true, true)]);
     }

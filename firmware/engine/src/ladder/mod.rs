@@ -4,9 +4,13 @@
 //! ```text
 //! appsrc(video) ─ tee ─┬─ queue ─ scale ─ H.264 enc ─ h264parse ─┐
 //!                      └─ …one branch per rung…                   ├─ splitmuxsink(mpegtsmux) per rung
+//!                                                                 └─ mp4mux(fragmented) ─ appsink: LL-HLS
 //!   (a rung half the size of another is scaled from that rung's picture: `scale_sources`)
 //! appsrc(audio) ─ AAC enc ─ aacparse ─ tee ───────────────────────┘
 //! ```
+//! With low-latency HLS on, each rung's frames and the AAC also go to a fragmented `mp4mux`
+//! (a fragment per part target, cut at keyframes) whose stream the low-latency origin cuts
+//! into parts and segments.
 //! Each rung's encoded frames and the AAC also go to an appsink tap feeding the
 //! destinations (`tap`), so an uplink never needs an encoder of its own.
 //! Keyframes are forced at the same running time on every rung (see `Bridge`), and each
@@ -24,6 +28,7 @@ use gst::prelude::*;
 
 use crate::gst_util::{bounded_queue, tee_to};
 use crate::outputs::hls_origin::HlsOrigin;
+use crate::outputs::low_latency::LowLatencyOrigin;
 use crate::outputs::tap::TapHub;
 use crate::stats::FrameCounter;
 use crate::{EngineError, EventSink, make};
@@ -55,7 +60,7 @@ impl Ladder {
         encoder_name: &str,
         aac_name: &str,
         epoch: gst::ClockTime,
-        origin: Arc<HlsOrigin>,
+        (origin, low_latency): (Arc<HlsOrigin>, Arc<LowLatencyOrigin>),
         taps: Arc<TapHub>,
         events: EventSink,
     ) -> Result<Ladder, EngineError> {
@@ -106,7 +111,7 @@ impl Ladder {
             let RungChain { enc, h264, .. } = chain;
 
             let frames = Arc::new(FrameCounter::default());
-            watch_encoded(&h264, n, &frames, frame_ns, &origin);
+            watch_encoded(&h264, n, &frames, frame_ns, &origin, &low_latency);
 
             let sink = make("splitmuxsink", &format!("hls-{n}"))?;
             sink.set_property("muxer-factory", "mpegtsmux");
@@ -152,6 +157,15 @@ impl Ladder {
             add_tap(&pipeline, &out, &format!("tap-{n}"), move |sample| {
                 taps_for_rung.rung_video(&rung_name, sample)
             })?;
+            if config.outputs.hls.low_latency {
+                low_latency_branch(
+                    &pipeline,
+                    (&out, &audio_tee),
+                    n,
+                    config.outputs.hls.part_ms,
+                    low_latency.clone(),
+                )?;
+            }
             tee_to(&audio_tee, &aqueue)?;
             let apad = sink
                 .request_pad_simple("audio_%u")
@@ -440,6 +454,7 @@ fn watch_encoded(
     frames: &Arc<FrameCounter>,
     frame_ns: u64,
     origin: &Arc<HlsOrigin>,
+    low_latency: &Arc<LowLatencyOrigin>,
 ) {
     let Some(pad) = h264.static_pad("src") else {
         return;
@@ -456,6 +471,7 @@ fn watch_encoded(
         gst::PadProbeReturn::Ok
     });
     let origin = origin.clone();
+    let low_latency = low_latency.clone();
     let rung = rung.to_string();
     pad.connect_notify(Some("caps"), move |pad, _| {
         let Some(caps) = pad.current_caps() else {
@@ -463,7 +479,67 @@ fn watch_encoded(
         };
         let Some(s) = caps.structure(0) else { return };
         if let (Ok(profile), Ok(level)) = (s.get::<&str>("profile"), s.get::<&str>("level")) {
-            origin.set_codec(&rung, fourcast_hls::avc1_codec(profile, level));
+            let codec = fourcast_hls::avc1_codec(profile, level);
+            low_latency.set_codec(&rung, codec.clone());
+            origin.set_codec(&rung, codec);
         }
     });
+}
+
+/// A rung's low-latency branch: its frames (`video` tee) and the AAC (`audio` tee) into a
+/// fragmented `mp4mux`, one fragment per part target, whose bytes go to the origin as
+/// they come. The queues hold what one segment's worth of muxing may wait for.
+fn low_latency_branch(
+    pipeline: &gst::Pipeline,
+    (video, audio): (&gst::Element, &gst::Element),
+    rung: &str,
+    part_ms: u32,
+    origin: Arc<LowLatencyOrigin>,
+) -> Result<(), EngineError> {
+    let vqueue = make("queue", &format!("{rung}-ll-queue"))?;
+    // The TS branch gets Annex B; the MP4 muxer wants avcC: a parser of its own converts.
+    let vparse = make("h264parse", &format!("{rung}-ll-parse"))?;
+    let aqueue = make("queue", &format!("{rung}-ll-audio-queue"))?;
+    aqueue.set_property("max-size-buffers", 0u32);
+    aqueue.set_property("max-size-bytes", 0u32);
+    aqueue.set_property("max-size-time", 2_000_000_000u64);
+    let aparse = make("aacparse", &format!("{rung}-ll-aac-parse"))?;
+    let mux = make("mp4mux", &format!("ll-{rung}"))?;
+    mux.set_property("fragment-duration", part_ms);
+    mux.set_property("streamable", true);
+    let rung_name = rung.to_string();
+    let sink = gst_app::AppSink::builder()
+        .name(format!("ll-sink-{rung}"))
+        .sync(false)
+        .async_(false)
+        .callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |sink| {
+                    let sample = sink.pull_sample().map_err(|_| gst::FlowError::Flushing)?;
+                    if let Some(map) = sample.buffer().and_then(|b| b.map_readable().ok()) {
+                        origin.push(&rung_name, &map);
+                    }
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .build(),
+        )
+        .build();
+    pipeline.add_many([&vqueue, &vparse, &aqueue, &aparse, &mux, sink.upcast_ref()])?;
+    vqueue.link(&vparse)?;
+    aqueue.link(&aparse)?;
+    let to_mux = |from: &gst::Element, template: &str| -> Result<(), EngineError> {
+        let pad = mux
+            .request_pad_simple(template)
+            .ok_or(EngineError::Link("mp4mux pad"))?;
+        from.static_pad("src")
+            .ok_or(EngineError::Link("parser src"))?
+            .link(&pad)
+            .map(|_| ())
+            .map_err(|_| EngineError::Link("parser to mp4mux"))
+    };
+    to_mux(&vparse, "video_%u")?;
+    to_mux(&aparse, "audio_%u")?;
+    mux.link(&sink)?;
+    tee_to(video, &vqueue)?;
+    tee_to(audio, &aqueue)
 }

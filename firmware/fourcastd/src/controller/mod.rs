@@ -151,6 +151,7 @@ pub(crate) struct Controller {
     running: Arc<watch::Sender<Arc<Running>>>,
     /// Fixed for the life of the engine: where HLS is written, the thumbnails, the RTMP hub.
     hls_dir: PathBuf,
+    low_latency: Arc<fourcast_engine::LowLatencyOrigin>,
     thumbs: Arc<fourcast_engine::outputs::thumbs::Thumbs>,
     ingest: Arc<fourcast_engine::inputs::rtmp_hub::IngestHub>,
     events: broadcast::Sender<Event>,
@@ -215,6 +216,7 @@ impl Controller {
             hls_key,
             running: Arc::new(running),
             hls_dir: engine.hls_dir(),
+            low_latency: engine.low_latency(),
             thumbs: engine.thumbs(),
             ingest: engine.ingest(),
             inner: Arc::new(Mutex::new(Inner {
@@ -743,6 +745,10 @@ impl Controller {
 
     pub(crate) fn hls_dir(&self) -> PathBuf {
         self.hls_dir.clone()
+    }
+
+    pub(crate) fn low_latency(&self) -> Arc<fourcast_engine::LowLatencyOrigin> {
+        self.low_latency.clone()
     }
 
     /// Stops the engine: last segments closed, playlists ended.

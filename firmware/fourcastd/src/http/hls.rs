@@ -4,7 +4,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use axum::extract::{Path as UrlPath, State};
+use axum::extract::{Path as UrlPath, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 
@@ -13,7 +13,11 @@ use crate::http::reply::error;
 
 /// Serves the HLS origin. Playlists change every segment: `no-cache`. Segment names are
 /// never reused (they carry the run's start time), so segments are immutable.
-pub(crate) async fn hls(State(c): State<Controller>, UrlPath(path): UrlPath<String>) -> Response {
+pub(crate) async fn hls(
+    State(c): State<Controller>,
+    UrlPath(path): UrlPath<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
     let (policy, key) = c.hls_access();
     let path = if let Some(rest) = path.strip_prefix("signed/") {
         let now = std::time::SystemTime::now()
@@ -32,6 +36,9 @@ pub(crate) async fn hls(State(c): State<Controller>, UrlPath(path): UrlPath<Stri
     } else {
         path
     };
+    if let Some(rest) = path.strip_prefix("ll/") {
+        return crate::http::low_latency::serve(&c.low_latency(), rest, query.as_deref()).await;
+    }
     let Some(file) = safe_join(&c.hls_dir(), &path) else {
         return (StatusCode::BAD_REQUEST, "bad path").into_response();
     };
@@ -89,8 +96,10 @@ pub(crate) async fn hls_sign(State(c): State<Controller>, body: axum::body::Byte
         + u64::from(ttl);
     let (policy, key) = c.hls_access();
     let prefix = fourcast_auth::hls_url::prefix(&key, expires);
+    let low_latency = c.running().config.outputs.hls.low_latency;
     Json(serde_json::json!({
         "url": format!("{prefix}/master.m3u8"),
+        "low_latency_url": low_latency.then(|| format!("{prefix}/ll/master.m3u8")),
         "expires": expires,
         "hls_access": policy,
     }))

@@ -10,6 +10,7 @@ pub(crate) mod devices;
 pub(crate) mod hashing;
 pub(crate) mod hls;
 pub(crate) mod inputs;
+pub(crate) mod low_latency;
 pub(crate) mod metrics;
 pub(crate) mod ota;
 pub(crate) mod panel;
