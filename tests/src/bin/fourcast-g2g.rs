@@ -7,7 +7,12 @@
 //! painted in it: mixing → encode → mux → SRT (its latency buffer included) → decode.
 //! Camera capture is not in it (there is no camera here).
 //!
-//! `fourcast-g2g [--fourcastd PATH] [--seconds N] [--rung NAME] [--srt-latency MS]`
+//! With `--stages`, GStreamer's own latency tracer runs in the daemon too, and the time each
+//! element holds a frame (median and p95, ms) is printed after the figure: where the box's
+//! share goes. The tracer costs a little, so the figure of a `--stages` run is not the
+//! reference one.
+//!
+//! `fourcast-g2g [--fourcastd PATH] [--seconds N] [--rung NAME] [--srt-latency MS] [--stages]`
 
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -75,7 +80,17 @@ fn main() {
     ));
     let config_file = tmp.0.join("fourcast.toml");
     std::fs::write(&config_file, config).expect("config");
-    let mut daemon = Command::new(&bin)
+    let stages = std::env::args().any(|a| a == "--stages");
+    let trace = tmp.0.join("trace.log");
+    let mut daemon = Command::new(&bin);
+    if stages {
+        daemon
+            .env("GST_TRACERS", "latency(flags=pipeline+element)")
+            .env("GST_DEBUG", "GST_TRACER:7")
+            .env("GST_DEBUG_NO_COLOR", "1")
+            .env("GST_DEBUG_FILE", &trace);
+    }
+    let mut daemon = daemon
         .arg("run")
         .arg("--config")
         .arg(&config_file)
@@ -144,8 +159,63 @@ fn main() {
         pct(0.95),
         samples[samples.len() - 1]
     );
+    if stages {
+        print_stages(&std::fs::read_to_string(&trace).unwrap_or_default());
+    }
     let dir = std::path::Path::new("target/bench");
     if std::fs::create_dir_all(dir).is_ok() {
         let _ = std::fs::write(dir.join("g2g.json"), json);
+    }
+}
+
+/// The latency tracer's records: per element (`element-latency`), the time from a buffer
+/// entering it to leaving it; per pipeline (`latency`), from its source to its sink.
+/// Printed slowest first, with how many buffers were seen.
+fn print_stages(trace: &str) {
+    let field = |line: &str, name: &str| -> Option<String> {
+        let at = line.find(&format!("{name}=("))?;
+        let rest = &line[at..];
+        let value = &rest[rest.find(')')? + 1..];
+        Some(
+            value
+                .split([',', ';'])
+                .next()?
+                .trim()
+                .trim_matches('"')
+                .to_string(),
+        )
+    };
+    let mut by_element: std::collections::BTreeMap<String, Vec<u64>> = Default::default();
+    for line in trace.lines() {
+        // `element-latency`: one element; `latency`: a pipeline, source to sink.
+        let name = if line.contains(" element-latency,") {
+            field(line, "element")
+        } else if line.contains(" latency, ") {
+            field(line, "src-element")
+                .zip(field(line, "sink-element"))
+                .map(|(src, sink)| format!("{src} → {sink}"))
+        } else {
+            None
+        };
+        if let (Some(name), Some(Ok(ns))) = (name, field(line, "time").map(|t| t.parse::<u64>())) {
+            by_element.entry(name).or_default().push(ns);
+        }
+    }
+    if by_element.is_empty() {
+        println!("stages: the latency tracer wrote nothing (is GStreamer's tracing built in?)");
+        return;
+    }
+    let mut rows: Vec<(String, f64, f64, usize)> = by_element
+        .into_iter()
+        .map(|(element, mut ns)| {
+            ns.sort_unstable();
+            let at = |q: f64| ns[((ns.len() - 1) as f64 * q).round() as usize] as f64 / 1e6;
+            (element, at(0.5), at(0.95), ns.len())
+        })
+        .collect();
+    rows.sort_by(|a, b| b.1.total_cmp(&a.1));
+    println!("stages (GStreamer latency tracer, time each element holds a buffer):");
+    for (element, median, p95, n) in rows.iter().filter(|r| r.1 >= 0.5) {
+        println!("  {element:<44} median {median:7.1} ms | p95 {p95:7.1} ms | {n} buffers");
     }
 }
