@@ -17,6 +17,8 @@ Usage: tests/bench/bench.py [--frames N] [--repeat N] [--only standard,scaling,f
 
 import argparse
 import json
+import threading
+import urllib.request
 import math
 import os
 import re
@@ -320,7 +322,7 @@ def probes():
     result = {}
     # Process start -> first segment listed in the 720p playlist, five starts.
     import socket
-    times = []
+    times, ll_parts, ll_segments = [], [], []
     for i in range(5):
         data = WORK / f"probe-data{i}"
         shutil.rmtree(data, ignore_errors=True)
@@ -332,19 +334,48 @@ def probes():
         proc = subprocess.Popen([str(FOURCASTD), "run", "--data-dir", str(data), "--listen",
                                  f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
+        # Low-latency HLS: the first part and the first whole segment, by blocking requests
+        # (each is answered the moment it exists).
+        ll = {}
+
+        def ask_ll(what, query):
+            url = f"http://127.0.0.1:{port}/hls/ll/720p/index.m3u8?{query}"
+            while time.monotonic() - started < 30:
+                try:
+                    with urllib.request.urlopen(url, timeout=10) as r:
+                        if r.status == 200:
+                            ll[what] = time.monotonic() - started
+                            return
+                except OSError:
+                    time.sleep(0.02)
+
+        waiters = [threading.Thread(target=ask_ll, args=a)
+                   for a in (("part", "_HLS_msn=0&_HLS_part=0"), ("segment", "_HLS_msn=0"))]
+        for w in waiters:
+            w.start()
         playlist = data / "hls" / "720p" / "index.m3u8"
         while time.monotonic() - started < 30:
             if playlist.exists() and "#EXTINF" in playlist.read_text(errors="replace"):
                 times.append(time.monotonic() - started)
                 break
             time.sleep(0.02)
+        for w in waiters:
+            w.join()
+        if "part" in ll:
+            ll_parts.append(ll["part"])
+        if "segment" in ll:
+            ll_segments.append(ll["segment"])
         proc.terminate()
         proc.wait()
         shutil.rmtree(data, ignore_errors=True)
-    times.sort()
-    result["start_to_first_segment_s"] = {"runs": len(times),
-                                          "median": round(times[len(times) // 2], 2),
-                                          "min": round(times[0], 2), "max": round(times[-1], 2)}
+    def spread(values):
+        values = sorted(values)
+        return {"runs": len(values), "median": round(values[len(values) // 2], 2),
+                "min": round(values[0], 2), "max": round(values[-1], 2)} if values else None
+    result["start_to_first_segment_s"] = spread(times)
+    result["start_to_first_ll_part_s"] = spread(ll_parts)
+    result["start_to_first_ll_segment_s"] = spread(ll_segments)
+    result["hls_js_live_latency"] = players()
     # Glass-to-glass over SRT on loopback (see tests/src/bin/fourcast-g2g.rs for the method).
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "fourcast-e2e", "--bin",
                     "fourcast-g2g"], cwd=ROOT, check=True)
@@ -364,9 +395,50 @@ def probes():
     s = result["start_to_first_segment_s"]
     print(f"  process start -> first HLS segment: median {s['median']} s "
           f"(min {s['min']}, max {s['max']}, {s['runs']} starts)")
+    for key, name in (("start_to_first_ll_part_s", "first low-latency part"),
+                      ("start_to_first_ll_segment_s", "first low-latency segment")):
+        v = result[key]
+        if v:
+            print(f"  process start -> {name}: median {v['median']} s "
+                  f"(min {v['min']}, max {v['max']}, {v['runs']} starts)")
+    for variant, r in result["hls_js_live_latency"].items():
+        print(f"  hls.js in chromium, {variant}: live latency median {r.get('latency_median_s')} s, "
+              f"p95 {r.get('latency_p95_s')} s, {r.get('stalls')} stalls in {r.get('played_s')} s")
     print(f"  {line.strip()}")
     print(f"  {switch_line}")
     return result
+
+
+def players(seconds=60):
+    """hls.js (web-ui/tests/player.mjs) in chromium against the default box, each variant
+    with the web UI's own tuning: its measured live latency (median, p95) and stalls."""
+    import socket
+    out = {}
+    web_ui = ROOT / "web-ui"
+    for variant, playlist, low in (("low-latency", "/hls/ll/master.m3u8", "1"),
+                                   ("ts", "/hls/master.m3u8", "0")):
+        data = WORK / f"player-{variant}"
+        shutil.rmtree(data, ignore_errors=True)
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        proc = subprocess.Popen([str(FOURCASTD), "run", "--data-dir", str(data), "--listen",
+                                 f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(6)
+        env = dict(os.environ, BASE_URL=f"http://127.0.0.1:{port}", PLAYLIST=playlist,
+                   LOW_LATENCY=low, SECONDS=str(seconds))
+        run = subprocess.run(["node", "tests/player.mjs"], cwd=web_ui, env=env,
+                             capture_output=True, text=True)
+        proc.terminate()
+        proc.wait()
+        shutil.rmtree(data, ignore_errors=True)
+        try:
+            out[variant] = json.loads(run.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            out[variant] = {"error": (run.stderr or run.stdout)[-500:]}
+    return out
 
 
 def main():

@@ -289,3 +289,80 @@ fn hls_js_plays_the_low_latency_variant_for_a_minute_without_a_stall() {
         "{report}"
     );
 }
+
+#[test]
+fn a_ladder_rebuild_goes_on_after_a_discontinuity_with_the_new_header() {
+    let d = started(2);
+    let (_, before) = playlist(&d, "720p", "");
+    let first_map = uri(before
+        .lines()
+        .find(|l| l.starts_with("#EXT-X-MAP"))
+        .unwrap())
+    .to_string();
+    let running = d.json("/api/v1/config")["config"]["ladder"]["x264_preset"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let other = if running == "ultrafast" {
+        "superfast"
+    } else {
+        "ultrafast"
+    };
+    let revision = d.json("/api/v1/config")["revision"].as_u64().unwrap();
+    let body = serde_json::json!({
+        "base_revision": revision,
+        "patch": {"ladder": {"x264_preset": other}},
+    });
+    let r = d.send(
+        "PATCH",
+        "/api/v1/config",
+        &[("Content-Type", "application/json")],
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    // Two whole segments after the new header.
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let after = loop {
+        let (_, text) = playlist(&d, "720p", "");
+        let tail = text.split("#EXT-X-DISCONTINUITY\n").nth(1).unwrap_or("");
+        if tail.matches("#EXTINF:").count() >= 2 {
+            break text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no discontinuity with two segments after:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let tail = after.split("#EXT-X-DISCONTINUITY\n").nth(1).unwrap();
+    assert!(
+        tail.starts_with("#EXT-X-MAP:URI=\""),
+        "the new header first:\n{after}"
+    );
+    let new_map = uri(tail.lines().next().unwrap());
+    assert_ne!(new_map, first_map, "a new header after the rebuild");
+    // Numbering goes on: the playlist's first segment is not numbered again from 0.
+    assert!(
+        number_after(&after, "#EXT-X-MEDIA-SEQUENCE:")
+            >= number_after(&before, "#EXT-X-MEDIA-SEQUENCE:"),
+        "{before}\n---\n{after}"
+    );
+    let segment = tail
+        .lines()
+        .find(|l| !l.starts_with('#') && !l.is_empty())
+        .expect("a segment after the header");
+    let work = TempDir::new("ll-rebuild");
+    let file = work.0.join("after.mp4");
+    let init = d.get(&format!("/hls/ll/720p/{new_map}")).body;
+    let body = d.get(&format!("/hls/ll/720p/{segment}")).body;
+    std::fs::write(&file, [init, body].concat()).unwrap();
+    let probe = ffprobe(
+        &file,
+        &[
+            "-count_frames",
+            "-show_entries",
+            "stream=codec_name,nb_read_frames",
+        ],
+    );
+    assert!(probe.to_string().contains("h264"), "{probe}");
+}

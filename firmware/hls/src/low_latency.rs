@@ -129,6 +129,14 @@ impl LowLatencyPlaylist {
         &self.open
     }
 
+    /// Every header a listed or retired segment, or the open one, follows.
+    pub fn maps(&self) -> impl Iterator<Item = &str> {
+        self.parts
+            .iter()
+            .map(|f| f.map.as_str())
+            .chain(std::iter::once(self.map_uri.as_str()))
+    }
+
     /// The parts of a listed or retired segment, by its URI.
     pub fn parts_of(&self, segment_uri: &str) -> Option<&[Part]> {
         self.parts
@@ -535,6 +543,11 @@ mod tests {
             "{text}"
         );
         assert_eq!(text.matches("#EXT-X-MAP").count(), 2, "{text}");
+        let maps: Vec<&str> = p.maps().collect();
+        assert!(
+            maps.contains(&"init.mp4") && maps.contains(&"init2.mp4"),
+            "{maps:?}"
+        );
         assert_eq!(p.parts_of("seg2.m4s").map(<[Part]>::len), Some(4));
     }
 

@@ -160,7 +160,11 @@ impl LowLatencyOrigin {
                     tracing::error!(rung, "low-latency HLS stream unreadable: {e}");
                 }
                 r.broken = true;
-                r.chunker = Chunker::new(0, 0);
+                let (segment_s, part_ms, _) = r.shape;
+                r.chunker = Chunker::new(
+                    u64::from(part_ms) * 1_000_000,
+                    u64::from(segment_s) * 1_000_000_000,
+                );
                 return;
             }
         };
@@ -251,8 +255,9 @@ impl LowLatencyOrigin {
         for gone in r.playlist.expired(now) {
             r.parts.remove(&gone);
         }
-        let current = format!("-{}-init.mp4", r.generation);
-        r.inits.retain(|uri, _| uri.ends_with(&current));
+        // A header goes once no segment in the playlist or its grace period follows it.
+        let used: std::collections::HashSet<&str> = r.playlist.maps().collect();
+        r.inits.retain(|uri, _| used.contains(uri.as_str()));
     }
 
     fn part_uri(&self, seq: u64, n: u64) -> String {
