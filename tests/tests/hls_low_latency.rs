@@ -73,7 +73,7 @@ fn a_blocking_reload_waits_for_the_part_asked_for_and_far_ahead_is_refused() {
     assert_eq!(status, 200);
     for tag in [
         "#EXT-X-VERSION:9\n",
-        "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.200,CAN-SKIP-UNTIL=12.000\n",
+        "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.600,CAN-SKIP-UNTIL=12.000\n",
         "#EXT-X-PART-INF:PART-TARGET=0.400\n",
         "#EXT-X-MAP:URI=\"",
         "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"",

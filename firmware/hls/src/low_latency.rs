@@ -5,8 +5,9 @@
 //!
 //! - Parts are listed for the segments that start within three target durations of the end
 //!   (§4.4.4.9: older ones SHOULD go), and always for the segment being written.
-//! - `EXT-X-SERVER-CONTROL`: `CAN-BLOCK-RELOAD=YES`, `PART-HOLD-BACK` three part targets (at
-//!   least two are required), `CAN-SKIP-UNTIL` six target durations (the least allowed).
+//! - `EXT-X-SERVER-CONTROL`: `CAN-BLOCK-RELOAD=YES`, `PART-HOLD-BACK` four part targets (at
+//!   least two are required, three advised; with three, hls.js catching up to the live edge
+//!   stalled now and then on a loaded 2-core box), `CAN-SKIP-UNTIL` six target durations (the least allowed).
 //! - [`LowLatencyPlaylist::render`] with `skip` replaces the segments that start at least
 //!   `CAN-SKIP-UNTIL` before the end with `EXT-X-SKIP` (`_HLS_skip=YES`).
 //! - [`LowLatencyPlaylist::reload`] answers a request carrying `_HLS_msn` and `_HLS_part`:
@@ -201,9 +202,9 @@ impl LowLatencyPlaylist {
             .map(|(seq, _, _)| (seq, None))
     }
 
-    /// `PART-HOLD-BACK`: three part targets.
+    /// `PART-HOLD-BACK`: four part targets.
     pub fn part_hold_back(&self) -> Duration {
-        self.part_target * 3
+        self.part_target * 4
     }
 
     /// `CAN-SKIP-UNTIL`: six target durations.
@@ -500,7 +501,7 @@ mod tests {
         }];
         let expected = format!(
             "#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:2\n\
-             #EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.500,\
+             #EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=2.000,\
              CAN-SKIP-UNTIL=12.000\n#EXT-X-PART-INF:PART-TARGET=0.500\n\
              #EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-MAP:URI=\"init.mp4\"\n\
              #EXT-X-PROGRAM-DATE-TIME:2026-11-21T16:51:00.000Z\n{}#EXTINF:2.000,\nseg0.m4s\n\
