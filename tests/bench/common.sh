@@ -21,13 +21,15 @@ cpu_percent() {
   python3 -c "print(f'{($2-$1)/$TICKS/$3*100:.1f}')"
 }
 
-# First-boot setup of a fresh box on PORT (a random admin password), then an API token for
-# the script; prints the token. The box must answer HTTP already.
+# First-boot setup of a fresh box on PORT with data directory DATA (a random admin password and
+# the setup code the box wrote there), then an API token for the script; prints the token.
 api_token() {
-  local port=$1 jar="$tmp/cookies-$1" csrf
+  local port=$1 data=$2 jar="$tmp/cookies-$1" csrf code
   for _ in $(seq 1 100); do curl -s -o /dev/null "127.0.0.1:$port/api/v1/setup" && break; sleep 0.2; done
+  for _ in $(seq 1 50); do [ -s "$data/setup-code" ] && break; sleep 0.2; done
+  code=$(tr -d '[:space:]' <"$data/setup-code")
   csrf=$(curl -s -c "$jar" -H 'Content-Type: application/json' \
-    -d "{\"password\":\"bench-$RANDOM-$RANDOM-$RANDOM\"}" "127.0.0.1:$port/api/v1/setup" |
+    -d "{\"password\":\"bench-$RANDOM-$RANDOM-$RANDOM\",\"code\":\"$code\"}" "127.0.0.1:$port/api/v1/setup" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["csrf"])')
   curl -s -b "$jar" -H "X-CSRF-Token: $csrf" -H 'Content-Type: application/json' \
     -d '{"name":"bench"}' "127.0.0.1:$port/api/v1/tokens" |

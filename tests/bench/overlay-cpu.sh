@@ -36,7 +36,7 @@ TOML
     port=$(free_port)
     "$BIN" run --config "$tmp/c.toml" --data-dir "$tmp/data-$round-$mode" --listen "127.0.0.1:$port" 2>/dev/null >/dev/null &
     pid=$!
-    token=$(api_token "$port")
+    token=$(api_token "$port" "$tmp/data-$round-$mode")
     shown=$(curl -s -H "Authorization: Bearer $token" "127.0.0.1:$port/api/v1/config" | grep -c '"lower_third"' || true)
     if [ "$mode" = on ] && [ "$shown" = 0 ]; then echo "the overlays did not apply"; kill "$pid"; exit 1; fi
     sleep "$WARMUP"

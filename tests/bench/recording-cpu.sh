@@ -9,7 +9,7 @@ for record in no yes; do
   port=$(free_port)
   "$BIN" run --data-dir "$tmp/data-$record" --listen "127.0.0.1:$port" 2>/dev/null >/dev/null &
   pid=$!
-  token=$(api_token "$port")
+  token=$(api_token "$port" "$tmp/data-$record")
   sleep "$WARMUP"
   [ "$record" = yes ] && curl -s -XPOST -H "Authorization: Bearer $token" "127.0.0.1:$port/api/v1/recording/start" >/dev/null && sleep 2
   a=$(cpu_ticks "$pid")

@@ -8,7 +8,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 TAKES=${1:-30}
 port=$(free_port)
 "$BIN" run --data-dir "$tmp/data" --listen "127.0.0.1:$port" >"$tmp/log" 2>&1 &
-token=$(api_token "$port")
+token=$(api_token "$port" "$tmp/data")
 auth=(-H "Authorization: Bearer $token")
 for _ in $(seq 1 100); do
   [ -e "$tmp/data/hls/720p/index.m3u8" ] && break

@@ -17,7 +17,7 @@ for round in $(seq 1 "$REPEAT"); do
     port=$(free_port)
     "$BIN" run --config "$tmp/c.toml" --data-dir "$tmp/data-$round-$fps" --listen "127.0.0.1:$port" 2>/dev/null >/dev/null &
     pid=$!
-    token=$(api_token "$port")
+    token=$(api_token "$port" "$tmp/data-$round-$fps")
     sleep "$WARMUP"
     poller=""
     if [ "$fps" != 0 ]; then

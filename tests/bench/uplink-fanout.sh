@@ -24,7 +24,7 @@ for n in 0 1 5; do
   port=$(free_port)
   "$BIN" run --config "$tmp/c.toml" --data-dir "$tmp/data$n" --listen "127.0.0.1:$port" 2>/dev/null >/dev/null &
   pid=$!
-  token=$(api_token "$port")
+  token=$(api_token "$port" "$tmp/data$n")
   sleep "$WARMUP"
   a=$(cpu_ticks "$pid")
   sleep "$SECONDS_MEASURED"
