@@ -379,9 +379,11 @@ def probes():
     # Glass-to-glass over SRT on loopback (see tests/src/bin/fourcast-g2g.rs for the method).
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "fourcast-e2e", "--bin",
                     "fourcast-g2g"], cwd=ROOT, check=True)
-    line = subprocess.run([str(ROOT / "target/release/fourcast-g2g"), "--seconds", "20"],
-                          cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    result["glass_to_glass_srt"] = json.loads((OUT / "g2g.json").read_text())
+    # Two receivers: GStreamer (hands a frame over once decoded) and the ffmpeg command line.
+    for receiver, key in (("gst", "glass_to_glass_srt"), ("ffmpeg", "glass_to_glass_srt_ffmpeg")):
+        subprocess.run([str(ROOT / "target/release/fourcast-g2g"), "--seconds", "20",
+                        "--receiver", receiver], cwd=ROOT, capture_output=True, check=True)
+        result[key] = json.loads((OUT / f"g2g-{receiver}.json").read_text())
     # Layout command -> first changed program frame (see tests/bench/switch-latency.sh).
     out = subprocess.run(["bash", str(ROOT / "tests/bench/switch-latency.sh"), "30"],
                          capture_output=True, text=True, check=True).stdout
@@ -404,7 +406,11 @@ def probes():
     for variant, r in result["hls_js_live_latency"].items():
         print(f"  hls.js in chromium, {variant}: live latency median {r.get('latency_median_s')} s, "
               f"p95 {r.get('latency_p95_s')} s, {r.get('stalls')} stalls in {r.get('played_s')} s")
-    print(f"  {line.strip()}")
+    for key in ("glass_to_glass_srt", "glass_to_glass_srt_ffmpeg"):
+        g = result[key]
+        print(f"  glass-to-glass over SRT ({g['rung']}, SRT latency {g['srt_latency_ms']} ms, "
+              f"{g['receiver']} receiver): median {g['median_ms']} ms, p95 {g['p95_ms']} ms "
+              f"({g['frames']} frames)")
     print(f"  {switch_line}")
     return result
 

@@ -7,12 +7,17 @@
 //! painted in it: mixing → encode → mux → SRT (its latency buffer included) → decode.
 //! Camera capture is not in it (there is no camera here).
 //!
+//! The receiver is part of the path: `--receiver gst` (the default) decodes with GStreamer
+//! and hands a frame over as soon as it is decoded; `--receiver ffmpeg` runs the ffmpeg 5.1
+//! command line with its low-delay flags, which holds each frame about 65 ms longer (same
+//! box, same second: 220 against 285 ms at 120-ms SRT latency on the development machine).
+//!
 //! With `--stages`, GStreamer's own latency tracer runs in the daemon too, and the time each
 //! element holds a frame (median and p95, ms) is printed after the figure: where the box's
 //! share goes. The tracer costs a little, so the figure of a `--stages` run is not the
 //! reference one.
 //!
-//! `fourcast-g2g [--fourcastd PATH] [--seconds N] [--rung NAME] [--srt-latency MS] [--stages]`
+//! `fourcast-g2g [--fourcastd PATH] [--seconds N] [--rung NAME] [--srt-latency MS] [--receiver gst|ffmpeg] [--stages]`
 
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -52,27 +57,18 @@ fn main() {
     let http = free_port();
 
     let rows = 32usize;
-    let mut rx = Command::new("ffmpeg")
-        .args(["-nostdin", "-loglevel", "error", "-threads", "1"])
-        .args([
-            "-fflags",
-            "nobuffer",
-            "-flags",
-            "low_delay",
-            "-analyzeduration",
-            "500000",
-        ])
-        .arg("-i")
-        .arg(format!(
-            "srt://127.0.0.1:{port}?mode=listener&latency={}",
-            srt_latency.parse::<u64>().unwrap_or(120) * 1000
-        ))
-        .args(["-an", "-vf", &format!("crop=iw:{rows}:0:0,format=gray")])
-        .args(["-f", "rawvideo", "pipe:1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("ffmpeg runs (apt-get install ffmpeg)");
+    let height = base.rung(&rung).map(|r| r.height as usize).unwrap_or(rows);
+    let srt_ms: u64 = srt_latency.parse().expect("--srt-latency MS");
+    let receiver = arg("--receiver", "gst");
+    let mut rx = match receiver.as_str() {
+        "ffmpeg" => ffmpeg_receiver(port, srt_ms, rows),
+        "gst" => gst_receiver(port, srt_ms, rows, height),
+        other => panic!("--receiver {other}: ffmpeg or gst"),
+    }
+    .stdout(Stdio::piped())
+    .stderr(Stdio::inherit())
+    .spawn()
+    .unwrap_or_else(|e| panic!("the {receiver} receiver: {e} (make test-deps installs it)"));
     std::thread::sleep(Duration::from_millis(300));
 
     let config = config_with(&format!(
@@ -144,7 +140,7 @@ fn main() {
     samples.sort_unstable();
     let pct = |p: f64| samples[((samples.len() - 1) as f64 * p).round() as usize];
     println!(
-        "glass-to-glass ({rung}, SRT latency {srt_latency} ms, loopback): frames {} | min {} ms | median {} ms | p95 {} ms | max {} ms | unreadable {unread}",
+        "glass-to-glass ({rung}, SRT latency {srt_latency} ms, loopback, {receiver} receiver): frames {} | min {} ms | median {} ms | p95 {} ms | max {} ms | unreadable {unread}",
         samples.len(),
         samples[0],
         pct(0.5),
@@ -152,7 +148,7 @@ fn main() {
         samples[samples.len() - 1]
     );
     let json = format!(
-        "{{\"rung\":\"{rung}\",\"srt_latency_ms\":{srt_latency},\"frames\":{},\"min_ms\":{},\"median_ms\":{},\"p95_ms\":{},\"max_ms\":{}}}\n",
+        "{{\"rung\":\"{rung}\",\"receiver\":\"{receiver}\",\"srt_latency_ms\":{srt_latency},\"frames\":{},\"min_ms\":{},\"median_ms\":{},\"p95_ms\":{},\"max_ms\":{}}}\n",
         samples.len(),
         samples[0],
         pct(0.5),
@@ -164,8 +160,40 @@ fn main() {
     }
     let dir = std::path::Path::new("target/bench");
     if std::fs::create_dir_all(dir).is_ok() {
-        let _ = std::fs::write(dir.join("g2g.json"), json);
+        let _ = std::fs::write(dir.join(format!("g2g-{receiver}.json")), json);
     }
+}
+
+/// ffmpeg as a player would run it for low delay: an SRT listener, one decoding thread, no
+/// input buffering; the top `rows` of each frame in grey on stdout.
+fn ffmpeg_receiver(port: u16, srt_ms: u64, rows: usize) -> Command {
+    let mut c = Command::new("ffmpeg");
+    c.args(["-nostdin", "-loglevel", "error", "-threads", "1"])
+        .args(["-fflags", "nobuffer", "-flags", "low_delay"])
+        .args(["-analyzeduration", "500000", "-i"])
+        .arg(format!(
+            "srt://127.0.0.1:{port}?mode=listener&latency={}",
+            srt_ms * 1000
+        ))
+        .args(["-an", "-vf", &format!("crop=iw:{rows}:0:0,format=gray")])
+        .args(["-f", "rawvideo", "pipe:1"]);
+    c
+}
+
+/// The same with GStreamer: `srtsrc` → `tsdemux` → `avdec_h264` (one thread) and no clock
+/// sync, so a frame leaves as soon as it is decoded.
+fn gst_receiver(port: u16, srt_ms: u64, rows: usize, height: usize) -> Command {
+    let mut c = Command::new("gst-launch-1.0");
+    c.arg("-q").args(
+        format!(
+            "srtsrc uri=srt://127.0.0.1:{port}?mode=listener latency={srt_ms} ! tsdemux latency=0 ! \
+             h264parse ! avdec_h264 max-threads=1 ! videocrop bottom={} ! videoconvert ! \
+             video/x-raw,format=GRAY8 ! fdsink fd=1 sync=false",
+            height.saturating_sub(rows)
+        )
+        .split_whitespace(),
+    );
+    c
 }
 
 /// The latency tracer's records: per element (`element-latency`), the time from a buffer
