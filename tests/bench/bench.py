@@ -2,14 +2,18 @@
 """Fourcast's engine against ffmpeg on the standard workload, plus how cost grows, fan-out
 and live probes. Prints tables and writes every figure to target/bench/results.json.
 
-Standard workload: one raw I420 1080p30 clip (ffmpeg testsrc2) read by four inputs ->
-2x2 grid at 1080p30 -> H.264 ladder 1080p 5000k / 720p 2800k / 480p 1400k / 360p 800k,
-x264 veryfast + zerolatency, GOP 60, no scene-cut -> HLS, 2 s segments. Fourcast runs it
-with `fourcastd render` (its engine, offline: as fast as it can); ffmpeg with scale +
-xstack + split in one filter_complex, four libx264 outputs and its HLS muxer. CPU (user +
-sys), wall and peak RSS come from wait4() on each process. PSNR of every rung is measured
-against the same reference composite (each tile and each rung scaled with Lanczos from the
-uncompressed clip), so both are judged by the same picture.
+Standard workload: four raw I420 1080p30 clips of different moving pictures (ffmpeg's
+testsrc2, testsrc, gradients and life), one per input -> 2x2 grid at 1080p30 -> H.264
+ladder 1080p 5000k / 720p 2800k / 480p 1400k / 360p 800k, x264 veryfast + zerolatency, GOP
+60, no scene-cut -> HLS, 2 s segments. Fourcast runs it with `fourcastd render` (its
+engine, offline: as fast as it can); ffmpeg with scale + xstack + split in one
+filter_complex, four libx264 outputs and its HLS muxer. CPU (user + sys), wall and peak
+RSS come from wait4() on each process. PSNR of every rung is measured against the same
+reference composite (each tile and each rung scaled with Lanczos from the uncompressed
+clips), so both are judged by the same picture. The encoder floor is the engine's x264enc
+settings encoding the rungs pre-scaled from that reference, and nothing else: Fourcast's
+CPU over it is what mixing, scaling, muxing and HLS cost. The older workload (one clip
+read by all four inputs) is still measured, as `standard.one_clip`.
 
 Usage: tests/bench/bench.py [--frames N] [--repeat N] [--only standard,scaling,fanout,probes]
                             [--fourcastd PATH] [--out DIR]
@@ -59,17 +63,33 @@ def run_measured(cmd, cwd=None, stdout=subprocess.DEVNULL):
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0, out
 
 
-def make_clip(frames):
-    clip = WORK / f"clip-{frames}.yuv"
+# The standard workload's four cameras: four different moving pictures, one file each.
+SOURCES = [
+    ("testsrc2", f"testsrc2=size={W}x{H}:rate={FPS}"),
+    ("testsrc", f"testsrc=size={W}x{H}:rate={FPS}"),
+    ("gradients", f"gradients=size={W}x{H}:rate={FPS}:speed=0.03:seed=7"),
+    ("life", f"life=size={W}x{H}:rate={FPS}:mold=10:ratio=0.3:seed=7:"
+             "life_color=#f0c040:death_color=#203060"),
+]
+
+
+def make_clip(frames, source=SOURCES[0]):
+    """One raw I420 1080p30 clip of `source` (made once and kept for later runs)."""
+    name, lavfi = source
+    clip = WORK / f"{name}-{frames}.yuv"
     if clip.exists() and clip.stat().st_size == frames * W * H * 3 // 2:
         return clip
     WORK.mkdir(parents=True, exist_ok=True)
-    for old in WORK.glob("clip-*.yuv"):
+    for old in WORK.glob(f"{name}-*.yuv"):
         old.unlink()
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
-                    f"testsrc2=size={W}x{H}:rate={FPS}", "-frames:v", str(frames),
-                    "-pix_fmt", "yuv420p", "-f", "rawvideo", str(clip)], check=True)
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", lavfi,
+                    "-frames:v", str(frames), "-pix_fmt", "yuv420p", "-f", "rawvideo",
+                    str(clip)], check=True)
     return clip
+
+
+def make_clips(frames):
+    return [make_clip(frames, source) for source in SOURCES]
 
 
 def grid(n, width=W, height=H):
@@ -162,22 +182,62 @@ def fourcast_cmd(clips, config, out):
             "--raw-size", f"{W}x{H}"] + [str(c) for c in clips]
 
 
-def psnr(rendition, clip, width, height):
+def reference_graph(width, height, first_input=1):
+    """filter_complex text for the reference composite: inputs first_input.. first_input+3
+    (the four clips) into the standard grid with Lanczos, scaled to width x height, [ref]."""
+    ref = mix_graph(4, flags="lanczos").replace("[program]", "[grid]")
+    for i in (3, 2, 1, 0):
+        ref = ref.replace(f"[{i}:v]", f"[{i + first_input}:v]")
+    return f"{ref};[grid]scale={width}:{height}:flags=lanczos"
+
+
+def psnr(rendition, clips, width, height):
     """Average PSNR (dB, Y/U/V weighted as ffmpeg does) of an HLS rendition against the
     Lanczos reference composite of the standard grid scaled to the rendition's size."""
-    ref = mix_graph(4, flags="lanczos").replace("[0:v]", "[R0]").replace("[1:v]", "[R1]") \
-        .replace("[2:v]", "[R2]").replace("[3:v]", "[R3]").replace("[program]", "[grid]")
-    graph = (f"[1:v]split=4[R0][R1][R2][R3];{ref};"
-             f"[grid]scale={width}:{height}:flags=lanczos,setpts=N/{FPS}/TB[ref];"
+    graph = (f"{reference_graph(width, height)},setpts=N/{FPS}/TB[ref];"
              f"[0:v]setpts=N/{FPS}/TB[enc];[enc][ref]psnr")
-    out = subprocess.run(["ffmpeg", "-v", "info", "-i", str(rendition), "-f", "rawvideo",
-                          "-pix_fmt", "yuv420p", "-s", f"{W}x{H}", "-r", str(FPS),
-                          "-i", str(clip), "-lavfi", graph, "-f", "null", "-"],
+    inputs = [a for c in clips for a in ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s",
+                                          f"{W}x{H}", "-r", str(FPS), "-i", str(c)]]
+    out = subprocess.run(["ffmpeg", "-v", "info", "-i", str(rendition)] + inputs +
+                         ["-lavfi", graph, "-f", "null", "-"],
                          capture_output=True, text=True, check=True).stderr
     m = re.search(r"PSNR y:\S+ u:\S+ v:\S+ average:(\S+)", out)
     if not m:
         sys.exit(f"no PSNR for {rendition}:\n{out[-2000:]}")
     return round(float(m.group(1)), 3)
+
+
+def floor_rungs(clips, frames, ladder):
+    """The program composite pre-scaled to every rung, raw (made once, not timed): what the
+    encoder floor encodes."""
+    out = []
+    for name, w, h, _ in ladder:
+        path = WORK / f"floor-{name}-{frames}.yuv"
+        if not (path.exists() and path.stat().st_size == frames * w * h * 3 // 2):
+            inputs = [a for c in clips for a in ["-f", "rawvideo", "-pix_fmt", "yuv420p",
+                                                  "-s", f"{W}x{H}", "-r", str(FPS), "-i",
+                                                  str(c)]]
+            subprocess.run(["ffmpeg", "-v", "error", "-y"] + inputs +
+                           ["-filter_complex", reference_graph(w, h, 0) + "[out]",
+                            "-map", "[out]", "-pix_fmt", "yuv420p", "-f", "rawvideo",
+                            str(path)], check=True)
+        out.append(path)
+    return out
+
+
+def floor_cmd(rungs, ladder):
+    """The encoder floor: the engine's own x264enc settings (firmware/engine/src/ladder/
+    encoder.rs: zerolatency, the standard preset, GOP 60, no scene-cut, one thread per rung
+    when the rungs fill the cores) encoding the pre-scaled rungs, and nothing else."""
+    threads = 1 if len(ladder) >= (os.cpu_count() or 1) else 0
+    cmd = ["gst-launch-1.0", "-q"]
+    for path, (_, w, h, kbps) in zip(rungs, ladder):
+        cmd += ["filesrc", f"location={path}", "blocksize=" + str(w * h * 3 // 2), "!",
+                "rawvideoparse", f"width={w}", f"height={h}", "format=i420",
+                f"framerate={FPS}/1", "!", "x264enc", f"bitrate={kbps}", "tune=zerolatency",
+                "speed-preset=veryfast", "key-int-max=60", "option-string=scenecut=0",
+                f"threads={threads}", "!", "fakesink"]
+    return cmd
 
 
 def frames_in(playlist):
@@ -200,13 +260,16 @@ def run_both(clips, frames, ladder, tag, with_psnr=False, repeat=1,
             out = WORK / f"{tag}-{engine}"
             shutil.rmtree(out, ignore_errors=True)
             out.mkdir(parents=True)
-            if engine.startswith("ffmpeg"):
+            if engine == "floor":
+                cmd = floor_cmd(floor_rungs(clips, frames, ladder), ladder)
+            elif engine.startswith("ffmpeg"):
                 cmd = ffmpeg_cmd(clips, ladder, out, one_read=engine == "ffmpeg_one_read")
             else:
                 cmd = fourcast_cmd(clips, fourcast_config(ladder, WORK / f"{tag}.toml"), out)
             wall, cpu, rss, _ = run_measured(cmd)
             runs[engine].append((wall, cpu, rss, cmd))
-            dirs[engine] = {name: out / name for name, *_ in ladder}
+            if engine != "floor":
+                dirs[engine] = {name: out / name for name, *_ in ladder}
     results = {}
     media = frames / FPS
     for engine, rs in runs.items():
@@ -215,12 +278,12 @@ def run_both(clips, frames, ladder, tag, with_psnr=False, repeat=1,
         r = {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "rss_mb": round(rss, 1),
              "speed": round(media / wall, 2), "runs": len(rs),
              "cpu_s_each": [round(x[1], 2) for x in rs], "command": " ".join(rs[0][3])}
-        for name, d in dirs[engine].items():
+        for name, d in dirs.get(engine, {}).items():
             got = frames_in(d / "index.m3u8")
             if got != frames:
                 sys.exit(f"{engine} {tag}: rung {name} has {got} frames, expected {frames}")
         if with_psnr and engine in ("ffmpeg", "fourcast"):
-            r["psnr_db"] = {name: psnr(d / "index.m3u8", clips[0], w, h)
+            r["psnr_db"] = {name: psnr(d / "index.m3u8", clips, w, h)
                             for (name, w, h, _), d in zip(ladder, dirs[engine].values())}
         results[engine] = r
     f, g = results["fourcast"], results["ffmpeg"]
@@ -230,6 +293,10 @@ def run_both(clips, frames, ladder, tag, with_psnr=False, repeat=1,
                                   zip(f["cpu_s_each"], g["cpu_s_each"])]
     results["wall_ratio"] = round(f["wall_s"] / g["wall_s"], 3)
     results["rss_ratio"] = round(f["rss_mb"] / g["rss_mb"], 3)
+    if "floor" in results:
+        results["cpu_ratio_to_floor"] = round(f["cpu_s"] / results["floor"]["cpu_s"], 3)
+        results["cpu_ratio_to_floor_pairs"] = [
+            round(a / b, 3) for a, b in zip(f["cpu_s_each"], results["floor"]["cpu_s_each"])]
     if "ffmpeg_one_read" in results:
         results["cpu_ratio_vs_one_read"] = round(
             f["cpu_s"] / results["ffmpeg_one_read"]["cpu_s"], 3)
@@ -240,14 +307,17 @@ def run_both(clips, frames, ladder, tag, with_psnr=False, repeat=1,
 
 
 def standard(frames, repeat):
-    clip = make_clip(frames)
-    # The issue's workload: one clip read by all four inputs.
-    r = run_both([clip] * 4, frames, LADDER, "standard", with_psnr=True, repeat=repeat,
-                 engines=("ffmpeg", "fourcast", "ffmpeg_one_read"))
+    """The standard workload on four distinct clips, ffmpeg / Fourcast / the encoder floor
+    alternating `repeat` times; then the older one-clip workload, kept for comparison."""
+    clips = make_clips(frames)
+    r = run_both(clips, frames, LADDER, "standard", with_psnr=True, repeat=repeat,
+                 engines=("ffmpeg", "fourcast", "floor"))
+    r["sources"] = [name for name, _ in SOURCES]
     r["frames"] = frames
     r["media_s"] = frames / FPS
-    print(f"\nStandard workload: 4 x 1080p30 inputs -> 2x2 grid -> 4-rung x264 ladder -> HLS "
-          f"({frames} frames, {frames / FPS:.0f} s of media; median of {repeat} runs each)")
+    print(f"\nStandard workload: 4 distinct 1080p30 clips ({', '.join(r['sources'])}) -> 2x2 "
+          f"grid -> 4-rung x264 ladder -> HLS ({frames} frames, {frames / FPS:.0f} s of media; "
+          f"median of {repeat} alternating runs each)")
     print(f"{'':10} {'wall s':>8} {'CPU s':>8} {'speed':>7} {'RSS MiB':>8}   PSNR dB "
           + " ".join(f"{n:>7}" for n, *_ in LADDER))
     for engine in ("fourcast", "ffmpeg"):
@@ -261,25 +331,33 @@ def standard(frames, repeat):
     pairs = r["cpu_ratio_pairs"]
     print(f"CPU ratio of each alternating pair: {', '.join(f'{x:.3f}' for x in pairs)} "
           f"(median {sorted(pairs)[len(pairs) // 2]:.3f})")
-    o = r["ffmpeg_one_read"]
-    print(f"Fourcast opens a source once however many tiles show it. ffmpeg doing the same "
-          f"(one -i, one scale, split): {o['cpu_s']:.2f} CPU s, {o['wall_s']:.2f} s wall; "
-          f"Fourcast/that = {r['cpu_ratio_vs_one_read']:.3f}")
+    r["guard"] = {"cpu_ratio_max": 0.75, "psnr_delta_db_min": -0.1,
+                  "pass": r["cpu_ratio"] <= 0.75
+                  and all(d >= -0.1 for d in r["psnr_delta_db"].values())}
+    print(f"Guard (CPU ratio <= 0.75, every rung's PSNR within 0.1 dB of ffmpeg's): "
+          f"{'pass' if r['guard']['pass'] else 'FAIL'}")
+    fl = r["floor"]
+    print(f"Encoder floor (x264enc alone on the pre-scaled rungs): {fl['cpu_s']:.2f} CPU s; "
+          f"Fourcast / floor = {r['cpu_ratio_to_floor']:.3f} (pairs: "
+          f"{', '.join(f'{x:.3f}' for x in r['cpu_ratio_to_floor_pairs'])}); mixing, scaling, "
+          f"muxing and HLS cost {r['fourcast']['cpu_s'] - fl['cpu_s']:.2f} CPU s above it")
+    one = run_both([make_clip(frames)] * 4, frames, LADDER, "one-clip",
+                   repeat=max(1, repeat // 2),
+                   engines=("ffmpeg", "fourcast", "ffmpeg_one_read"))
+    r["one_clip"] = {k: one[k] for k in ("cpu_ratio", "cpu_ratio_pairs",
+                                         "cpu_ratio_vs_one_read")}
+    r["one_clip"]["cpu_s"] = {e: one[e]["cpu_s"] for e in ("fourcast", "ffmpeg",
+                                                           "ffmpeg_one_read")}
+    print(f"Older one-clip workload (one clip read by all four inputs): CPU ratio "
+          f"{one['cpu_ratio']:.3f}; against ffmpeg reading and scaling the clip once "
+          f"{one['cpu_ratio_vs_one_read']:.3f}")
     return r
 
 
 def scaling(frames):
-    clip = make_clip(frames)
-    # Four distinct sources (links to the clip under four names), as four cameras would be:
-    # nothing here is shared between inputs, by either engine.
-    cams = []
-    for k in range(1, 5):
-        link = WORK / f"cam{k}.yuv"
-        if link.is_symlink() or link.exists():
-            link.unlink()
-        link.symlink_to(clip)
-        cams.append(link)
-    rows = {"sources": "four distinct files (links to one clip)", "inputs": [], "rungs": []}
+    # Four distinct clips, as four cameras would be: nothing is shared between inputs.
+    cams = make_clips(frames)
+    rows = {"sources": [name for name, _ in SOURCES], "inputs": [], "rungs": []}
     print(f"\nHow cost grows ({frames} frames, one run each, distinct sources): "
           "CPU s fourcast / ffmpeg (ratio)")
     for n in (1, 2, 3, 4):

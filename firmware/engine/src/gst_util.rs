@@ -1,6 +1,7 @@
 //! Small helpers every pipeline uses: making an element (a missing one is reported with its
 //! Debian package, see [`crate::packages`]), the engine's own mixer and scaler elements, the
-//! two kinds of queue, tee branches, bus watching, and a poison-tolerant lock.
+//! two kinds of queue, tee branches, an appsink for stream writers, bus watching, and a
+//! poison-tolerant lock.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -48,6 +49,36 @@ pub(crate) fn tee_to(tee: &gst::Element, next: &gst::Element) -> Result<(), Engi
     src.link(&sink)
         .map(|_| ())
         .map_err(|_| EngineError::Link("tee to branch"))
+}
+
+/// An appsink that hands every buffer to `writer` as it comes (not synced to the clock), and
+/// calls `finish` on the writer at the end of the stream: the muxed-stream writers (HLS
+/// segmenter, recorder) sit behind it.
+pub(crate) fn writer_sink<W: Send + 'static>(
+    name: &str,
+    writer: Arc<Mutex<W>>,
+    write: fn(&mut W, &gst::BufferRef),
+    finish: fn(&mut W),
+) -> gst_app::AppSink {
+    let at_eos = writer.clone();
+    gst_app::AppSink::builder()
+        .name(name)
+        .sync(false)
+        .async_(false)
+        .callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |sink| {
+                    if let Ok(sample) = sink.pull_sample()
+                        && let Some(buffer) = sample.buffer()
+                    {
+                        write(&mut lock(&writer), buffer);
+                    }
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .eos(move |_| finish(&mut lock(&at_eos)))
+                .build(),
+        )
+        .build()
 }
 
 /// Locks a mutex, recovering it from a panicked holder (its data stays consistent: every

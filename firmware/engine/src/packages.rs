@@ -58,7 +58,6 @@ pub const ELEMENTS: &[(&str, Source)] = &[
     ("pngdec", Source::Debian("gstreamer1.0-plugins-good")),
     ("queue", Source::Debian("libgstreamer1.0-0")),
     ("rtmp2sink", Source::Debian("gstreamer1.0-plugins-bad")),
-    ("splitmuxsink", Source::Debian("gstreamer1.0-plugins-good")),
     ("srtsink", Source::Debian("gstreamer1.0-plugins-bad")),
     ("srtsrc", Source::Debian("gstreamer1.0-plugins-bad")),
     ("tee", Source::Debian("libgstreamer1.0-0")),

@@ -18,7 +18,7 @@ pub(crate) const REQUIRED: &[(&str, &str)] = &[
     ("aacparse", "audio"),
     ("h264parse", "ladder"),
     ("mpegtsmux", "outputs.hls"),
-    ("splitmuxsink", "outputs.hls"),
+    ("appsink", "outputs.hls"),
 ];
 
 impl Engine {

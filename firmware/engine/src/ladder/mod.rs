@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! appsrc(video) ─ tee ─┬─ queue ─ scale ─ H.264 enc ─ h264parse ─┐
-//!                      └─ …one branch per rung…                   ├─ splitmuxsink(mpegtsmux) per rung
+//!                      └─ …one branch per rung…                   ├─ mpegtsmux ─ appsink: TS segments per rung
 //!                                                                 └─ mp4mux(fragmented) ─ appsink: LL-HLS
 //!   (a rung half the size of another is scaled from that rung's picture: `scale_sources`)
 //! appsrc(audio) ─ AAC enc ─ aacparse ─ tee ───────────────────────┘
@@ -14,7 +14,8 @@
 //! Each rung's encoded frames and the AAC also go to an appsink tap feeding the
 //! destinations (`tap`), so an uplink never needs an encoder of its own.
 //! Keyframes are forced at the same running time on every rung (see `Bridge`), and each
-//! splitmuxsink cuts at every keyframe, so segment boundaries line up across rungs. The
+//! rung's segmenter (`ts_segmenter`) cuts at every keyframe, so segment boundaries line up
+//! across rungs. The
 //! pipeline runs on the engine's base time, so buffer timestamps are its running time.
 
 pub(crate) mod encoder;
@@ -30,6 +31,7 @@ use crate::gst_util::{bounded_queue, tee_to};
 use crate::outputs::hls_origin::HlsOrigin;
 use crate::outputs::low_latency::LowLatencyOrigin;
 use crate::outputs::tap::TapHub;
+use crate::outputs::ts_segmenter::TsSegmenter;
 use crate::stats::FrameCounter;
 use crate::{EngineError, EventSink, make};
 
@@ -113,45 +115,18 @@ impl Ladder {
             let frames = Arc::new(FrameCounter::default());
             watch_encoded(&h264, n, &frames, frame_ns, &origin, &low_latency);
 
-            let sink = make("splitmuxsink", &format!("hls-{n}"))?;
-            sink.set_property("muxer-factory", "mpegtsmux");
-            // splitmuxsink starts a new file at a keyframe once the open one is *longer*
-            // than max-size-time; below one GOP, so every forced keyframe (one per segment
-            // duration) starts a file and each segment is exactly one GOP.
-            sink.set_property("max-size-time", segment_ns * 3 / 4);
-            // One muxer for the whole stream: continuous TS continuity counters and PCR.
-            sink.set_property("reset-muxer", false);
-            sink.set_property("async-finalize", false);
-            sink.set_property("send-keyframe-requests", false);
-            let origin_names = origin.clone();
-            let rung_name = n.clone();
-            sink.connect("format-location", false, move |_| {
-                Some(
-                    origin_names
-                        .next_location(&rung_name)
-                        .to_string_lossy()
-                        .to_value(),
-                )
-            });
-            let aqueue = make("queue", &format!("{n}-audio-queue"))?;
-            aqueue.set_property("max-size-buffers", 0u32);
-            aqueue.set_property("max-size-bytes", 0u32);
-            aqueue.set_property("max-size-time", 2_000_000_000u64);
-            pipeline.add_many([&sink, &aqueue])?;
+            let (mux, aqueue) = segmenter_branch(
+                &pipeline,
+                n,
+                TsSegmenter::new(n, segment_ns, origin.clone(), events.clone()),
+            )?;
             // The rung's encoded frames go to the segmenter and to the tap.
             let out = make("tee", &format!("{n}-out"))?;
             let hls_queue = make("queue", &format!("{n}-hls-queue"))?;
             pipeline.add_many([&out, &hls_queue])?;
             h264.link(&out)?;
             tee_to(&out, &hls_queue)?;
-            let vpad = sink
-                .request_pad_simple("video")
-                .ok_or(EngineError::Link("splitmuxsink video"))?;
-            hls_queue
-                .static_pad("src")
-                .ok_or(EngineError::Link("queue src"))?
-                .link(&vpad)
-                .map_err(|_| EngineError::Link("encoder to segmenter"))?;
+            hls_queue.link(&mux)?;
             let taps_for_rung = taps.clone();
             let rung_name = n.clone();
             add_tap(&pipeline, &out, &format!("tap-{n}"), move |sample| {
@@ -167,14 +142,6 @@ impl Ladder {
                 )?;
             }
             tee_to(&audio_tee, &aqueue)?;
-            let apad = sink
-                .request_pad_simple("audio_%u")
-                .ok_or(EngineError::Link("splitmuxsink audio"))?;
-            aqueue
-                .static_pad("src")
-                .ok_or(EngineError::Link("queue src"))?
-                .link(&apad)
-                .map_err(|_| EngineError::Link("audio to segmenter"))?;
 
             rungs.push(RungRuntime {
                 name: n.clone(),
@@ -188,42 +155,14 @@ impl Ladder {
 
         let (eos_tx, eos) = mpsc::channel();
         let eos_tx = Mutex::new(eos_tx);
-        let bus_origin = origin.clone();
-        let bus_events = events.clone();
         let bus_thread = Some(crate::watch_bus_with(
             &pipeline,
             "ladder",
             events,
-            move |msg| match msg.view() {
-                gst::MessageView::Eos(_) => {
+            move |msg| {
+                if let gst::MessageView::Eos(_) = msg.view() {
                     let _ = eos_tx.lock().map(|tx| tx.send(()));
                 }
-                gst::MessageView::Element(e) => {
-                    let Some(s) = e.structure() else { return };
-                    let Some(rung) = msg
-                        .src()
-                        .and_then(|src| src.name().strip_prefix("hls-").map(str::to_string))
-                    else {
-                        return;
-                    };
-                    let (Ok(location), Ok(rt)) =
-                        (s.get::<String>("location"), s.get::<u64>("running-time"))
-                    else {
-                        return;
-                    };
-                    match s.name().as_str() {
-                        "splitmuxsink-fragment-opened" => {
-                            bus_origin.fragment_opened(&rung, &location, rt)
-                        }
-                        "splitmuxsink-fragment-closed" => {
-                            if let Some(ev) = bus_origin.fragment_closed(&rung, &location, rt) {
-                                bus_events(ev);
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                _ => {}
             },
         )?);
 
@@ -445,6 +384,32 @@ fn add_tap(
     pipeline.add_many([&queue, sink.upcast_ref()])?;
     queue.link(&sink)?;
     tee_to(tee, &queue)
+}
+
+/// A rung's TS segmenter: `mpegtsmux` (a buffer per muxed frame) into an appsink that hands
+/// every buffer to `segmenter`. Returns the muxer (the video queue links to it) and the queue
+/// the audio goes through.
+fn segmenter_branch(
+    pipeline: &gst::Pipeline,
+    rung: &str,
+    segmenter: TsSegmenter,
+) -> Result<(gst::Element, gst::Element), EngineError> {
+    let mux = make("mpegtsmux", &format!("hls-{rung}-mux"))?;
+    mux.set_property("alignment", 0i32);
+    let aqueue = make("queue", &format!("{rung}-audio-queue"))?;
+    aqueue.set_property("max-size-buffers", 0u32);
+    aqueue.set_property("max-size-bytes", 0u32);
+    aqueue.set_property("max-size-time", 2_000_000_000u64);
+    let sink = crate::gst_util::writer_sink(
+        &format!("hls-{rung}"),
+        Arc::new(Mutex::new(segmenter)),
+        TsSegmenter::write,
+        TsSegmenter::finish,
+    );
+    pipeline.add_many([&mux, &aqueue, sink.upcast_ref()])?;
+    aqueue.link(&mux)?;
+    mux.link(&sink)?;
+    Ok((mux, aqueue))
 }
 
 /// Counts encoded frames/bytes and learns the stream's profile and level for CODECS.

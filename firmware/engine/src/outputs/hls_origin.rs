@@ -1,5 +1,6 @@
 //! The HLS origin on disk: one folder per rung with its live playlist and segments, and the
-//! multivariant playlist, kept up to date from the segmenters' fragment messages.
+//! multivariant playlist, kept up to date by the rungs' segmenters (`ts_segmenter`) as they
+//! open and close segments.
 //!
 //! Playlists are written atomically (temporary file + rename), so the HTTP server never
 //! serves half a playlist. Segments are deleted only after their grace period (RFC 8216

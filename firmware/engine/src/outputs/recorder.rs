@@ -188,23 +188,8 @@ fn build(
     // One output buffer per muxed frame, flagged like the frame: a split on a keyframe
     // buffer starts the file exactly at that frame's first packet.
     mux.set_property("alignment", 0i32);
-    let sink = gst_app::AppSink::builder()
-        .name("rec-out")
-        .sync(false)
-        .async_(false)
-        .callbacks(
-            gst_app::AppSinkCallbacks::builder()
-                .new_sample(move |sink| {
-                    if let Ok(sample) = sink.pull_sample()
-                        && let Some(buffer) = sample.buffer()
-                    {
-                        crate::lock(&writer).write(buffer);
-                    }
-                    Ok(gst::FlowSuccess::Ok)
-                })
-                .build(),
-        )
-        .build();
+    let sink =
+        crate::gst_util::writer_sink("rec-out", writer, FileWriter::write, FileWriter::close);
     pipeline.add_many([
         video.upcast_ref::<gst::Element>(),
         audio.upcast_ref(),
