@@ -461,7 +461,7 @@ def probes():
     for receiver, key in (("gst", "glass_to_glass_srt"), ("ffmpeg", "glass_to_glass_srt_ffmpeg")):
         subprocess.run([str(ROOT / "target/release/fourcast-g2g"), "--seconds", "20",
                         "--receiver", receiver], cwd=ROOT, capture_output=True, check=True)
-        result[key] = json.loads((OUT / f"g2g-{receiver}.json").read_text())
+        result[key] = json.loads((ROOT / "target/bench" / f"g2g-{receiver}.json").read_text())
     # Layout command -> first changed program frame (see tests/bench/switch-latency.sh).
     out = subprocess.run(["bash", str(ROOT / "tests/bench/switch-latency.sh"), "30"],
                          capture_output=True, text=True, check=True).stdout

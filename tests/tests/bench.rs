@@ -53,6 +53,23 @@ fn the_standard_workload_bench_runs_both_engines_and_writes_results_json() {
     let expected = standard["fourcast"]["cpu_s"].as_f64().unwrap()
         / standard["ffmpeg"]["cpu_s"].as_f64().unwrap();
     assert!((ratio - expected).abs() < 0.01, "{standard}");
+    // The encoder floor ran, and so did the older one-clip workload.
+    let floor = standard["floor"]["cpu_s"].as_f64().unwrap_or(0.0);
+    assert!(floor > 0.0, "{standard}");
+    let to_floor = standard["cpu_ratio_to_floor"].as_f64().unwrap();
+    let expected = standard["fourcast"]["cpu_s"].as_f64().unwrap() / floor;
+    assert!((to_floor - expected).abs() < 0.01, "{standard}");
+    assert_eq!(
+        standard["sources"].as_array().map(Vec::len),
+        Some(4),
+        "{standard}"
+    );
+    assert!(
+        standard["one_clip"]["cpu_ratio"]
+            .as_f64()
+            .is_some_and(|v| v > 0.0),
+        "{standard}"
+    );
 }
 
 #[test]
